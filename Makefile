@@ -1,0 +1,43 @@
+# jianfu — two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+UV_VERSION := 0.13.9
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export JIANFU_WAREHOUSE ?= $(CURDIR)/warehouse/jianfu.duckdb
+export JIANFU_LANDING ?= $(CURDIR)/data/sample/landing
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: setup run test lint ui sample bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --quiet
+	touch $@
+
+setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependencies
+
+run: setup  ## run the main job end to end on the bundled sample and print a summary
+	$(BIN)/jianfu run
+
+test: setup  ## run the test suite
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check assets pipelines tests benchmarks
+
+ui: setup  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+
+sample: setup  ## regenerate the bundled sample landing zone (deterministic)
+	rm -rf data/sample
+	$(BIN)/jianfu generate --preset default --out data/sample
+
+clean:
+	rm -rf $(VENV) warehouse/*.duckdb warehouse/published .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs

@@ -1,0 +1,134 @@
+"""The delivered form catalog (报表目录): which forms exist and which fields each one asks for."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from assets.ingest.layout import CatalogField
+from assets.ingest.reader import decode_text
+
+FREQUENCIES = {"月报": "monthly", "季报": "quarterly", "年报": "annual", "不定期": "adhoc"}
+FIELD_TYPES = {
+    "文本": "text",
+    "身份证号": "id_number",
+    "日期": "date",
+    "年月": "year_month",
+    "电话": "phone",
+    "性别": "sex",
+    "整数": "integer",
+    "数值": "decimal",
+    "是否": "bool",
+}
+FORM_COLUMNS = {"报表编号": "form_code", "报表名称": "form_name", "主管部门": "department",
+                "下发层级": "issuer_level", "填报频次": "frequency", "填报对象": "target"}  # fmt: skip
+FIELD_COLUMNS = {"报表编号": "form_code", "字段序号": "field_order", "字段名称": "field_label",
+                 "字段类型": "field_type", "是否必填": "required"}  # fmt: skip
+
+
+class CatalogError(Exception):
+    """The catalog itself is unusable (missing file or columns): nothing can be ingested without it."""
+
+
+@dataclass
+class Catalog:
+    forms: pl.DataFrame  # form_code, form_name, department, issuer_level, frequency, target
+    fields: pl.DataFrame  # form_code, field_order, field_label, field_type, required
+    problems: pl.DataFrame  # source_file, row_number, reason_code, message
+
+    def fields_by_form(self) -> dict[str, list[CatalogField]]:
+        out: dict[str, list[CatalogField]] = {}
+        for row in self.fields.sort("form_code", "field_order").iter_rows(named=True):
+            out.setdefault(row["form_code"], []).append(
+                CatalogField(row["field_order"], row["field_label"], row["field_type"], row["required"])
+            )
+        return out
+
+    def frequency_by_form(self) -> dict[str, str]:
+        return dict(zip(self.forms["form_code"], self.forms["frequency"], strict=True))
+
+
+def _read_rows(path: Path, columns: dict[str, str]) -> list[tuple[int, dict[str, str]]]:
+    if not path.exists():
+        raise CatalogError(f"{path}: catalog file is missing")
+    text, _ = decode_text(path.read_bytes(), str(path))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in next(reader, [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise CatalogError(f"{path}: missing column(s) {', '.join(missing)}")
+    rows = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        rows.append((number, {columns[h]: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)
+                              if h in columns}))
+    return rows
+
+
+def load_catalog(landing_root: Path) -> Catalog:
+    """Read and check `catalog/forms.csv` and `catalog/form_fields.csv`; bad rows become problems."""
+    catalog_dir = Path(landing_root) / "catalog"
+    problems: list[dict[str, object]] = []
+    forms: list[dict[str, object]] = []
+    seen_forms: set[str] = set()
+    forms_file = catalog_dir / "forms.csv"
+    for number, row in _read_rows(forms_file, FORM_COLUMNS):
+        where = f"catalog/forms.csv row {number}"
+        frequency = FREQUENCIES.get(row["frequency"])
+        if not row["form_code"]:
+            problems.append(_problem("catalog/forms.csv", number, "missing_form_code", f"{where}: 报表编号 is empty"))
+        elif row["form_code"] in seen_forms:
+            problems.append(_problem("catalog/forms.csv", number, "duplicate_form",
+                                     f"{where}: 报表编号 {row['form_code']} is listed twice"))
+        elif frequency is None:
+            problems.append(_problem("catalog/forms.csv", number, "bad_frequency",
+                                     f"{where}: 填报频次 '{row['frequency']}' is not one of {', '.join(FREQUENCIES)}"))
+        else:
+            seen_forms.add(row["form_code"])
+            forms.append({**row, "frequency": frequency})
+    fields: list[dict[str, object]] = []
+    seen_fields: set[tuple[str, int]] = set()
+    for number, row in _read_rows(catalog_dir / "form_fields.csv", FIELD_COLUMNS):
+        where = f"catalog/form_fields.csv row {number}"
+        field_type = FIELD_TYPES.get(row["field_type"])
+        try:
+            order = int(row["field_order"])
+        except ValueError:
+            order = None
+        reason = None
+        if row["form_code"] not in seen_forms:
+            reason = ("unknown_form", f"{where}: 报表编号 '{row['form_code']}' is not in forms.csv")
+        elif order is None:
+            reason = ("bad_field_order", f"{where}: 字段序号 '{row['field_order']}' is not an integer")
+        elif field_type is None:
+            reason = ("bad_field_type", f"{where}: 字段类型 '{row['field_type']}' is not one of {', '.join(FIELD_TYPES)}")
+        elif not row["field_label"]:
+            reason = ("missing_field_label", f"{where}: 字段名称 is empty")
+        elif (row["form_code"], order) in seen_fields:
+            reason = ("duplicate_field", f"{where}: 字段序号 {order} is listed twice for {row['form_code']}")
+        if reason:
+            problems.append(_problem("catalog/form_fields.csv", number, *reason))
+            continue
+        seen_fields.add((row["form_code"], order))
+        fields.append({**row, "field_order": order, "field_type": field_type, "required": row["required"] == "是"})
+    return Catalog(
+        forms=pl.DataFrame(forms, schema={c: pl.String for c in FORM_COLUMNS.values()}),
+        fields=pl.DataFrame(
+            fields,
+            schema={"form_code": pl.String, "field_order": pl.Int32, "field_label": pl.String,
+                    "field_type": pl.String, "required": pl.Boolean},
+        ),
+        problems=pl.DataFrame(
+            problems,
+            schema={"source_file": pl.String, "row_number": pl.Int32, "reason_code": pl.String, "message": pl.String},
+        ),
+    )
+
+
+def _problem(source_file: str, row_number: int, reason_code: str, message: str) -> dict[str, object]:
+    return {"source_file": source_file, "row_number": row_number, "reason_code": reason_code, "message": message}

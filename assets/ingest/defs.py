@@ -1,0 +1,192 @@
+"""Dagster wiring for ingestion: the form catalog, then each district's landing folder."""
+
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.common.checks import check_result
+from assets.common.expectations import run_suite
+from assets.common.meta import table_metadata
+from assets.common.warehouse import markdown_preview, read_frame, replace_table
+from assets.ingest import pipeline, stage
+from assets.ingest.catalog import Catalog, load_catalog
+from assets.ingest.layout import load_synonyms
+from pipelines.partitions import district_partitions
+from pipelines.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
+
+OWNERS = ["team:jianfu-data"]
+CATALOG_KEYS = {
+    "forms": dg.AssetKey(["catalog", "forms"]),
+    "fields": dg.AssetKey(["catalog", "form_catalog_fields"]),
+    "problems": dg.AssetKey(["quarantine", "catalog_problems"]),
+}
+INGEST_KEYS = {
+    "raw.landing_files": dg.AssetKey(["raw", "landing_files"]),
+    "staging.form_records": dg.AssetKey(["staging", "form_records"]),
+    "staging.form_values": dg.AssetKey(["staging", "form_values"]),
+    "quarantine.rows": dg.AssetKey(["quarantine", "rows"]),
+    "raw.skipped_rows": dg.AssetKey(["raw", "skipped_rows"]),
+}
+INGEST_DESCRIPTIONS = {
+    "raw.landing_files": "Every delivered file: hash, place, encoding, status (ingested / rejected / superseded / "
+    "duplicate) with its reason, and its row accounting (read = staged + quarantined + skipped).",
+    "staging.form_records": "One row per usable data row, with lineage (file, sheet, row, hash, run), the committee's "
+    "12-digit code, the cleaned name and ID (15-digit IDs converted, check digit validated) and doubt flags.",
+    "staging.form_values": "Every field of every staged row: the value as delivered beside its normalized form "
+    "(NFKC, ISO dates, 18-digit IDs, 11-digit phones) and why a value could not be normalized.",
+    "quarantine.rows": "Rows that cannot be used (no identifier, a required value of the wrong type, an unknown "
+    "committee), each with a reason code and a message naming the file, row and field.",
+    "raw.skipped_rows": "Non-data rows (title, header, blank, 合计, 填表人 footer) with their reason, so they are counted.",
+}
+
+
+class IngestConfig(dg.Config):
+    full_refresh: bool = False  # read every file again even when its content and the parser are unchanged
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(CATALOG_KEYS["forms"], description="The form catalog (报表目录): one row per form with its "
+                     "issuing department, level, frequency and target committees.", group_name="ingestion",
+                     kinds={"polars", "duckdb"}, owners=OWNERS),
+        dg.AssetSpec(CATALOG_KEYS["fields"], description="Each form's fields as the catalog lists them: order, "
+                     "label, type and whether required.", group_name="ingestion", kinds={"polars", "duckdb"},
+                     owners=OWNERS),
+        dg.AssetSpec(CATALOG_KEYS["problems"], description="Catalog rows that could not be used, with the reason.",
+                     group_name="ingestion", kinds={"polars", "duckdb"}, owners=OWNERS),
+    ],
+    pool=WAREHOUSE_POOL,
+)  # fmt: skip
+def form_catalog(landing: LandingResource, warehouse: WarehouseResource):
+    """Read the delivered catalog; a bad row is recorded, never silently dropped."""
+    catalog = load_catalog(Path(landing.root))
+    with warehouse.connect() as con:
+        for key, frame in (("catalog.forms", catalog.forms), ("catalog.form_catalog_fields", catalog.fields),
+                           ("quarantine.catalog_problems", catalog.problems)):  # fmt: skip
+            replace_table(con, key, frame)
+        yield dg.MaterializeResult(
+            asset_key=CATALOG_KEYS["forms"],
+            metadata={**table_metadata(con, "catalog.forms"), "departments": catalog.forms["department"].n_unique()},
+        )
+        yield dg.MaterializeResult(asset_key=CATALOG_KEYS["fields"],
+                                   metadata=table_metadata(con, "catalog.form_catalog_fields"))  # fmt: skip
+        yield dg.MaterializeResult(asset_key=CATALOG_KEYS["problems"],
+                                   metadata=table_metadata(con, "quarantine.catalog_problems"))  # fmt: skip
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, description=INGEST_DESCRIPTIONS[table], group_name="ingestion", kinds={"polars", "duckdb"},
+                     owners=OWNERS, deps=[dg.AssetKey(["core", "divisions"]), *CATALOG_KEYS.values()])
+        for table, key in INGEST_KEYS.items()
+    ],
+    partitions_def=district_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)  # fmt: skip
+def district_files(
+    context: dg.AssetExecutionContext, config: IngestConfig, landing: LandingResource, warehouse: WarehouseResource
+):
+    """Mirror each selected district's landing folder into the warehouse (unchanged files are not re-read)."""
+    districts = list(context.partition_keys)
+    run_id = context.run.run_id
+    synonyms = load_synonyms()
+    totals: dict[str, int] = {}
+    with warehouse.connect() as con:
+        catalog = Catalog(
+            forms=read_frame(con, "SELECT * FROM catalog.forms"),
+            fields=read_frame(con, "SELECT * FROM catalog.form_catalog_fields"),
+            problems=pl.DataFrame(),
+        )
+        divisions = stage.Divisions.from_frame(read_frame(con, "SELECT * FROM core.divisions"))
+        results = []
+        for district in districts:
+            result = pipeline.ingest_district(con, Path(landing.root), district, catalog, divisions, synonyms, run_id,
+                                              full_refresh=config.full_refresh)  # fmt: skip
+            context.log.info(f"district {district}: {result}")
+            results.append(result)
+            for name, value in vars(result).items():
+                if isinstance(value, int):
+                    totals[name] = totals.get(name, 0) + value
+        in_run = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")"
+        summary = pl.DataFrame([vars(r) for r in results])
+        for table, key in INGEST_KEYS.items():
+            metadata = table_metadata(con, table, where_sql=in_run)
+            if table == "raw.landing_files":
+                metadata["this_run"] = dg.MetadataValue.md(markdown_preview(summary, 20))
+                metadata.update({f"run_{k}": dg.MetadataValue.int(v) for k, v in totals.items()})
+            if table == "quarantine.rows":
+                reasons = read_frame(con, f"SELECT reason_code, count(*) AS n FROM quarantine.rows WHERE {in_run} "
+                                          "GROUP BY ALL ORDER BY n DESC")  # fmt: skip
+                metadata["by_reason"] = dg.MetadataValue.md(markdown_preview(reasons, 20))
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+@dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
+                description="Per file, rows read = staged + quarantined + skipped: no row is lost or counted twice.")  # fmt: skip
+def row_accounting(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        accounting = pipeline.file_accounting(con)
+    failing = accounting.filter(pl.col("unaccounted") != 0)
+    return check_result(what="files whose rows do not add up", failing=failing, total=accounting.height,
+                        extra={"rows_read": dg.MetadataValue.int(int(accounting["rows_read"].sum() or 0))})  # fmt: skip
+
+
+@dg.asset_check(asset=INGEST_KEYS["raw.landing_files"],
+                description="Rejected files are reported (warning): the run goes on without them.")  # fmt: skip
+def rejected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        total = con.execute("SELECT count(*) FROM raw.landing_files").fetchall()[0][0]
+        failing = read_frame(con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1")
+    return check_result(what="rejected files", failing=failing, total=total, severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=INGEST_KEYS["quarantine.rows"],
+                description="Warns when more than 5% of the data rows are quarantined.")  # fmt: skip
+def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        staged = con.execute("SELECT count(*) FROM staging.form_records").fetchall()[0][0]
+        failing = read_frame(con, "SELECT source_file, row_number, reason_code, message FROM quarantine.rows ORDER BY 1, 2")
+    total = staged + failing.height
+    return check_result(what="quarantined data rows", failing=failing, total=total,
+                        severity=dg.AssetCheckSeverity.WARN, tolerance=int(0.05 * total))  # fmt: skip
+
+
+def _suite_check(warehouse: WarehouseResource, suite: str, table: str) -> dg.AssetCheckResult:
+    """Run a GX suite from schemas/expectations/ over the whole table."""
+    with warehouse.connect(read_only=True) as con:
+        frame = read_frame(con, f"SELECT * FROM {table}")
+    outcome = run_suite(frame, suite)
+    failing = pl.DataFrame(
+        [{"expectation": o.expectation, "column": o.column, "unexpected": o.unexpected_count,
+          "unexpected_percent": round(o.unexpected_percent, 3), "examples": ", ".join(map(str, o.examples))}
+         for o in outcome.failed],
+        schema={"expectation": pl.String, "column": pl.String, "unexpected": pl.Int64,
+                "unexpected_percent": pl.Float64, "examples": pl.String},
+    )  # fmt: skip
+    return check_result(
+        what=f"expectations of suite {suite} failing on {frame.height:,} rows",
+        failing=failing,
+        total=len(outcome.outcomes),
+        extra={"rows_validated": dg.MetadataValue.int(frame.height),
+               "suite": dg.MetadataValue.path(f"schemas/expectations/{suite}.json")},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=INGEST_KEYS["staging.form_records"], blocking=True,
+                description="Great Expectations suite schemas/expectations/staging_form_records.json.")  # fmt: skip
+def form_records_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _suite_check(warehouse, "staging_form_records", "staging.form_records")
+
+
+@dg.asset_check(asset=INGEST_KEYS["staging.form_values"], blocking=True,
+                description="Great Expectations suite schemas/expectations/staging_form_values.json.")  # fmt: skip
+def form_values_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _suite_check(warehouse, "staging_form_values", "staging.form_values")
+
+
+ASSETS = [form_catalog, district_files]
+CHECKS = [row_accounting, rejected_files, quarantine_rate, form_records_expectations, form_values_expectations]

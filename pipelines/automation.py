@@ -1,0 +1,78 @@
+"""Jobs, the nightly schedule and the landing-zone sensor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets.common import paths
+from pipelines.partitions import district_partitions
+
+INGEST_SELECTION = dg.AssetSelection.groups("ingestion") - dg.AssetSelection.keys(
+    ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]
+)
+CATALOG_SELECTION = dg.AssetSelection.keys(
+    ["core", "divisions"], ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]
+)
+
+ingest_job = dg.define_asset_job(
+    "ingest_districts",
+    selection=INGEST_SELECTION,
+    partitions_def=district_partitions,
+    description="Mirror one district's landing folder into the staged, quarantine and raw tables.",
+)
+catalog_job = dg.define_asset_job(
+    "load_catalog", selection=CATALOG_SELECTION, description="Reload the reference divisions and the form catalog."
+)
+refresh_job = dg.define_asset_job(
+    "refresh_downstream",
+    selection=dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION,
+    description="Rebuild everything derived from the staged tables: catalogue, persons, marts, products.",
+)
+
+
+@dg.schedule(job=ingest_job, cron_schedule="30 1 * * *", execution_timezone="Asia/Shanghai",
+             default_status=dg.DefaultScheduleStatus.STOPPED)  # fmt: skip
+def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext):
+    """Every night at 01:30 Shanghai time, one ingestion run per district (they queue on the warehouse pool)."""
+    stamp = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    for district in district_partitions.get_partition_keys():
+        yield dg.RunRequest(run_key=f"{stamp}:{district}", partition_key=district)
+
+
+def landing_root() -> Path:
+    """Read at evaluation time, never at import time."""
+    return Path(os.environ.get("JIANFU_LANDING") or paths.SAMPLE_LANDING)
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Changes whenever a file is added, removed, rewritten or touched under `folder`."""
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def landing_sensor(context: dg.SensorEvaluationContext):
+    """Ingest a district as soon as its landing folder changes; reload the catalog when it changes."""
+    root = landing_root()
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current = {d: folder_fingerprint(root / d) for d in district_partitions.get_partition_keys()}
+    current["catalog"] = folder_fingerprint(root / "catalog")
+    requests = []
+    if current["catalog"] != previous.get("catalog"):
+        requests.append(dg.RunRequest(run_key=f"catalog:{current['catalog']}", job_name=catalog_job.name))
+    for district, fingerprint in current.items():
+        if district != "catalog" and fingerprint != previous.get(district) and (root / district).is_dir():
+            requests.append(dg.RunRequest(run_key=f"{district}:{fingerprint}", partition_key=district))
+    context.update_cursor(json.dumps(current, sort_keys=True))
+    if not requests:
+        return dg.SkipReason(f"no change under {root}")
+    return requests

@@ -1,0 +1,72 @@
+"""`jianfu <subcommand>`: the one command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipelines import runner
+
+
+def _configure_run(parser: argparse.ArgumentParser) -> None:
+    warehouse, landing = runner.default_paths()
+    parser.add_argument("--warehouse", type=Path, default=warehouse, help=f"DuckDB file to write (default {warehouse})")
+    parser.add_argument("--landing", type=Path, default=landing, help=f"landing zone root (default {landing})")
+    parser.add_argument("--full-refresh", action="store_true", help="read every file again")
+    parser.add_argument("--log-level", default="WARNING", help="Dagster console log level (DEBUG shows every step)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    runner.run_all(args.warehouse, args.landing, full_refresh=args.full_refresh, log_level=args.log_level)
+    print()
+    print(runner.summary(args.warehouse))
+    print(f"\nDone in {time.perf_counter() - start:.1f}s; warehouse: {args.warehouse}")
+    return 0
+
+
+def _configure_summary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warehouse", type=Path, default=runner.default_paths()[0])
+
+
+def _summary(args: argparse.Namespace) -> int:
+    print(runner.summary(args.warehouse))
+    return 0
+
+
+def _configure_generate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="options of the generator (see --help)")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from assets.generator.cli import main as generator_main
+
+    return int(generator_main(args.args) or 0)
+
+
+COMMANDS = {
+    "run": (_configure_run, _run, "materialize every asset on the landing zone and print a summary"),
+    "summary": (_configure_summary, _summary, "print the summary of an existing warehouse"),
+    "generate": (_configure_generate, _generate, "write a synthetic landing zone (seeded, deterministic)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jianfu", description="减负: grassroots data-burden pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (configure, run, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        configure(sp)
+        sp.set_defaults(func=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The jianfu code location: every domain's assets and checks, the jobs, schedule and sensors."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingest import defs as ingest_defs
+from assets.reference import defs as reference_defs
+from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
+from pipelines.resources import LandingResource, WarehouseResource
+
+DOMAINS = [reference_defs, ingest_defs]
+
+
+def _downstream_eager(assets: list) -> list:
+    """Tables derived from the staged data refresh themselves when ingestion lands (declarative automation)."""
+    return assets
+
+
+defs = dg.Definitions(
+    assets=[a for d in DOMAINS for a in d.ASSETS],
+    asset_checks=[c for d in DOMAINS for c in d.CHECKS],
+    jobs=[ingest_job, catalog_job, refresh_job],
+    schedules=[nightly_ingest_schedule],
+    sensors=[landing_sensor],
+    resources={
+        "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
+        "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),
+    },
+)

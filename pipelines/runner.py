@@ -1,0 +1,123 @@
+"""Run the main job end to end in one process and print what it did.
+
+`make run` lands here. It materializes, in order: the reference data and the form catalog; every
+district partition of the ingestion in one single-run backfill; then everything downstream. The runs
+go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from assets.common import paths
+from assets.ingest import pipeline as ingest_pipeline
+
+SUMMARY_TABLES = (
+    "core.divisions", "catalog.forms", "catalog.form_catalog_fields", "raw.landing_files", "raw.skipped_rows",
+    "staging.form_records", "staging.form_values", "quarantine.rows", "quarantine.catalog_problems",
+)  # fmt: skip
+
+
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_level: str = "WARNING") -> dict[str, float]:
+    """Materialize every asset against `warehouse` from `landing`; returns seconds per stage."""
+    os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
+    os.environ["JIANFU_LANDING"] = str(landing)
+    from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION
+    from pipelines.definitions import defs
+    from pipelines.partitions import district_partitions
+
+    instance = _instance()
+    keys = district_partitions.get_partition_keys()
+    all_assets = list(defs.assets or [])
+    all_checks = list(defs.asset_checks or [])
+    resources = defs.resources
+    timings: dict[str, float] = {}
+    stages = [
+        ("reference + catalog", CATALOG_SELECTION, {}, {}),
+        ("ingestion (16 districts, one run)", INGEST_SELECTION,
+         {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+         {"ops": {"district_files": {"config": {"full_refresh": full_refresh}}}}),
+        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION, {}, {}),
+    ]  # fmt: skip
+    for name, selection, tags, run_config in stages:
+        start = time.perf_counter()
+        result = dg.materialize(
+            [*all_assets, *all_checks],
+            selection=selection,
+            instance=instance,
+            resources=resources,
+            tags=tags,
+            run_config={**run_config, "loggers": {"console": {"config": {"log_level": log_level}}}},
+            raise_on_error=False,
+        )
+        timings[name] = time.perf_counter() - start
+        if not result.success:
+            failures = [e.message for e in result.all_events if e.is_failure]
+            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:5]))
+        failed_checks = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed  # type: ignore[union-attr]
+        ]
+        for evaluation in failed_checks:
+            print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
+                  f"({evaluation.severity.value}): {evaluation.description}")  # fmt: skip
+        print(f"stage {name}: {timings[name]:.1f}s")
+    return timings
+
+
+def summary(warehouse: Path) -> str:
+    """Tables with row counts, quarantined rows per reason, rejected files, and the per-file accounting."""
+    lines: list[str] = []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.sql(
+            "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall()
+        lines.append("Tables (rows):")
+        for (table,) in tables:
+            n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            lines.append(f"  {table:<40} {n:>12,}")
+        lines.append("Files by status:")
+        for status, n, rows in con.sql(
+            "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
+        lines.append("Quarantined rows by reason:")
+        for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
+            lines.append(f"  {reason:<28} {n:>8,}")
+        lines.append("Rejected files by reason:")
+        for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rejected_files GROUP BY 1 ORDER BY 1").fetchall():
+            lines.append(f"  {reason:<28} {n:>8,}")
+        lines.append("Skipped non-data rows by reason:")
+        for reason, n in con.sql("SELECT reason, count(*) FROM raw.skipped_rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
+            lines.append(f"  {reason:<28} {n:>8,}")
+        accounting = ingest_pipeline.file_accounting(con)
+        totals = accounting.select(pl.col("rows_read", "staged", "quarantined", "skipped", "unaccounted").sum())
+        t = totals.row(0, named=True)
+        bad = accounting.filter(pl.col("unaccounted") != 0).height
+        lines.append(
+            f"Row accounting: read {t['rows_read']:,} = staged {t['staged']:,} + quarantined {t['quarantined']:,} "
+            f"+ skipped {t['skipped']:,}; files that do not add up: {bad} of {accounting.height}"
+        )
+    finally:
+        con.close()
+    return "\n".join(lines)
+
+
+def default_paths() -> tuple[Path, Path]:
+    return (
+        Path(os.environ.get("JIANFU_WAREHOUSE") or paths.DEFAULT_WAREHOUSE),
+        Path(os.environ.get("JIANFU_LANDING") or paths.SAMPLE_LANDING),
+    )
