@@ -131,48 +131,75 @@ def add_file(
         )
     outcome = FileOutcome(file, file_hash, "ingested", encoding=parsed.encoding, sheet=parsed.sheet,
                           rows_read=len(parsed.rows), warnings=_layout_warnings(file, layout))  # fmt: skip
-    rec, val, skip = batch.records, batch.values, batch.skipped
+    skip = batch.skipped
+    data_rows: list[tuple[int, list[str]]] = []
     for row_number, cells in parsed.rows:
         reason = classify_row(cells, layout, row_number)
-        if reason:
-            skip["file_hash"].append(file_hash)
-            skip["source_file"].append(file.source_file)
-            skip["sheet"].append(parsed.sheet)
-            skip["row_number"].append(row_number)
-            skip["district_code"].append(file.district_code)
-            skip["reason"].append(reason)
-            skip["raw_text"].append(",".join(c for c in cells if c)[:500])
+        if reason is None:
+            data_rows.append((row_number, cells))
             continue
-        rid = record_id(file_hash, parsed.sheet, row_number)
-        committee, problem = file.committee_code, None
-        if committee is None:
-            township_cell = cells[layout.township_col] if layout.township_col is not None and layout.township_col < len(cells) else None
-            committee_cell = cells[layout.committee_col] if layout.committee_col < len(cells) else ""  # type: ignore[operator]
-            committee, problem = divisions.resolve(file.district_code, committee_cell, township_cell)
-        rec["record_id"].append(rid)
-        rec["file_hash"].append(file_hash)
-        rec["source_file"].append(file.source_file)
-        rec["sheet"].append(parsed.sheet)
-        rec["row_number"].append(row_number)
-        rec["district_code"].append(file.district_code)
-        rec["township_code"].append(committee[:9] if committee else None)
-        rec["committee_code"].append(committee)
-        rec["form_code"].append(file.form_code)
-        rec["period"].append(file.period)
-        rec["raw_row"].append(json.dumps(cells, ensure_ascii=False))
-        rec["committee_problem"].append(problem)
-        width = len(cells)
-        for col in layout.columns:
-            val["record_id"].append(rid)
-            val["field_order"].append(col.field_order)
-            val["field_label"].append(col.field_label)
-            val["header_label"].append(col.header_label)
-            val["field_type"].append(col.field_type)
-            val["element_code"].append(col.element_code)
-            val["required"].append(col.required)
-            val["value_raw"].append(cells[col.index] if col.index < width else "")
+        skip["file_hash"].append(file_hash)
+        skip["source_file"].append(file.source_file)
+        skip["sheet"].append(parsed.sheet)
+        skip["row_number"].append(row_number)
+        skip["district_code"].append(file.district_code)
+        skip["reason"].append(reason)
+        skip["raw_text"].append(",".join(c for c in cells if c)[:500])
+    _add_data_rows(batch, file, file_hash, parsed.sheet, layout, data_rows, divisions)
     batch.outcomes.append(outcome)
     return outcome
+
+
+def _add_data_rows(
+    batch: Batch,
+    file: LandingFile,
+    file_hash: str,
+    sheet: str | None,
+    layout: FileLayout,
+    data_rows: list[tuple[int, list[str]]],
+    divisions: Divisions,
+) -> None:
+    """Append a file's data rows column by column (a row loop over every cell would dominate ingest time)."""
+    n = len(data_rows)
+    if not n:
+        return
+    numbers = [number for number, _ in data_rows]
+    ids = [record_id(file_hash, sheet, number) for number in numbers]
+    if file.committee_code is not None:
+        committees: list[str | None] = [file.committee_code] * n
+        problems: list[str | None] = [None] * n
+    else:
+        committees, problems = [], []
+        for _, cells in data_rows:
+            township = cells[layout.township_col] if layout.township_col is not None and layout.township_col < len(cells) else None
+            cell = cells[layout.committee_col] if layout.committee_col is not None and layout.committee_col < len(cells) else ""
+            code, problem = divisions.resolve(file.district_code, cell, township)
+            committees.append(code)
+            problems.append(problem)
+    rec = batch.records
+    rec["record_id"] += ids
+    rec["file_hash"] += [file_hash] * n
+    rec["source_file"] += [file.source_file] * n
+    rec["sheet"] += [sheet] * n
+    rec["row_number"] += numbers
+    rec["district_code"] += [file.district_code] * n
+    rec["township_code"] += [c[:9] if c else None for c in committees]
+    rec["committee_code"] += committees
+    rec["form_code"] += [file.form_code] * n
+    rec["period"] += [file.period] * n
+    rec["raw_row"] += [json.dumps(cells, ensure_ascii=False) for _, cells in data_rows]
+    rec["committee_problem"] += problems
+    val = batch.values
+    for col in layout.columns:
+        i = col.index
+        val["record_id"] += ids
+        val["field_order"] += [col.field_order] * n
+        val["field_label"] += [col.field_label] * n
+        val["header_label"] += [col.header_label] * n
+        val["field_type"] += [col.field_type] * n
+        val["element_code"] += [col.element_code] * n
+        val["required"] += [col.required] * n
+        val["value_raw"] += [cells[i] if i < len(cells) else "" for _, cells in data_rows]
 
 
 def _layout_warnings(file: LandingFile, layout: FileLayout) -> list[str]:
@@ -247,7 +274,10 @@ def _identity(values: pl.DataFrame) -> pl.DataFrame:
     ids = ids.select(
         "record_id",
         "id_number_raw",
-        pl.col("_id").struct.field("value").alias("id_number"),
+        # A malformed number is no identifier; the delivered text stays in id_number_raw.
+        pl.when(pl.col("_id").struct.field("status") != "malformed")
+        .then(pl.col("_id").struct.field("value"))
+        .alias("id_number"),
         pl.col("_id").struct.field("status").alias("id_status"),
         pl.col("_id").struct.field("birth_date").alias("id_birth_date"),
         pl.col("_id").struct.field("sex").alias("id_sex"),
@@ -263,7 +293,6 @@ def _identity(values: pl.DataFrame) -> pl.DataFrame:
         out = out.join(frame, on="record_id", how="left")
     return out.with_columns(
         pl.col("id_status").fill_null("blank"),
-        pl.col("id_number").str.len_chars().eq(18).fill_null(False).alias("_id_ok"),
     )
 
 
