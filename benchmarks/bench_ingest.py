@@ -18,9 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from assets.common.warehouse import connect
-from assets.ingest import pipeline, stage
+from assets.ingest import pipeline
 from assets.ingest.catalog import load_catalog
-from assets.ingest.layout import load_synonyms
 from assets.reference.divisions import load_divisions
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -53,22 +52,20 @@ def main() -> None:
 
     warehouse = OUT / "bench_ingest.duckdb"
     warehouse.unlink(missing_ok=True)
-    catalog = load_catalog(landing)
-    divisions = stage.Divisions.from_frame(load_divisions())
-    synonyms = load_synonyms()
+    ctx = pipeline.IngestContext.build(load_catalog(landing), load_divisions())
     districts = sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name.isdigit())
     results = []
     start = time.perf_counter()
     with connect(warehouse) as con:
         for district in districts:
             t0 = time.perf_counter()
-            result = pipeline.ingest_district(con, landing, district, catalog, divisions, synonyms, "bench")
+            result = pipeline.ingest_district(con, landing, district, ctx, "bench")
             results.append({**vars(result), "seconds": round(time.perf_counter() - t0, 2)})
         elapsed = time.perf_counter() - start
         unbalanced = pipeline.file_accounting(con).filter(pl.col("unaccounted") != 0).height
         values = con.execute("SELECT count(*) FROM staging.form_values").fetchall()[0][0]
         t0 = time.perf_counter()
-        rerun = [pipeline.ingest_district(con, landing, d, catalog, divisions, synonyms, "rerun") for d in districts]
+        rerun = [pipeline.ingest_district(con, landing, d, ctx, "rerun") for d in districts]
         rerun_seconds = time.perf_counter() - t0
     table = pl.DataFrame(results)
     rows = int(table["rows_read"].sum())

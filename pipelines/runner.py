@@ -61,9 +61,6 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
             raise_on_error=False,
         )
         timings[name] = time.perf_counter() - start
-        if not result.success:
-            failures = [e.message for e in result.all_events if e.is_failure]
-            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:5]))
         failed_checks = [
             e.event_specific_data
             for e in result.all_events
@@ -72,6 +69,9 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
         for evaluation in failed_checks:
             print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
                   f"({evaluation.severity.value}): {evaluation.description}")  # fmt: skip
+        if not result.success:
+            failures = [e.message for e in result.all_events if e.is_failure]
+            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:5]))
         print(f"stage {name}: {timings[name]:.1f}s")
     return timings
 

@@ -40,16 +40,33 @@ class Catalog:
     fields: pl.DataFrame  # form_code, field_order, field_label, field_type, required
     problems: pl.DataFrame  # source_file, row_number, reason_code, message
 
-    def fields_by_form(self) -> dict[str, list[CatalogField]]:
+    def fields_by_form(self, elements: dict[tuple[str, str], str] | None = None) -> dict[str, list[CatalogField]]:
+        """Catalog fields per form, each with its data element when the label matcher mapped one."""
+        elements = elements or {}
         out: dict[str, list[CatalogField]] = {}
         for row in self.fields.sort("form_code", "field_order").iter_rows(named=True):
             out.setdefault(row["form_code"], []).append(
-                CatalogField(row["field_order"], row["field_label"], row["field_type"], row["required"])
+                CatalogField(row["field_order"], row["field_label"], row["field_type"], row["required"],
+                             elements.get((row["form_code"], row["field_label"])))  # fmt: skip
             )
         return out
 
     def frequency_by_form(self) -> dict[str, str]:
         return dict(zip(self.forms["form_code"], self.forms["frequency"], strict=True))
+
+
+def label_elements(fields: pl.DataFrame) -> dict[tuple[str, str], str]:
+    """(form_code, field_label) → element code, by the forms domain's label matcher (no value profiling yet:
+    ingestion runs before there are staged values). Only confident mappings are used; the rest stay untagged."""
+    from assets.forms.dictionary import load_dictionary, load_matching_settings, load_overrides
+    from assets.forms.matching import match_catalog
+
+    if fields.is_empty():
+        return {}
+    dictionary = load_dictionary()
+    matched = match_catalog(fields, dictionary, load_overrides(dictionary), load_matching_settings())
+    mapped = matched.filter(pl.col("status") == "mapped")
+    return dict(zip(zip(mapped["form_code"], mapped["field_label"], strict=True), mapped["element_code"], strict=True))
 
 
 def _read_rows(path: Path, columns: dict[str, str]) -> list[tuple[int, dict[str, str]]]:

@@ -10,9 +10,8 @@ from assets.common.checks import check_result
 from assets.common.expectations import run_suite
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
-from assets.ingest import pipeline, stage
+from assets.ingest import pipeline
 from assets.ingest.catalog import Catalog, load_catalog
-from assets.ingest.layout import load_synonyms
 from pipelines.partitions import district_partitions
 from pipelines.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 
@@ -92,7 +91,6 @@ def district_files(
     """Mirror each selected district's landing folder into the warehouse (unchanged files are not re-read)."""
     districts = list(context.partition_keys)
     run_id = context.run.run_id
-    synonyms = load_synonyms()
     totals: dict[str, int] = {}
     with warehouse.connect() as con:
         catalog = Catalog(
@@ -100,10 +98,10 @@ def district_files(
             fields=read_frame(con, "SELECT * FROM catalog.form_catalog_fields"),
             problems=pl.DataFrame(),
         )
-        divisions = stage.Divisions.from_frame(read_frame(con, "SELECT * FROM core.divisions"))
+        ctx = pipeline.IngestContext.build(catalog, read_frame(con, "SELECT * FROM core.divisions"))
         results = []
         for district in districts:
-            result = pipeline.ingest_district(con, Path(landing.root), district, catalog, divisions, synonyms, run_id,
+            result = pipeline.ingest_district(con, Path(landing.root), district, ctx, run_id,
                                               full_refresh=config.full_refresh)  # fmt: skip
             context.log.info(f"district {district}: {result}")
             results.append(result)

@@ -7,15 +7,14 @@ the header, a data row or a non-data row, and which catalog field each column ho
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
 from rapidfuzz import fuzz
 
-from assets.common import paths
+from assets.forms.dictionary import Dictionary, load_dictionary
 
 HEADER_SEARCH_ROWS = 20
 FUZZY_LABEL_THRESHOLD = 80.0
@@ -30,6 +29,7 @@ FOOTER_ROW = re.compile(r"^(填表人|制表人|审核人|填报人|负责人|�
 BRACKET_NOTE = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
 
 
+@functools.lru_cache(maxsize=65536)
 def label_key(label: str) -> str:
     """A header as compared: NFKC, no whitespace, no required-marks or trailing colon."""
     text = unicodedata.normalize("NFKC", label or "")
@@ -37,19 +37,19 @@ def label_key(label: str) -> str:
     return text.strip("*＊:：")
 
 
+@functools.lru_cache(maxsize=65536)
 def label_core(label: str) -> str:
     """A header without bracketed notes: 身份证号（18位） → 身份证号."""
     return BRACKET_NOTE.sub("", label_key(label)) or label_key(label)
 
 
-def load_synonyms(path: Path | None = None) -> dict[str, str]:
-    """Map every known label (core form) to its data-element code, from schemas/data_elements.yaml."""
-    path = path or paths.SCHEMAS_DIR / "data_elements.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_synonyms(dictionary: Dictionary | None = None) -> dict[str, str]:
+    """Map every known label (core form) to its data-element code (schemas/data_elements.yaml)."""
+    dictionary = dictionary or load_dictionary()
     index: dict[str, str] = {}
-    for element in document.get("elements", []):
-        for label in [element["name"], *element.get("synonyms", [])]:
-            index.setdefault(label_core(label), element["code"])
+    for element in dictionary.elements:
+        for label in element.labels:
+            index.setdefault(label_core(label), element.code)
     return index
 
 
@@ -59,6 +59,7 @@ class CatalogField:
     field_label: str
     field_type: str
     required: bool
+    element_code: str | None = None  # from the label matcher of assets/forms (mapped fields only)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def map_columns(
                     field_label=cf.field_label,
                     field_type=cf.field_type,
                     required=cf.required,
-                    element_code=synonyms.get(label_core(cf.field_label)),
+                    element_code=cf.element_code or synonyms.get(label_core(cf.field_label)),
                     match=kind,
                 )
             )
@@ -183,6 +184,8 @@ def find_layout(
 ) -> FileLayout | None:
     """Pick the header row: the row among the first ones that names the most catalog fields."""
     best: tuple[int, int] | None = None  # (score, index into rows)
+    needed = max(2, min(3, len(catalog)))
+    confident = max(needed, (len(catalog) + 1) // 2)  # a row naming half the fields is the header: stop there
     for position, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
         non_empty = [c for c in cells if c and c.strip()]
         if len(non_empty) < 2:
@@ -191,10 +194,9 @@ def find_layout(
         score = sum(1 for c in columns if c.match != "extra") + (committee_col is not None) + (township_col is not None)
         if best is None or score > best[0]:
             best = (score, position)
-    if best is None:
-        return None
-    needed = max(2, min(3, len(catalog)))
-    if best[0] < needed:
+        if score >= confident:
+            break
+    if best is None or best[0] < needed:
         return None
     row_number, cells = rows[best[1]]
     columns, committee_col, township_col, missing = map_columns(cells, catalog, synonyms)

@@ -22,8 +22,8 @@ IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "
 TYPE_ERRORS = {"unparsed_date", "unparsed_year_month", "not_a_number", "not_an_integer", "unparsed_bool", "unparsed_sex"}
 
 RECORD_SCHEMA = {
-    "record_id": pl.String, "file_hash": pl.String, "source_file": pl.String, "sheet": pl.String,
-    "row_number": pl.Int32, "district_code": pl.String, "township_code": pl.String, "committee_code": pl.String,
+    "record_id": pl.String, "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String,
+    "sheet": pl.String, "row_number": pl.Int32, "district_code": pl.String, "township_code": pl.String, "committee_code": pl.String,
     "form_code": pl.String, "period": pl.String, "raw_row": pl.String, "committee_problem": pl.String,
 }  # fmt: skip
 VALUE_SCHEMA = {
@@ -31,7 +31,7 @@ VALUE_SCHEMA = {
     "field_type": pl.String, "element_code": pl.String, "required": pl.Boolean, "value_raw": pl.String,
 }  # fmt: skip
 SKIPPED_SCHEMA = {
-    "file_hash": pl.String, "source_file": pl.String, "sheet": pl.String, "row_number": pl.Int32,
+    "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String, "sheet": pl.String, "row_number": pl.Int32,
     "district_code": pl.String, "reason": pl.String, "raw_text": pl.String,
 }  # fmt: skip
 
@@ -82,8 +82,9 @@ class FileOutcome:
     """What happened to one file, before value-level work."""
 
     file: LandingFile
+    file_id: str
     file_hash: str
-    status: str  # ingested | rejected | superseded | duplicate
+    status: str  # ingested | rejected
     reason_code: str | None = None
     message: str | None = None
     encoding: str | None = None
@@ -102,14 +103,15 @@ class Batch:
     outcomes: list[FileOutcome] = field(default_factory=list)
 
 
-def record_id(file_hash: str, sheet: str | None, row_number: int) -> str:
-    """Stable across runs: the same row of the same file content always gets the same id."""
-    return hashlib.sha1(f"{file_hash}:{sheet or ''}:{row_number}".encode()).hexdigest()[:16]
+def record_id(file_id: str, sheet: str | None, row_number: int) -> str:
+    """Stable across runs: the same row of the same delivered file always gets the same id."""
+    return hashlib.sha1(f"{file_id}:{sheet or ''}:{row_number}".encode()).hexdigest()[:16]
 
 
 def add_file(
     batch: Batch,
     file: LandingFile,
+    file_id: str,
     file_hash: str,
     parsed: ParsedFile,
     catalog_fields: list[CatalogField],
@@ -129,7 +131,7 @@ def add_file(
             f"{file.source_file}: the file name does not start with a 12-digit committee code "
             "and the sheet has no committee column (居委会 / 社区 …)",
         )
-    outcome = FileOutcome(file, file_hash, "ingested", encoding=parsed.encoding, sheet=parsed.sheet,
+    outcome = FileOutcome(file, file_id, file_hash, "ingested", encoding=parsed.encoding, sheet=parsed.sheet,
                           rows_read=len(parsed.rows), warnings=_layout_warnings(file, layout))  # fmt: skip
     skip = batch.skipped
     data_rows: list[tuple[int, list[str]]] = []
@@ -138,6 +140,7 @@ def add_file(
         if reason is None:
             data_rows.append((row_number, cells))
             continue
+        skip["file_id"].append(file_id)
         skip["file_hash"].append(file_hash)
         skip["source_file"].append(file.source_file)
         skip["sheet"].append(parsed.sheet)
@@ -145,7 +148,7 @@ def add_file(
         skip["district_code"].append(file.district_code)
         skip["reason"].append(reason)
         skip["raw_text"].append(",".join(c for c in cells if c)[:500])
-    _add_data_rows(batch, file, file_hash, parsed.sheet, layout, data_rows, divisions)
+    _add_data_rows(batch, file, file_id, file_hash, parsed.sheet, layout, data_rows, divisions)
     batch.outcomes.append(outcome)
     return outcome
 
@@ -153,6 +156,7 @@ def add_file(
 def _add_data_rows(
     batch: Batch,
     file: LandingFile,
+    file_id: str,
     file_hash: str,
     sheet: str | None,
     layout: FileLayout,
@@ -164,7 +168,7 @@ def _add_data_rows(
     if not n:
         return
     numbers = [number for number, _ in data_rows]
-    ids = [record_id(file_hash, sheet, number) for number in numbers]
+    ids = [record_id(file_id, sheet, number) for number in numbers]
     if file.committee_code is not None:
         committees: list[str | None] = [file.committee_code] * n
         problems: list[str | None] = [None] * n
@@ -178,6 +182,7 @@ def _add_data_rows(
             problems.append(problem)
     rec = batch.records
     rec["record_id"] += ids
+    rec["file_id"] += [file_id] * n
     rec["file_hash"] += [file_hash] * n
     rec["source_file"] += [file.source_file] * n
     rec["sheet"] += [sheet] * n
@@ -239,19 +244,19 @@ def finish(batch: Batch, run_id: str) -> StagedBatch:
     quarantined = records.join(reasons, on="record_id", how="inner")
     staged = records.join(reasons, on="record_id", how="anti")
     quarantine = quarantined.select(
-        "record_id", "file_hash", "source_file", "sheet", "row_number",
+        "record_id", "file_id", "file_hash", "source_file", "sheet", "row_number",
         pl.lit(run_id).alias("run_id"), "district_code", "form_code", "period", "committee_code",
         "reason_code", "field",
         pl.format("{} row {}: {}", "source_file", "row_number", "detail").alias("message"),
         "raw_row",
     )  # fmt: skip
     staged_records = staged.select(
-        "record_id", "file_hash", "source_file", "sheet", "row_number", pl.lit(run_id).alias("run_id"),
+        "record_id", "file_id", "file_hash", "source_file", "sheet", "row_number", pl.lit(run_id).alias("run_id"),
         "district_code", "township_code", "committee_code", "form_code", "period",
         "person_name", "id_number", "id_number_raw", "id_status", "id_birth_date", "id_sex", "flags",
     )  # fmt: skip
-    staged_values = values.join(staged.select("record_id", "file_hash", "district_code", "form_code"), on="record_id").select(
-        "record_id", "file_hash", "district_code", "form_code", "field_order", "field_label", "header_label",
+    staged_values = values.join(staged.select("record_id", "file_id", "district_code", "form_code"), on="record_id").select(
+        "record_id", "file_id", "district_code", "form_code", "field_order", "field_label", "header_label",
         "field_type", "element_code", "value_raw", "value", "value_flag",
     )  # fmt: skip
     return StagedBatch(staged_records, staged_values, quarantine, skipped)

@@ -9,9 +9,8 @@ import polars as pl
 import pytest
 
 from assets.common.warehouse import connect
-from assets.ingest import pipeline, stage
+from assets.ingest import pipeline
 from assets.ingest.catalog import load_catalog
-from assets.ingest.layout import load_synonyms
 from assets.reference.divisions import load_divisions
 
 FORMS = "\ufeff报表编号,报表名称,主管部门,下发层级,填报频次,填报对象\nMZ01,高龄老人补贴名册,民政局,市级,月报,全部\n"
@@ -51,10 +50,8 @@ def write(root: Path, rel: str, text: str, encoding: str = "utf-8") -> Path:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, root: Path, run_id: str, **kw: object) -> pipeline.DistrictResult:
-    return pipeline.ingest_district(
-        con, root, "310101", load_catalog(root), stage.Divisions.from_frame(load_divisions()), load_synonyms(),
-        run_id, **kw,
-    )  # fmt: skip
+    ctx = pipeline.IngestContext.build(load_catalog(root), load_divisions())
+    return pipeline.ingest_district(con, root, "310101", ctx, run_id, **kw)
 
 
 def table(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
