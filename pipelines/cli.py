@@ -46,11 +46,26 @@ def _generate(args: argparse.Namespace) -> int:
     return int(generator_main(args.args) or 0)
 
 
+def _lazy(module: str, name: str):
+    """Import a domain's CLI function only when its subcommand runs (keeps `jianfu --help` fast)."""
+
+    def call(*args: object) -> object:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return call
+
+
 COMMANDS = {
     "run": (_configure_run, _run, "materialize every asset on the landing zone and print a summary"),
     "summary": (_configure_summary, _summary, "print the summary of an existing warehouse"),
     "generate": (_configure_generate, _generate, "write a synthetic landing zone (seeded, deterministic)"),
-}
+    "forms-eval": (_lazy("assets.forms.cli", "configure_forms_eval"), _lazy("assets.forms.cli", "run_forms_eval"),
+                   "field-matching precision and recall on the labelled set"),
+    "forms-summary": (_lazy("assets.forms.cli", "configure_forms_summary"),
+                      _lazy("assets.forms.cli", "run_forms_summary"), "burden before → after (一表通 plan)"),
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

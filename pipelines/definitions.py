@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.forms import defs as forms_defs
 from assets.ingest import defs as ingest_defs
 from assets.reference import defs as reference_defs
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
 from pipelines.resources import LandingResource, WarehouseResource
 
-DOMAINS = [reference_defs, ingest_defs]
+DOMAINS = [reference_defs, ingest_defs, forms_defs]
 
 
 def _downstream_eager(assets: list) -> list:

@@ -111,9 +111,22 @@ def summary(warehouse: Path) -> str:
             f"Row accounting: read {t['rows_read']:,} = staged {t['staged']:,} + quarantined {t['quarantined']:,} "
             f"+ skipped {t['skipped']:,}; files that do not add up: {bad} of {accounting.height}"
         )
+        lines += _domain_headlines(con)
     finally:
         con.close()
     return "\n".join(lines)
+
+
+def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The headline figures each downstream domain reports, when its tables exist."""
+    from assets.common.warehouse import table_exists
+
+    lines: list[str] = []
+    if table_exists(con, "marts.burden_by_committee"):
+        from assets.forms.pipeline import format_headline, headline
+
+        lines += ["", "Burden (一表通):", format_headline(headline(con))]
+    return lines
 
 
 def default_paths() -> tuple[Path, Path]:
