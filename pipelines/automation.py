@@ -59,7 +59,7 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-@dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(jobs=[ingest_job, catalog_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext):
     """Ingest a district as soon as its landing folder changes; reload the catalog when it changes."""
     root = landing_root()
@@ -71,7 +71,9 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         requests.append(dg.RunRequest(run_key=f"catalog:{current['catalog']}", job_name=catalog_job.name))
     for district, fingerprint in current.items():
         if district != "catalog" and fingerprint != previous.get(district) and (root / district).is_dir():
-            requests.append(dg.RunRequest(run_key=f"{district}:{fingerprint}", partition_key=district))
+            requests.append(
+                dg.RunRequest(run_key=f"{district}:{fingerprint}", partition_key=district, job_name=ingest_job.name)
+            )
     context.update_cursor(json.dumps(current, sort_keys=True))
     if not requests:
         return dg.SkipReason(f"no change under {root}")
