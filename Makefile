@@ -7,6 +7,9 @@ UV_VERSION := 0.13.9
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export JIANFU_WAREHOUSE ?= $(CURDIR)/warehouse/jianfu.duckdb
 export JIANFU_LANDING ?= $(CURDIR)/data/sample/landing
+# The bundled sample is synthetic: it may use the documented development masking key. Production sets
+# JIANFU_MASK_KEY (and optionally JIANFU_PRODUCT_KEY_<TIER>) and leaves JIANFU_ENV unset.
+export JIANFU_ENV ?= dev
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .PHONY: setup run test lint ui sample bench clean

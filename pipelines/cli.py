@@ -65,6 +65,10 @@ COMMANDS = {
                    "field-matching precision and recall on the labelled set"),
     "forms-summary": (_lazy("assets.forms.cli", "configure_forms_summary"),
                       _lazy("assets.forms.cli", "run_forms_summary"), "burden before → after (一表通 plan)"),
+    "publish": (_lazy("assets.publish.cli", "configure_publish"), _lazy("assets.publish.cli", "run_publish"),
+                "build every jurisdiction's product outside Dagster (policy, masks, leak scan, manifest)"),
+    "query": (_lazy("assets.publish.cli", "configure_query"), _lazy("assets.publish.cli", "run_query"),
+              "run read-only SQL against one principal's product: jianfu query --as district:310101 \"SQL\""),
 }  # fmt: skip
 
 

@@ -6,11 +6,12 @@ import dagster as dg
 
 from assets.forms import defs as forms_defs
 from assets.ingest import defs as ingest_defs
+from assets.publish import defs as publish_defs
 from assets.reference import defs as reference_defs
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
 from pipelines.resources import LandingResource, WarehouseResource
 
-DOMAINS = [reference_defs, ingest_defs, forms_defs]
+DOMAINS = [reference_defs, ingest_defs, forms_defs, publish_defs]
 
 
 defs = dg.Definitions(
@@ -25,5 +26,6 @@ defs = dg.Definitions(
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
         "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),
+        **publish_defs.RESOURCES,
     },
 )

@@ -126,6 +126,16 @@ def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
         from assets.forms.pipeline import format_headline, headline
 
         lines += ["", "Burden (一表通):", format_headline(headline(con))]
+    if table_exists(con, "audit.publication_runs"):
+        row = con.sql(
+            "SELECT products, products_by_tier, seconds, denials, leak_scan_summary FROM audit.publication_runs "
+            "ORDER BY published_at DESC LIMIT 1"
+        ).fetchall()
+        if row:
+            products, by_tier, seconds, denials, scan = row[0]
+            lines += ["", "Publishing (分级分类):",
+                      f"{products} products {by_tier} in {seconds:.1f}s; {denials} denials (see publish.denials)",
+                      scan]  # fmt: skip
     return lines
 
 

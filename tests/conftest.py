@@ -6,3 +6,4 @@ import os
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("JIANFU_ENV", "dev")  # the synthetic test data may use the documented dev masking key

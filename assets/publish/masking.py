@@ -1,0 +1,148 @@
+"""Masking kinds as DuckDB SQL expressions, and the keyed hash (HMAC-SHA256) they rely on.
+
+Each function takes a SQL expression and returns a SQL expression, so a product is built by one
+`CREATE TABLE … AS SELECT` per table. DuckDB has no HMAC built in: `register_hmac` adds a vectorized
+Python UDF (Arrow in, Arrow out) that computes HMAC-SHA256 with the standard library.
+
+The key is never read here at import time: `resolve_mask_key` is called at run time with the value of
+JIANFU_MASK_KEY (through the Dagster resource or the CLI) and JIANFU_ENV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+HMAC_FUNCTION = "jianfu_hmac"
+DEV_MASK_KEY = "jianfu-DEV-ONLY-mask-key--not-secret--never-use-in-production"
+MIN_KEY_BYTES = 16
+
+
+class MaskKeyError(RuntimeError):
+    """No usable masking key: set JIANFU_MASK_KEY (or JIANFU_ENV=dev for the documented dev key)."""
+
+
+@dataclass(frozen=True)
+class MaskKey:
+    key: bytes
+    source: str  # "env" | "dev-default" | "explicit"
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the key in manifests without revealing it (HMAC of a fixed label, 12 hex)."""
+        return hmac.new(self.key, b"jianfu-mask-key-fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+def resolve_mask_key(key: str | None, environment: str | None) -> MaskKey:
+    """The key for keyed hashes: the given key, or the dev default only when environment == 'dev'."""
+    if key:
+        raw = key.encode("utf-8")
+        if len(raw) < MIN_KEY_BYTES:
+            raise MaskKeyError(f"JIANFU_MASK_KEY must be at least {MIN_KEY_BYTES} bytes")
+        return MaskKey(raw, "env")
+    if (environment or "").strip().lower() == "dev":
+        return MaskKey(DEV_MASK_KEY.encode("utf-8"), "dev-default")
+    raise MaskKeyError(
+        "JIANFU_MASK_KEY is not set. Set it to a secret of at least 16 bytes "
+        "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), "
+        "or set JIANFU_ENV=dev to use the documented, non-secret dev key."
+    )
+
+
+def hmac_hex(key: bytes, value: str) -> str:
+    """HMAC-SHA256 of the UTF-8 value, as 64 lower-case hex characters."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def register_hmac(con: duckdb.DuckDBPyConnection, key: bytes, name: str = HMAC_FUNCTION) -> None:
+    """Register `name(VARCHAR) -> VARCHAR` computing HMAC-SHA256 hex with `key` (NULL stays NULL)."""
+
+    def _udf(values: pa.Array) -> pa.Array:
+        return pa.array(
+            [None if v is None else hmac_hex(key, v) for v in values.to_pylist()], type=pa.string()
+        )
+
+    con.create_function(
+        name,
+        _udf,
+        [duckdb.sqltypes.VARCHAR],
+        duckdb.sqltypes.VARCHAR,
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _text(expr: str) -> str:
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def partial_sql(expr: str, semantic: str) -> str:
+    """Partial masks: ID first 6 + last 4; phone 3 + 4; name surname + *; address up to the street."""
+    t = f"trim({_text(expr)})"
+    if semantic == "id_number":
+        return (
+            f"CASE WHEN {t} IS NULL THEN NULL "
+            f"WHEN length({t}) >= 15 THEN left({t}, 6) || repeat('*', length({t}) - 10) || right({t}, 4) "
+            f"ELSE repeat('*', length({t})) END"
+        )
+    if semantic == "phone":
+        d = f"regexp_replace({t}, '[^0-9]', '', 'g')"
+        return (
+            f"CASE WHEN {t} IS NULL OR length({d}) = 0 THEN NULL "
+            f"WHEN length({d}) >= 11 THEN left({d}, 3) || repeat('*', length({d}) - 7) || right({d}, 4) "
+            f"WHEN length({d}) >= 7 THEN repeat('*', length({d}) - 4) || right({d}, 4) "
+            f"ELSE repeat('*', length({d})) END"
+        )
+    if semantic == "name":
+        return (
+            f"CASE WHEN {t} IS NULL OR length({t}) = 0 THEN {t} "
+            f"ELSE left({t}, 1) || repeat('*', greatest(length({t}) - 1, 1)) END"
+        )
+    if semantic == "address":
+        head = f"regexp_extract({t}, '^(.*?(路|街|道|巷|村|弄))', 1)"
+        return (
+            f"CASE WHEN {t} IS NULL OR length({t}) = 0 THEN {t} "
+            f"WHEN {head} <> '' THEN {head} || '***' "
+            f"ELSE left({t}, 3) || '***' END"
+        )
+    raise ValueError(f"partial masking does not apply to {semantic} values")
+
+
+def year_only_sql(expr: str, source_type: str) -> str:
+    """The year of a date, as text 'YYYY' (DATE/TIMESTAMP columns, or ISO-like text)."""
+    upper = source_type.upper()
+    if upper.startswith("DATE") or upper.startswith("TIMESTAMP"):
+        return f"CAST(year({expr}) AS VARCHAR)"
+    return f"nullif(regexp_extract({_text(expr)}, '^\\s*(\\d{{4}})', 1), '')"
+
+
+def keyed_hash_sql(expr: str) -> str:
+    return f"{HMAC_FUNCTION}(trim({_text(expr)}))"
+
+
+def treatment_sql(action: str, expr: str, semantic: str, source_type: str, as_text: bool = False) -> str:
+    """SQL for one visible treatment of `expr` (a column reference). `as_text` forces VARCHAR output."""
+    if action == "show":
+        return _text(expr) if as_text else expr
+    if action == "partial":
+        return partial_sql(expr, semantic)
+    if action == "keyed_hash":
+        return keyed_hash_sql(expr)
+    if action == "year_only":
+        return year_only_sql(expr, source_type)
+    if action == "nullify":
+        return "CAST(NULL AS VARCHAR)" if as_text else f"CAST(NULL AS {source_type})"
+    raise ValueError(f"{action!r} is not a row-level treatment")

@@ -1,0 +1,111 @@
+"""Masking kinds, run in DuckDB exactly as the products use them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import duckdb
+import pytest
+
+from assets.publish.masking import (
+    DEV_MASK_KEY,
+    MaskKeyError,
+    hmac_hex,
+    register_hmac,
+    resolve_mask_key,
+    treatment_sql,
+)
+
+
+def _apply(
+    action: str, semantic: str, value: object, source_type: str = "VARCHAR", key: bytes = b"k" * 32
+) -> object:
+    con = duckdb.connect()
+    register_hmac(con, key)
+    con.execute(f"CREATE TABLE t (v {source_type})")
+    con.execute("INSERT INTO t VALUES (?)", [value])
+    return con.execute(f"SELECT {treatment_sql(action, 'v', semantic, source_type)} FROM t").fetchall()[0][0]
+
+
+def test_hmac_matches_rfc4231_test_case_2() -> None:
+    # RFC 4231, test case 2: key "Jefe", data "what do ya want for nothing?"
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    assert hmac_hex(b"Jefe", "what do ya want for nothing?") == expected
+    con = duckdb.connect()
+    register_hmac(con, b"Jefe")
+    assert con.execute(
+        "SELECT jianfu_hmac('what do ya want for nothing?'), jianfu_hmac(NULL)"
+    ).fetchall() == [(expected, None)]
+
+
+def test_keyed_hash_is_stable_keyed_and_hides_the_value() -> None:
+    idn = "310101195001011234"
+    a = _apply("keyed_hash", "id_number", idn, key=b"a" * 32)
+    assert a == _apply("keyed_hash", "id_number", " " + idn + " ", key=b"a" * 32)  # stable join key (trimmed)
+    assert a != _apply("keyed_hash", "id_number", idn, key=b"b" * 32)  # depends on the key
+    assert a != hashlib.sha256(idn.encode()).hexdigest()  # not a plain (brute-forceable) hash
+    assert a == hmac.new(b"a" * 32, idn.encode(), hashlib.sha256).hexdigest()
+    assert idn not in str(a)
+
+
+@pytest.mark.parametrize(
+    ("semantic", "value", "expected"),
+    [
+        ("id_number", "310101195001011234", "310101********1234"),
+        ("id_number", "31010119500101123X", "310101********123X"),
+        ("id_number", "310101500101123", "310101*****1123"),  # 15-digit legacy ID
+        ("id_number", "3101011950", "**********"),  # too short to keep 6 + 4: all masked
+        ("phone", "13812345678", "138****5678"),
+        ("phone", "138 1234-5678", "138****5678"),  # separators dropped before masking
+        ("phone", "62345678", "****5678"),  # landline: last 4 only
+        ("phone", "无", None),
+        ("name", "张伟", "张*"),
+        ("name", "欧阳娜娜", "欧***"),
+        ("name", "王", "王*"),
+        ("address", "上海市黄浦区南京东路100弄1号", "上海市黄浦区南京东路***"),
+        ("address", "天平路10号", "天平路***"),
+        ("address", "幸福小区3号楼", "幸福小***"),
+        ("id_number", None, None),
+    ],
+)
+def test_partial(semantic: str, value: str | None, expected: str | None) -> None:
+    assert _apply("partial", semantic, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "source_type", "expected"),
+    [
+        ("1950-03-01", "DATE", "1950"),
+        ("1950-03-01", "VARCHAR", "1950"),
+        ("1950-03", "VARCHAR", "1950"),
+        ("不详", "VARCHAR", None),
+    ],
+)
+def test_year_only(value: str, source_type: str, expected: str | None) -> None:
+    assert _apply("year_only", "date", value, source_type) == expected
+
+
+def test_nullify_keeps_the_type() -> None:
+    assert _apply("nullify", "number", 42, "INTEGER") is None
+
+
+def test_partial_refuses_semantics_it_does_not_cover() -> None:
+    with pytest.raises(ValueError):
+        treatment_sql("partial", "v", "date", "DATE")
+    with pytest.raises(ValueError):
+        treatment_sql("aggregate", "v", "text", "VARCHAR")
+
+
+def test_mask_key_resolution() -> None:
+    with pytest.raises(MaskKeyError, match="JIANFU_MASK_KEY"):
+        resolve_mask_key(None, None)
+    with pytest.raises(MaskKeyError):
+        resolve_mask_key(None, "prod")
+    with pytest.raises(MaskKeyError, match="16 bytes"):
+        resolve_mask_key("short", "dev")
+    dev = resolve_mask_key(None, "dev")
+    assert (dev.key, dev.source) == (DEV_MASK_KEY.encode(), "dev-default")
+    real = resolve_mask_key("x" * 40, "dev")  # an explicit key always wins over the dev default
+    assert real.source == "env" and real.fingerprint != dev.fingerprint
+    assert "x" * 12 not in real.fingerprint
