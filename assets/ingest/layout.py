@@ -85,6 +85,10 @@ class FileLayout:
     township_col: int | None
     missing_fields: list[CatalogField] = field(default_factory=list)
 
+    @functools.cached_property
+    def header_keys(self) -> list[str]:
+        return [label_key(c) for c in self.header_cells]
+
     @property
     def renamed(self) -> list[ColumnMap]:
         return [c for c in self.columns if c.match in ("synonym", "fuzzy")]
@@ -211,19 +215,29 @@ def find_layout(
 
 
 def classify_row(cells: list[str], layout: FileLayout, row_number: int) -> str | None:
-    """The reason a row is not data (title, header, blank, total, footer), or None for a data row."""
+    """The reason a row is not data (title, header, blank, total, footer), or None for a data row.
+
+    Only the first two non-empty cells are normalized: this runs on every row of every file.
+    """
     if row_number < layout.header_row:
-        return "title" if any(c and c.strip() for c in cells) else "blank"
+        return "title" if any(c and not c.isspace() for c in cells) else "blank"
     if row_number == layout.header_row:
         return "header"
-    stripped = [label_key(c) for c in cells]
-    non_empty = [c for c in stripped if c]
-    if not non_empty:
+    leading: list[str] = []
+    for cell in cells:
+        if cell and not cell.isspace():
+            key = label_key(cell)
+            if key:
+                leading.append(key)
+                if len(leading) == 2:
+                    break
+    if not leading:
         return "blank"
-    if any(TOTAL_ROW.match(c) for c in non_empty[:2]):
+    if any(TOTAL_ROW.match(c) for c in leading):
         return "total"
-    if FOOTER_ROW.match(non_empty[0]):
+    if FOOTER_ROW.match(leading[0]):
         return "footer"
-    if stripped[: len(layout.header_cells)] == [label_key(c) for c in layout.header_cells]:
+    header_keys = layout.header_keys
+    if leading[0] == next((k for k in header_keys if k), None) and [label_key(c) for c in cells] == header_keys:
         return "header"  # a repeated header, e.g. two exports pasted one under the other
     return None
