@@ -6,12 +6,13 @@ import dagster as dg
 
 from assets.forms import defs as forms_defs
 from assets.ingest import defs as ingest_defs
+from assets.persons import defs as persons_defs
 from assets.publish import defs as publish_defs
 from assets.reference import defs as reference_defs
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
 from pipelines.resources import LandingResource, WarehouseResource
 
-DOMAINS = [reference_defs, ingest_defs, forms_defs, publish_defs]
+DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs]
 
 
 defs = dg.Definitions(

@@ -42,12 +42,18 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
     all_checks = list(defs.asset_checks or [])
     resources = defs.resources
     timings: dict[str, float] = {}
+    # A generated landing zone has its ground truth beside it: score the persons against it (never read
+    # by the matching itself, only by the evaluation recorded in the asset's metadata).
+    truth = Path(landing).parent / "ground_truth.parquet"
+    downstream_config = (
+        {"ops": {"persons": {"config": {"ground_truth_path": str(truth)}}}} if truth.exists() else {}
+    )
     stages = [
         ("reference + catalog", CATALOG_SELECTION, {}, {}),
         ("ingestion (16 districts, one run)", INGEST_SELECTION,
          {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
          {"ops": {"district_files": {"config": {"full_refresh": full_refresh}}}}),
-        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION, {}, {}),
+        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION, {}, downstream_config),
     ]  # fmt: skip
     for name, selection, tags, run_config in stages:
         start = time.perf_counter()
@@ -126,6 +132,20 @@ def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
         from assets.forms.pipeline import format_headline, headline
 
         lines += ["", "Burden (一表通):", format_headline(headline(con))]
+    if table_exists(con, "core.persons"):
+        persons, records = con.sql(
+            "SELECT (SELECT count(*) FROM core.persons), (SELECT count(*) FROM core.person_records)"
+        ).fetchall()[0]
+        lines += ["", "Persons (one person, one record):", f"{records:,} source rows → {persons:,} persons"]
+        truth = _ground_truth_beside(con)
+        if truth is not None:
+            from assets.persons.resolve import evaluate_warehouse
+
+            m = evaluate_warehouse(con, truth)
+            lines.append(
+                "against the generator's ground truth: "
+                + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in m.items())
+            )
     if table_exists(con, "audit.publication_runs"):
         row = con.sql(
             "SELECT products, products_by_tier, seconds, denials, leak_scan_summary FROM audit.publication_runs "
@@ -137,6 +157,15 @@ def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
                       f"{products} products {by_tier} in {seconds:.1f}s; {denials} denials (see publish.denials)",
                       scan]  # fmt: skip
     return lines
+
+
+def _ground_truth_beside(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The ground truth of the landing zone the warehouse was built from, when it is a generated one."""
+    landing = os.environ.get("JIANFU_LANDING")
+    if not landing:
+        return None
+    truth = Path(landing).parent / "ground_truth.parquet"
+    return truth if truth.exists() else None
 
 
 def default_paths() -> tuple[Path, Path]:

@@ -1,0 +1,420 @@
+"""The declarative match spec: what to compare, how to block, how to estimate, cluster and name entities.
+
+A spec is YAML validated by pydantic on load. Nothing here knows about residents or warehouse tables:
+the resident spec lives in `schemas/matching/residents.yaml`, and another spec can match households,
+enterprises or any other column set. Errors name the file and the offending entry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Transforms that turn an input column into a feature (see transforms.py).
+Transform = Literal["text", "upper", "digits", "id_number", "pinyin", "date", "address", "none"]
+# Companion columns derived automatically from a feature, by transform.
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "id_number": ("valid", "birth", "sex"),
+    "text": ("py",),
+    "address": (),
+    "pinyin": (),
+}
+
+
+class SpecError(ValueError):
+    """A match spec that cannot be used; the message names the file and the entry."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Model):
+    """A column prepared once per record: from an input `column` through a `transform`, or a DuckDB `sql`
+    expression over earlier features."""
+
+    column: str | None = None
+    transform: Transform = "text"
+    sql: str | None = None
+    strip_prefixes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Feature:
+        if (self.column is None) == (self.sql is None):
+            raise ValueError("give exactly one of `column` (an input column) or `sql` (an expression)")
+        return self
+
+
+class MaskedWindows(_Model):
+    """Block on the key with each window of `width` characters masked: any single substitution or
+    adjacent transposition falls inside some window when step < width."""
+
+    width: int = Field(ge=1)
+    step: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _covers(self) -> MaskedWindows:
+        if self.step >= self.width:
+            raise ValueError("step must be smaller than width, or a transposition can straddle two windows")
+        return self
+
+
+class BlockingRule(_Model):
+    """Candidate pairs are records that agree on every key (all non-null)."""
+
+    name: str
+    keys: tuple[str, ...] = Field(min_length=1)
+    masked_windows: MaskedWindows | None = None
+    max_block_size: int | None = Field(default=None, ge=2)
+    # An extra SQL condition on the pair (columns as l.x / r.x), e.g. keep only the pairs a comparison
+    # level can use: pairs of two valid ID numbers are never one-digit typos of each other.
+    filter: str | None = None
+
+    @model_validator(mode="after")
+    def _masked_single(self) -> BlockingRule:
+        if self.masked_windows is not None and len(self.keys) != 1:
+            raise ValueError("masked_windows works on exactly one key")
+        return self
+
+
+LevelKind = Literal[
+    "exact",
+    "pinyin_equal",
+    "jaro_winkler",
+    "jaro",
+    "levenshtein",
+    "damerau_levenshtein",
+    "date_diff",
+    "prefix",
+    "id_check_digit",
+    "id_one_edit",
+    "id_both_valid",
+    "sql",
+    "else",
+]
+_NEEDS = {
+    "jaro_winkler": "min",
+    "jaro": "min",
+    "levenshtein": "max",
+    "damerau_levenshtein": "max",
+    "date_diff": "max_days",
+    "prefix": "length",
+    "sql": "condition",
+}
+
+
+class Level(_Model):
+    """One comparison level; the first level whose condition holds is the pair's level."""
+
+    kind: LevelKind
+    label: str | None = None
+    feature: str | None = None  # overrides the comparison's feature for this level
+    min: float | None = Field(default=None, ge=0.0, le=1.0)
+    max: int | None = Field(default=None, ge=0)
+    max_days: int | None = Field(default=None, ge=0)
+    length: int | None = Field(default=None, ge=1)
+    condition: str | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> Level:
+        needed = _NEEDS.get(self.kind)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"level kind `{self.kind}` needs `{needed}`")
+        return self
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        for param in ("min", "max", "max_days", "length"):
+            value = getattr(self, param)
+            if value is not None:
+                return f"{self.kind}_{param}_{value}"
+        return self.kind
+
+
+class Comparison(_Model):
+    """Levels of agreement on one attribute. A pair with the feature null on either side gets the null
+    level (weight 0), so missing data is neither evidence for nor against."""
+
+    name: str
+    feature: str
+    levels: tuple[Level, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _else_last(self) -> Comparison:
+        kinds = [lv.kind for lv in self.levels]
+        if kinds[-1] != "else":
+            raise ValueError("the last level must be `else` (every pair needs a level)")
+        if "else" in kinds[:-1]:
+            raise ValueError("`else` may only be the last level")
+        names = [lv.name for lv in self.levels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"level names repeat: {names}; give a `label`")
+        return self
+
+
+class Estimation(_Model):
+    """Fellegi–Sunter parameters by EM on the candidate pairs (see docs/matching.md)."""
+
+    method: Literal["em"] = "em"
+    max_iterations: int = Field(default=200, ge=1)
+    tolerance: float = Field(default=1e-7, gt=0)
+    u_sample_records: int = Field(default=1500, ge=10)  # records whose cross product starts u
+    estimate_u: bool = True  # False keeps u from the random sample (Splink's default)
+    smoothing: float = Field(default=0.5, ge=0)  # pseudo-count per level (Dirichlet prior)
+
+
+class Threshold(_Model):
+    match_probability: float = Field(gt=0.0, lt=1.0)
+
+
+class CannotLink(_Model):
+    """Two records whose `feature` values differ, both with `when` true, are never in one cluster."""
+
+    feature: str
+    when: str | None = None
+
+
+class Clustering(_Model):
+    strong_link: float = Field(default=0.999, gt=0.0, lt=1.0)
+    min_average_link: float = Field(default=0.5, ge=0.0, le=1.0)
+    cannot_link: CannotLink | None = None
+
+
+SortKey = Annotated[str, Field(pattern=r"^(frequency|recency|-?[a-z][a-z0-9_]*)$")]
+
+
+class GoldenAttribute(_Model):
+    """Survivorship: among a cluster's non-null values of `column`, keep the first by `prefer`.
+    Keys: `frequency` (most records), `recency` (latest record), a column (higher first) or `-column`
+    (lower first). Ties end with the smallest record id, so the choice is deterministic."""
+
+    name: str
+    column: str
+    prefer: tuple[SortKey, ...] = ("frequency", "recency")
+
+
+class Golden(_Model):
+    recency: str | None = None  # a column ordering records in time (e.g. the period's first day)
+    attributes: tuple[GoldenAttribute, ...] = ()
+
+
+DEV_SALT = "jianfu-dev-salt-not-secret"  # documented: only for synthetic data under JIANFU_ENV=dev
+
+
+class Identity(_Model):
+    """How a new entity is named: a hash of its anchor value (e.g. a valid ID number) when it has one,
+    else of its smallest record id. Existing ids are carried forward by their records."""
+
+    prefix: str = "E"
+    anchor: str | None = None
+    anchor_when: str | None = None
+    salt: str = ""
+    # Name of an environment variable holding the salt, read when the engine runs (never at import time).
+    # Without a secret salt, an id hashed from an ID number can be reversed by enumerating ID numbers.
+    salt_env: str | None = None
+    digits: int = Field(default=16, ge=8, le=32)
+
+    def resolved_salt(self) -> str:
+        """The salt to hash with: the environment variable's value when `salt_env` is set.
+
+        A missing variable is an error, except under JIANFU_ENV=dev (synthetic data), where a documented
+        development salt is used."""
+        if not self.salt_env:
+            return self.salt
+        value = os.environ.get(self.salt_env)
+        if value:
+            return value
+        if os.environ.get("JIANFU_ENV") == "dev":
+            return DEV_SALT
+        raise SpecError(
+            f"identity.salt_env: environment variable {self.salt_env} is not set (set it to a secret, "
+            "or JIANFU_ENV=dev for synthetic data)"
+        )
+
+
+class MatchSpec(_Model):
+    version: Literal[1] = 1
+    entity: str
+    description: str = ""
+    record_id: str
+    features: dict[str, Feature]
+    blocking: tuple[BlockingRule, ...] = Field(min_length=1)
+    comparisons: tuple[Comparison, ...] = Field(min_length=1)
+    estimation: Estimation = Estimation()
+    threshold: Threshold
+    clustering: Clustering = Clustering()
+    golden: Golden = Golden()
+    identity: Identity = Identity()
+
+    @field_validator("features")
+    @classmethod
+    def _feature_names(cls, value: dict[str, Feature]) -> dict[str, Feature]:
+        for name in value:
+            if not IDENT.match(name) or "__" in name:
+                raise ValueError(f"feature name `{name}` must be lower_snake_case without `__`")
+        return value
+
+    # ---- cross-reference checks -------------------------------------------------------------
+    def columns(self) -> set[str]:
+        """Every name a rule may reference: features and their companions."""
+        names = set(self.features)
+        for fname, feat in self.features.items():
+            if feat.column is not None:
+                names.update(f"{fname}__{c}" for c in COMPANIONS.get(feat.transform, ()))
+        return names
+
+    def feature_type(self, name: str) -> str:
+        base, _, companion = name.partition("__")
+        if companion == "valid":
+            return "bool"
+        if companion == "birth":
+            return "date"
+        if companion:
+            return "text"
+        feat = self.features[base]
+        if feat.sql is not None:
+            return "sql"
+        return feat.transform
+
+    @model_validator(mode="after")
+    def _references(self) -> MatchSpec:
+        known = self.columns()
+
+        def check(name: str, where: str) -> None:
+            if name not in known:
+                raise ValueError(f"{where}: unknown feature `{name}` (known: {', '.join(sorted(known))})")
+
+        seen: set[str] = set()
+        for rule in self.blocking:
+            if rule.name in seen:
+                raise ValueError(f"blocking rule name `{rule.name}` repeats")
+            seen.add(rule.name)
+            for key in rule.keys:
+                check(key, f"blocking rule `{rule.name}`")
+        seen = set()
+        for comp in self.comparisons:
+            if comp.name in seen:
+                raise ValueError(f"comparison name `{comp.name}` repeats")
+            seen.add(comp.name)
+            check(comp.feature, f"comparison `{comp.name}`")
+            for level in comp.levels:
+                feat = level.feature or comp.feature
+                check(feat, f"comparison `{comp.name}` level `{level.name}`")
+                ftype = self.feature_type(feat)
+                if level.kind.startswith("id_") and ftype != "id_number":
+                    raise ValueError(
+                        f"comparison `{comp.name}` level `{level.kind}` needs a feature with "
+                        f"transform id_number, `{feat}` has {ftype}"
+                    )
+                if level.kind == "pinyin_equal" and ftype != "text":
+                    raise ValueError(
+                        f"comparison `{comp.name}` level pinyin_equal needs a text feature, `{feat}` is {ftype}"
+                    )
+                if level.kind == "date_diff" and ftype not in ("date", "sql"):
+                    raise ValueError(
+                        f"comparison `{comp.name}` level date_diff needs a date feature, `{feat}` is {ftype}"
+                    )
+        cl = self.clustering.cannot_link
+        if cl is not None:
+            check(cl.feature, "clustering.cannot_link")
+            if cl.when:
+                check(cl.when, "clustering.cannot_link.when")
+        if self.identity.anchor:
+            check(self.identity.anchor, "identity.anchor")
+        if self.identity.anchor_when:
+            check(self.identity.anchor_when, "identity.anchor_when")
+        if self.clustering.strong_link < self.threshold.match_probability:
+            raise ValueError("clustering.strong_link must not be below threshold.match_probability")
+        return self
+
+    def needed_features(self, golden: bool = True) -> set[str]:
+        """Features the run reads (with their companions): blocking, comparisons, clustering, naming,
+        and with `golden` the survivorship columns; SQL snippets are scanned for the names they use."""
+        names = self.columns()
+        refs: set[str] = set()
+        snippets: list[str] = []
+        for rule in self.blocking:
+            refs.update(rule.keys)
+            if rule.filter:
+                snippets.append(rule.filter)
+            if rule.masked_windows:
+                refs.update(c for c in names if c.startswith(rule.keys[0] + "__"))
+        for comp in self.comparisons:
+            refs.add(comp.feature)
+            for level in comp.levels:
+                f = level.feature or comp.feature
+                refs.add(f)
+                if level.kind == "pinyin_equal":
+                    refs.add(f + "__py")
+                elif level.kind.startswith("id_"):
+                    refs.add(f + "__valid")
+                if level.condition:
+                    snippets.append(level.condition)
+        cl = self.clustering.cannot_link
+        if cl:
+            refs.update(x for x in (cl.feature, cl.when) if x)
+        refs.update(x for x in (self.identity.anchor, self.identity.anchor_when) if x)
+        if golden:
+            refs.update(a.column for a in self.golden.attributes)
+            refs.update(k.lstrip("-") for a in self.golden.attributes for k in a.prefer)
+        refs &= names | set(self.input_columns())
+        # SQL features and snippets pull in what they mention (a conservative substring scan).
+        changed = True
+        while changed:
+            changed = False
+            texts = snippets + [self.features[r].sql or "" for r in refs if r in self.features]
+            for name in names:
+                if name not in refs and any(re.search(rf"\b{re.escape(name)}\b", t) for t in texts):
+                    refs.add(name)
+                    changed = True
+        return refs
+
+    def input_columns(self) -> list[str]:
+        """Input columns the spec reads (record id first)."""
+        cols = [self.record_id]
+        for feat in self.features.values():
+            if feat.column and feat.column not in cols:
+                cols.append(feat.column)
+        for extra in [self.golden.recency, *(a.column for a in self.golden.attributes)]:
+            if extra and extra not in cols and extra not in self.columns():
+                cols.append(extra)
+        return cols
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  - {loc}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
+    """Validate a spec given as a dict; errors name `source` and each offending entry."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a match spec must be a mapping, got {type(data).__name__}")
+    try:
+        return MatchSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(f"{source}: invalid match spec\n{_format_errors(err)}") from None
+
+
+def load_spec(path: str | Path) -> MatchSpec:
+    """Read and validate a YAML spec file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: spec file not found") from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {err}") from None
+    return parse_spec(data, str(path))

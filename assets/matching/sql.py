@@ -1,0 +1,179 @@
+"""Compile a match spec to DuckDB SQL: blocking joins, comparison levels (gamma), match weights.
+
+Records live in a table with an integer key `__rid` (rank of the record id, so the SQL never depends on
+input order). Pairs always have rid_l < rid_r.
+"""
+
+from __future__ import annotations
+
+import math
+
+from assets.matching.spec import Comparison, Level, MatchSpec
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def level_condition(spec: MatchSpec, comp: Comparison, level: Level) -> str:
+    f = level.feature or comp.feature
+    lf, rf = f"l.{q(f)}", f"r.{q(f)}"
+    kind = level.kind
+    if kind == "exact":
+        return f"{lf} = {rf}"
+    if kind == "pinyin_equal":
+        return f"l.{q(f + '__py')} = r.{q(f + '__py')}"
+    if kind == "jaro_winkler":
+        return f"jaro_winkler_similarity({lf}, {rf}) >= {level.min}"
+    if kind == "jaro":
+        return f"jaro_similarity({lf}, {rf}) >= {level.min}"
+    if kind == "levenshtein":
+        return f"levenshtein({lf}, {rf}) <= {level.max}"
+    if kind == "damerau_levenshtein":
+        return f"damerau_levenshtein({lf}, {rf}) <= {level.max}"
+    if kind == "date_diff":
+        return f"abs(date_diff('day', {lf}, {rf})) <= {level.max_days}"
+    if kind == "prefix":
+        n = level.length
+        return f"left(CAST({lf} AS VARCHAR), {n}) = left(CAST({rf} AS VARCHAR), {n})"
+    if kind == "id_check_digit":
+        # Same first 17 digits: the only difference is the check character (one side is invalid).
+        return f"left({lf}, 17) = left({rf}, 17)"
+    if kind == "id_one_edit":
+        # One substituted digit or two adjacent digits swapped in the body, and not both numbers valid:
+        # GB 11643's check digit catches every such typo, so two valid numbers one edit apart are two
+        # different people (twins are typically one sequence digit apart).
+        return (
+            f"NOT (l.{q(f + '__valid')} AND r.{q(f + '__valid')}) "
+            f"AND damerau_levenshtein(left({lf}, 17), left({rf}, 17)) = 1"
+        )
+    if kind == "id_both_valid":
+        return f"l.{q(f + '__valid')} AND r.{q(f + '__valid')}"
+    if kind == "sql":
+        assert level.condition is not None
+        return f"({level.condition})"
+    if kind == "else":
+        return "TRUE"
+    raise ValueError(f"unknown level kind {kind}")  # pragma: no cover (spec validation forbids it)
+
+
+def gamma_expr(spec: MatchSpec, comp: Comparison) -> str:
+    """CASE expression giving the level index (0 = first listed) or -1 when the feature is null."""
+    f = q(comp.feature)
+    parts = [f"CASE WHEN l.{f} IS NULL OR r.{f} IS NULL THEN -1"]
+    for i, level in enumerate(comp.levels):
+        if level.kind == "else":
+            parts.append(f"ELSE {i}")
+        else:
+            parts.append(f"WHEN {level_condition(spec, comp, level)} THEN {i}")
+    parts.append("END")
+    return " ".join(parts)
+
+
+def gamma_select(spec: MatchSpec) -> str:
+    return ",\n  ".join(
+        f"CAST({gamma_expr(spec, comp)} AS TINYINT) AS {q('g_' + comp.name)}" for comp in spec.comparisons
+    )
+
+
+def weight_expr(spec: MatchSpec, weights: dict[str, list[float]], prior_log2: float, alias: str = "") -> str:
+    """Sum of log2 Bayes factors plus the prior log-odds, from the gamma columns."""
+    terms = [repr(float(prior_log2))]
+    for comp in spec.comparisons:
+        col = alias + q("g_" + comp.name)
+        cases = " ".join(f"WHEN {i} THEN {w!r}" for i, w in enumerate(weights[comp.name]) if math.isfinite(w))
+        terms.append(f"(CASE {col} {cases} ELSE 0.0 END)")
+    return " + ".join(terms)
+
+
+def block_key_columns(spec: MatchSpec) -> list[str]:
+    """Per plain rule i, `__bk_i`: a 64-bit hash of the rule's key values (null when a key is null).
+
+    Joins and exclusions then compare one integer instead of several strings."""
+    out = []
+    for i, rule in enumerate(spec.blocking):
+        if rule.masked_windows is None:
+            keys = [q(k) for k in rule.keys]
+            notnull = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+            out.append(f"CASE WHEN {notnull} THEN hash({', '.join(keys)}) END AS __bk_{i}")
+    return out
+
+
+def block_cap_statements(spec: MatchSpec, table: str) -> list[str]:
+    """Blank the block key of records in blocks larger than `max_block_size` (a placeholder phone number,
+    a nursing-home address): such a key neither pairs records nor excludes a pair later."""
+    out = []
+    for i, rule in enumerate(spec.blocking):
+        if rule.masked_windows is None and rule.max_block_size:
+            out.append(
+                f"UPDATE {table} SET __bk_{i} = NULL WHERE __bk_{i} IN (SELECT __bk_{i} FROM {table} "
+                f"WHERE __bk_{i} IS NOT NULL GROUP BY 1 HAVING count(*) > {rule.max_block_size})"
+            )
+    return out
+
+
+def _generated_by(i: int) -> str:
+    return f"coalesce(l.__bk_{i} = r.__bk_{i}, false)"
+
+
+def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
+    """One SELECT rid_l, rid_r, rule giving every candidate pair once.
+
+    As in Splink, each plain rule skips the pairs an earlier rule generates (an integer comparison of
+    block keys), so no de-duplication of millions of pairs is needed. (A 64-bit hash collision could
+    skip a pair: with ~10^7 pairs the chance is ~10^-12.) Masked-window rules, whose pairs are few and
+    found in several windows, skip the pairs of every plain rule and are de-duplicated on their own.
+    With `restrict_new`, at least one side of each pair is a new record (column `__new`)."""
+    newcond = " AND (l.__new OR r.__new)" if restrict_new else ""
+    plain = [i for i, r in enumerate(spec.blocking) if r.masked_windows is None]
+    parts: list[str] = []
+    masked: list[str] = []
+    for i, rule in enumerate(spec.blocking):
+        extra = f" AND ({rule.filter})" if rule.filter else ""
+        if rule.masked_windows is not None:
+            skip = "".join(f" AND NOT {_generated_by(j)}" for j in plain)
+            masked.append(_masked_pairs(spec, i, table, newcond + skip, extra))
+            continue
+        skip = "".join(f" AND NOT {_generated_by(j)}" for j in plain if j < i)
+        src = f"(SELECT * FROM {table} WHERE __bk_{i} IS NOT NULL)"
+        parts.append(
+            f"SELECT l.__rid AS rid_l, r.__rid AS rid_r, {i} AS rule FROM {src} l JOIN {src} r "
+            f"ON l.__bk_{i} = r.__bk_{i} AND l.__rid < r.__rid{newcond}{extra}{skip}"
+        )
+    if masked:
+        union = " UNION ALL ".join(masked)
+        parts.append(f"SELECT rid_l, rid_r, min(rule) AS rule FROM ({union}) GROUP BY rid_l, rid_r")
+    return " UNION ALL ".join(parts)
+
+
+def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str) -> str:
+    """Pairs whose key is equal once some window of `width` characters is masked.
+
+    Works on the distinct key values (an ID number repeats across forms), then expands the value pairs
+    to record pairs. The rule's filter may use the key and its companions only (e.g. `l.id__valid`)."""
+    rule = spec.blocking[i]
+    mw = rule.masked_windows
+    assert mw is not None
+    name = rule.keys[0]
+    key = q(name)
+    companions = sorted(c for c in spec.columns() if c.startswith(f"{name}__"))
+    cols = ", ".join([key, *(q(c) for c in companions)])
+    values = f"SELECT DISTINCT {cols} FROM {table} WHERE {key} IS NOT NULL"
+    # Windows start at 0, step, 2*step, ... and the last one reaches the end of the key.
+    exploded = (
+        f"SELECT v.*, w.pos AS __w, left({key}, w.pos) || substr({key}, w.pos + {mw.width} + 1) AS __k "
+        f"FROM ({values}) v, (SELECT unnest(range(0, 64, {mw.step})) AS pos) w "
+        f"WHERE w.pos < length({key}) AND (w.pos = 0 OR w.pos + {mw.width} - {mw.step} < length({key}))"
+    )
+    if rule.max_block_size:
+        exploded = f"SELECT * FROM ({exploded}) x QUALIFY count(*) OVER (PARTITION BY __w, __k) <= {rule.max_block_size}"
+    value_pairs = (
+        f"SELECT DISTINCT l.{key} AS __a, r.{key} AS __b FROM ({exploded}) l JOIN ({exploded}) r "
+        f"ON l.__w = r.__w AND l.__k = r.__k AND l.{key} < r.{key}{extra}"
+    )
+    return (
+        f"SELECT least(l.__rid, r.__rid) AS rid_l, greatest(l.__rid, r.__rid) AS rid_r, {i} AS rule "
+        f"FROM ({value_pairs}) vp JOIN {table} l ON l.{key} = vp.__a JOIN {table} r ON r.{key} = vp.__b "
+        f"WHERE TRUE{paircond}"
+    )
