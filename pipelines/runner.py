@@ -76,8 +76,15 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
             print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
                   f"({evaluation.severity.value}): {evaluation.description}")  # fmt: skip
         if not result.success:
-            failures = [e.message for e in result.all_events if e.is_failure]
-            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:5]))
+            failures = []
+            for event in result.all_events:
+                if not event.is_failure:
+                    continue
+                failures.append(event.message or "")
+                data = getattr(event.event_specific_data, "user_failure_data", None)
+                for key, value in ((data.metadata or {}).items() if data else []):
+                    failures.append(f"  {key}:\n{getattr(value, 'value', value)}")
+            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:12]))
         print(f"stage {name}: {timings[name]:.1f}s")
     return timings
 

@@ -193,10 +193,15 @@ def _clear_value_hits(
     druns AS (
         SELECT col, allowed, unnest(regexp_extract_all(regexp_replace(upper(cell), '[\\s\\-]', '', 'g'),
                                                        '[0-9X]{{7,}}')) AS run FROM {CELLS_TABLE}),
+    -- A run that is itself a value this column may show in clear (a committee's own resident's ID) is not
+    -- searched inside: at city scale some phone number is, by chance, a substring of some ID number.
+    shown AS (
+        SELECT DISTINCT d.col, d.run FROM druns d JOIN {TOKENS_TABLE} t ON t.token = d.run AND t.kind = d.allowed),
+    dsearch AS (SELECT * FROM druns d WHERE NOT EXISTS (SELECT 1 FROM shown s WHERE s.col = d.col AND s.run = d.run)),
     dwin AS (
         SELECT col, allowed, unnest(list_transform(range(1, length(run) - w + 2),
                                                    lambda i: substr(run, i::BIGINT, w))) AS cand
-        FROM druns, lens WHERE length(run) >= w),
+        FROM dsearch, lens WHERE length(run) >= w),
     hruns AS (SELECT col, allowed, unnest(regexp_extract_all(cell, '[\\p{{Han}}·]{{3,}}')) AS run FROM {CELLS_TABLE}),
     hwin AS (
         SELECT col, allowed, unnest(list_transform(range(1, length(run) - w + 2),
@@ -290,6 +295,11 @@ def _check_table(
                         int(n),
                     )
         scan_cols = {c: _allowed_kind_sql(policy, principal, ds_name, c, driver) for c in text_cols}
+        if ds.reference:
+            # Reference data (division and form names) comes from public code lists, not from residents: a
+            # resident whose name is also a place name is a coincidence, not a leak. IDs and phones are
+            # still searched there.
+            scan_cols = {c: ("'name'" if sql == "NULL" else sql) for c, sql in scan_cols.items()}
         jcol = ds.jurisdiction
     if jcol is not None:
         if jcol not in names:

@@ -131,3 +131,22 @@ def test_deny_by_default_report(published: Published, policy: Policy, tmp_path: 
     )
     violations, _, _ = leakscan.deny_by_default_report(wh, out, policy)
     assert "extra" in set(violations["column"].to_list())
+
+
+def test_a_phone_inside_an_id_shown_in_clear_is_not_a_leak() -> None:
+    """At city scale some phone number is, by chance, a substring of some ID number shown in clear."""
+    import duckdb
+
+    from assets.publish.leakscan import TOKENS_TABLE, _clear_value_hits
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE {TOKENS_TABLE} (kind VARCHAR, token VARCHAR)")
+    con.execute(
+        f"INSERT INTO {TOKENS_TABLE} VALUES ('id_number', '310101151102102345'), ('phone', '15110210234')"
+    )  # the phone's 11 digits sit inside the ID at offset 6
+    con.execute("CREATE TABLE t AS SELECT '310101151102102345' AS id_number, '备注 15110210234' AS note")
+    _, hits = _clear_value_hits(
+        con, {("t", "id_number"): ("t", "'id_number'"), ("t", "note"): ("t", "NULL")}
+    )
+    # the ID column may show the ID: the phone inside it is a coincidence; the note really leaks the phone
+    assert [(col, kind) for col, kind, _, _ in hits] == [("t.note", "phone")]
