@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.common.checks import check_result
-from assets.common.expectations import run_suite
+from assets.common.expectations import load_suite_json, run_suite, suite_columns
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
 from assets.ingest import pipeline
@@ -155,8 +155,9 @@ def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 def _suite_check(warehouse: WarehouseResource, suite: str, table: str) -> dg.AssetCheckResult:
     """Run a GX suite from schemas/expectations/ over the whole table."""
+    columns = ", ".join(sorted(suite_columns(load_suite_json(suite))))
     with warehouse.connect(read_only=True) as con:
-        frame = read_frame(con, f"SELECT * FROM {table}")
+        frame = read_frame(con, f"SELECT {columns} FROM {table}")
     outcome = run_suite(frame, suite)
     failing = pl.DataFrame(
         [{"expectation": o.expectation, "column": o.column, "unexpected": o.unexpected_count,
