@@ -16,10 +16,11 @@ class WarehouseResource(dg.ConfigurableResource):
     """The engineers' DuckDB warehouse. One writer at a time: every writing asset uses pool `warehouse`."""
 
     path: str = str(paths.DEFAULT_WAREHOUSE)
+    memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT  # DuckDB spills to disk beyond this
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with warehouse.connect(self.path, read_only=read_only) as con:
+        with warehouse.connect(self.path, read_only=read_only, memory_limit=self.memory_limit) as con:
             yield con
 
     @property

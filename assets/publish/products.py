@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.common.warehouse import DEFAULT_MEMORY_LIMIT, spill_directory
 from assets.publish import leakscan
 from assets.publish.masking import (
     MaskKey,
@@ -180,6 +181,9 @@ def open_sources(warehouse_path: str | Path, mask_key: MaskKey | None = None) ->
     if not path.exists():
         raise PublishError(f"warehouse {path} does not exist")
     con = duckdb.connect(":memory:")
+    # Staged masked tables live in memory: bound them and spill to a temp folder at city scale.
+    con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {quote_literal(spill_directory())}")
     con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
     con.execute(f"USE {WAREHOUSE_ALIAS}")
     if mask_key is not None:
