@@ -326,7 +326,22 @@ class MatchEngine:
             pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
         self._pattern_weight = pw
         self._pattern_p = 1.0 / (1.0 + np.exp2(-pw))
+        self._pattern_p[self._never_link_patterns()] = 0.0
         self._p = self._pattern_p[self._pattern_of_pair]
+
+    def _never_link_patterns(self) -> np.ndarray:
+        """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
+        assert self._patterns is not None
+        mask = np.zeros(len(self._patterns), dtype=bool)
+        index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(self.spec.comparisons)}
+        for rule in self.spec.threshold.never_link:
+            fires = np.ones(len(self._patterns), dtype=bool)
+            for comp_name, levels in rule.items():
+                ci, names = index[comp_name]
+                codes = [-1 if lv == "missing" else names.index(lv) for lv in levels]
+                fires &= np.isin(self._patterns[:, ci], codes)
+            mask |= fires
+        return mask
 
     def predict(self, model: FSModel | None = None) -> pl.DataFrame:
         """Score the candidate pairs: record ids, match weight and probability, one row per pair."""

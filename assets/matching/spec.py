@@ -174,6 +174,11 @@ class Estimation(_Model):
 
 class Threshold(_Model):
     match_probability: float = Field(gt=0.0, lt=1.0)
+    # Agreement patterns that are never a link, whatever their weight. Each rule maps comparison names to
+    # the levels (or `missing`) that together make it fire. Fellegi–Sunter assumes comparisons independent
+    # given the match status; where they are not (one household shares phone, addresses and committee),
+    # a rule states what the model cannot learn.
+    never_link: tuple[dict[str, tuple[str, ...]], ...] = ()
 
 
 class CannotLink(_Model):
@@ -322,6 +327,19 @@ class MatchSpec(_Model):
                 if level.kind == "date_diff" and ftype not in ("date", "sql"):
                     raise ValueError(
                         f"comparison `{comp.name}` level date_diff needs a date feature, `{feat}` is {ftype}"
+                    )
+        comps = {c.name: [lv.name for lv in c.levels] for c in self.comparisons}
+        for i, rule in enumerate(self.threshold.never_link):
+            if not rule:
+                raise ValueError(f"threshold.never_link[{i}] is empty")
+            for comp_name, levels in rule.items():
+                if comp_name not in comps:
+                    raise ValueError(f"threshold.never_link[{i}]: no comparison `{comp_name}`")
+                unknown = [lv for lv in levels if lv != "missing" and lv not in comps[comp_name]]
+                if unknown:
+                    raise ValueError(
+                        f"threshold.never_link[{i}]: comparison `{comp_name}` has no level {unknown}; "
+                        f"levels: {comps[comp_name] + ['missing']}"
                     )
         cl = self.clustering.cannot_link
         if cl is not None:

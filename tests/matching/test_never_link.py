@@ -1,0 +1,65 @@
+"""`threshold.never_link`: agreement patterns that are never a link, whatever their weight."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from assets.matching.spec import SpecError, load_spec
+
+BASE = """
+version: 1
+entity: toy
+record_id: rid
+features:
+  name: {column: name, transform: text}
+  phone: {column: phone, transform: digits}
+blocking:
+  - {name: phone, keys: [phone]}
+comparisons:
+  - name: name
+    feature: name
+    levels: [{kind: exact}, {kind: else}]
+  - name: phone
+    feature: phone
+    levels: [{kind: exact}, {kind: else}]
+estimation: {method: em, u_sample_records: 10, estimate_u: false}
+threshold:
+  match_probability: 0.5
+  RULES
+"""
+
+
+def spec(tmp_path, rules: str):
+    path = tmp_path / "toy.yaml"
+    path.write_text(BASE.replace("RULES", rules), encoding="utf-8")
+    return load_spec(path)
+
+
+def test_unknown_comparison_or_level_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises((SpecError, ValueError), match="no comparison `nam`"):
+        spec(tmp_path, "never_link: [{nam: [else]}]")
+    with pytest.raises((SpecError, ValueError), match="has no level"):
+        spec(tmp_path, "never_link: [{name: [elsewhere]}]")
+
+
+def test_a_shared_phone_alone_no_longer_links_different_names(tmp_path) -> None:
+    from assets.matching.engine import MatchEngine
+
+    # Households share a phone; rows 1/2 are one person, rows 3/4 a parent and child with one phone.
+    rows = pl.DataFrame({
+        "rid": [str(i) for i in range(1, 41)],
+        "name": [f"p{i // 2}" for i in range(40)],  # pairs with equal names: the same person
+        "phone": [f"1380000{i // 2:04d}" for i in range(40)],
+    })
+    rows = rows.vstack(pl.DataFrame({"rid": ["a", "b"], "name": ["毛燕菲", "施博思"], "phone": ["13999999999"] * 2}))
+    free = MatchEngine(spec(tmp_path, "never_link: []")).resolve(rows).assignments
+    ruled = MatchEngine(spec(tmp_path, "never_link: [{name: [else]}]")).resolve(rows).assignments
+
+    def same(frame: pl.DataFrame, a: str, b: str) -> bool:
+        ids = dict(zip(frame["record_id"], frame["entity_id"], strict=True))
+        return ids[a] == ids[b]
+
+    assert same(free, "a", "b")  # phone agreement alone carries the pair over the threshold
+    assert not same(ruled, "a", "b")  # the rule forbids it: names disagree completely
+    assert same(ruled, "1", "2") and same(ruled, "3", "4")  # equal names on one phone still link
