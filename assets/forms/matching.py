@@ -32,6 +32,7 @@ from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 from assets.common import warehouse
+from assets.common.gb11643 import check_digit
 from assets.forms.dictionary import (
     DataElement,
     Dictionary,
@@ -154,8 +155,6 @@ class Targets:
 
 # ── value profiling ─────────────────────────────────────────────────────────────────────────────────────
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$|^(\d{4})(\d{2})(\d{2})$")
 _YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$|^(\d{4})(\d{2})$")
 _MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
@@ -172,10 +171,9 @@ def id_check_ok(value: str | None) -> bool:
     text = _clean(value).upper()
     if len(text) == 15 and text.isdigit():
         return parse_date("19" + text[6:12]) is not None
-    if len(text) != 18 or not text[:17].isdigit():
+    if len(text) != 18 or not text[:17].isascii() or not text[:17].isdigit():
         return False
-    total = sum(int(d) * w for d, w in zip(text[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == text[17]
+    return check_digit(text[:17]) == text[17]
 
 
 def parse_date(value: str | None) -> str | None:

@@ -27,6 +27,8 @@ from functools import partial
 
 import polars as pl
 
+from assets.common.gb11643 import CHECK_CHARS, ID_WEIGHTS, check_digit
+
 __all__ = [
     "BOOL_FALSE",
     "BOOL_TRUE",
@@ -87,8 +89,7 @@ FLAGS: tuple[str, ...] = (
 )
 
 # GB 11643-1999: weight of position i (1-based) is 2^(18-i) mod 11; the check character is indexed by sum mod 11.
-ID_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
+_CHECK_CHARS = CHECK_CHARS
 MIN_BIRTH_DATE = dt.date(1900, 1, 1)
 MAX_BIRTH_DATE = dt.date(2026, 12, 31)
 
@@ -204,9 +205,7 @@ def id_check_digit(first17: pl.Expr) -> pl.Expr:
 
 def id_check_digit_scalar(first17: str) -> str:
     """Scalar twin of `id_check_digit` (for generators and tests); raises ValueError on anything but 17 digits."""
-    if not re.fullmatch(r"[0-9]{17}", first17):
-        raise ValueError(f"expected 17 ASCII digits, got {first17!r}")
-    return _CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+    return check_digit(first17)
 
 
 def is_valid_id(s: str | None) -> bool:

@@ -13,15 +13,10 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-ID_CHECK = "10X98765432"
+from assets.common.gb11643 import CHECK_CHARS, ID_WEIGHTS, check_digit
+
+ID_CHECK = CHECK_CHARS
 _PUNCT = r"[\s\p{P}\p{S}]+"
-
-
-def check_digit(first17: str) -> str:
-    """GB 11643 check character for the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True))
-    return ID_CHECK[total % 11]
 
 
 def id_to_18(raw: str | None) -> str | None:
