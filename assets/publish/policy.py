@@ -459,6 +459,18 @@ class Policy:
     def min_cell(self) -> int:
         return self.settings.min_cell
 
+    def _element_class(self, spec: ColumnSpec, element: str) -> tuple[str | None, str, Sharing | None, str]:
+        """A column bound to a data element takes the element's classification and (stricter) sharing."""
+        elem = self.elements[element]
+        if elem.full_classification is None:
+            return None, elem.value_semantic, elem.sharing, f"data element {element!r} has no classification"
+        return (
+            elem.full_classification,
+            spec.semantic or elem.value_semantic,
+            sharing_of(spec.sharing, elem.sharing),
+            f"element {element}",
+        )
+
     def column_class(
         self, dataset: Dataset, column: str, element: str | None = None
     ) -> tuple[str | None, str, Sharing | None, str]:
@@ -469,37 +481,11 @@ class Policy:
         if spec.element_from:
             if element is None:
                 return None, spec.semantic or "text", spec.sharing, "row has no data element"
-            elem = self.elements.get(element)
-            if elem is None:
+            if element not in self.elements:
                 return None, spec.semantic or "text", spec.sharing, f"unknown data element {element!r}"
-            if elem.full_classification is None:
-                return (
-                    None,
-                    elem.value_semantic,
-                    elem.sharing,
-                    f"data element {element!r} has no classification",
-                )
-            return (
-                elem.full_classification,
-                spec.semantic or elem.value_semantic,
-                sharing_of(spec.sharing, elem.sharing),
-                f"element {element}",
-            )
+            return self._element_class(spec, element)
         if spec.element:
-            elem = self.elements[spec.element]  # existence checked at load
-            if elem.full_classification is None:
-                return (
-                    None,
-                    elem.value_semantic,
-                    elem.sharing,
-                    f"data element {spec.element!r} has no classification",
-                )
-            return (
-                elem.full_classification,
-                spec.semantic or elem.value_semantic,
-                sharing_of(spec.sharing, elem.sharing),
-                f"element {spec.element}",
-            )
+            return self._element_class(spec, spec.element)  # existence checked at load
         if spec.classification:
             return spec.classification, spec.semantic or "text", spec.sharing, "declared"
         return (
