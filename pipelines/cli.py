@@ -80,14 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jianfu", description="减负: grassroots data-burden pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (configure, run, help_text) in COMMANDS.items():
-        sp = sub.add_parser(name, help=help_text, description=help_text)
+        # `generate` hands every option, --help included, to the generator's own parser.
+        sp = sub.add_parser(name, help=help_text, description=help_text, add_help=name != "generate")
         configure(sp)
         sp.set_defaults(func=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "generate":
+        # argparse's REMAINDER does not capture options that come first (`generate --preset bench`):
+        # everything after the subcommand belongs to the generator's own parser.
+        args.args = argv[argv.index("generate") + 1 :]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.func(args) or 0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,17 @@ def test_nightly_schedule_requests_every_district(defs: dg.Definitions) -> None:
     requests = list(nightly_ingest_schedule(context))
     assert [r.partition_key for r in requests] == district_partitions.get_partition_keys()
     assert len({r.run_key for r in requests}) == 16
+
+
+def test_dg_check_defs_passes(tmp_path: Path) -> None:
+    """The repository is a `dg` project: `dg check defs` loads the code location as Dagster's tooling does."""
+    env = {
+        **os.environ,
+        "JIANFU_WAREHOUSE": str(tmp_path / "jianfu.duckdb"),
+        "JIANFU_LANDING": str(ROOT / "data" / "sample" / "landing"),
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    dg_bin = Path(sys.executable).with_name("dg")
+    done = subprocess.run([str(dg_bin), "check", "defs"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
