@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +109,23 @@ def _new_person(
     return out
 
 
-def simulate_returns(prefill_root: Path, out_root: Path, seed: int = 20261201,
-                     rates: ReturnRates | None = None) -> ReturnsSummary:  # fmt: skip
-    """Return a seeded share of the prefilled workbooks under `prefill_root` into `out_root`."""
+def simulate_returns(
+    prefill_root: Path,
+    out_root: Path,
+    seed: int = 20261201,
+    rates: ReturnRates | None = None,
+    districts: list[str] | None = None,
+) -> ReturnsSummary:
+    """Return a seeded share of the prefilled workbooks under `prefill_root` into `out_root`.
+
+    The districts' folders under `out_root` are replaced, so a rerun gives the same files."""
     rates = rates or ReturnRates()
     summary = ReturnsSummary()
-    for path in sorted(Path(prefill_root).rglob("*_预填.xlsx")):
+    folders = [Path(prefill_root) / d for d in districts] if districts else [Path(prefill_root)]
+    for d in districts or []:
+        shutil.rmtree(Path(out_root) / d, ignore_errors=True)
+    paths = sorted(p for f in folders if f.is_dir() for p in f.rglob("*_预填.xlsx"))
+    for path in paths:
         rel = path.relative_to(prefill_root)
         rng = _rng(seed, rel.as_posix())
         if rng.random() >= rates.share_returned:
