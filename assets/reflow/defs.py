@@ -7,7 +7,6 @@ districts build in one run. Paths are read at run time: prefilled workbooks go t
 delivery and the landing sensor also requests the reconcile job).
 """
 
-from __future__ import annotations
 
 import os
 from pathlib import Path
