@@ -7,7 +7,6 @@ districts build in one run. Paths are read at run time: prefilled workbooks go t
 delivery and the landing sensor also requests the reconcile job).
 """
 
-
 import os
 from pathlib import Path
 
@@ -53,11 +52,15 @@ class ReflowConfig(dg.Config):
 
 
 def prefill_root(config: ReflowConfig, warehouse: WarehouseResource) -> Path:
-    return Path(config.prefill_dir or os.environ.get("JIANFU_PREFILL_DIR") or Path(warehouse.path).parent / "prefill")
+    return Path(
+        config.prefill_dir or os.environ.get("JIANFU_PREFILL_DIR") or Path(warehouse.path).parent / "prefill"
+    )
 
 
 def returns_root(config: ReflowConfig, warehouse: WarehouseResource) -> Path:
-    return Path(config.returns_dir or os.environ.get("JIANFU_RETURNS") or Path(warehouse.path).parent / "returns")
+    return Path(
+        config.returns_dir or os.environ.get("JIANFU_RETURNS") or Path(warehouse.path).parent / "returns"
+    )
 
 
 def _specs(tables: list[str], deps: list[dg.AssetKey]) -> list[dg.AssetSpec]:
@@ -98,7 +101,10 @@ def prefilled_forms(context: dg.AssetExecutionContext, config: ReflowConfig, war
     pool=WAREHOUSE_POOL, backfill_policy=dg.BackfillPolicy.single_run(), name="reconciled_returns",
 )  # fmt: skip
 def reconciled_returns(
-    context: dg.AssetExecutionContext, config: ReflowConfig, warehouse: WarehouseResource, landing: LandingResource
+    context: dg.AssetExecutionContext,
+    config: ReflowConfig,
+    warehouse: WarehouseResource,
+    landing: LandingResource,
 ):
     """Returned files of the partition's districts: reconciled by prefill id, or read as ordinary deliveries."""
     from assets.reflow.returns import reconcile_returns
@@ -111,7 +117,9 @@ def reconciled_returns(
                                    seed=config.simulation_seed, districts=keys)  # fmt: skip
         context.log.info(f"simulated returns: {summary}")
     with warehouse.connect() as con:
-        files = reconcile_returns(con, returns_root(config, warehouse), keys, Path(landing.root), context.run.run_id)
+        files = reconcile_returns(
+            con, returns_root(config, warehouse), keys, Path(landing.root), context.run.run_id
+        )
         kinds = files.group_by("kind").len().sort("kind")
         for table in ("reflow.returns", "reflow.return_rows", "reflow.return_cells", "reflow.roster_exits",
                       "reflow.person_evidence"):  # fmt: skip
@@ -137,7 +145,9 @@ def burden_observed(warehouse: WarehouseResource):
     with warehouse.connect() as con:
         _, by_dept = write_observed(con)
         lines = headline(con)
-        yield dg.MaterializeResult(asset_key=K["marts.burden_observed"], metadata=table_metadata(con, "marts.burden_observed"))
+        yield dg.MaterializeResult(
+            asset_key=K["marts.burden_observed"], metadata=table_metadata(con, "marts.burden_observed")
+        )
         meta = table_metadata(con, "marts.burden_observed_by_department")
         meta["headline"] = dg.MetadataValue.text(next((x for x in lines if x.startswith("burden plan")), ""))
         meta["summary"] = dg.MetadataValue.md("```\n" + "\n".join(lines) + "\n```")
@@ -152,7 +162,9 @@ def nothing_not_shared_prefilled(warehouse: WarehouseResource) -> dg.AssetCheckR
         failing = read_frame(con, "SELECT prefill_id, seq, field_label, element_code, sharing FROM reflow.prefill_cells "
                                   "WHERE prefilled AND (sharing = '不予共享' OR sharing IS NULL OR element_code IS NULL)")  # fmt: skip
         total = con.execute("SELECT count(*) FROM reflow.prefill_cells WHERE prefilled").fetchall()[0][0]
-    return check_result(what="prefilled cells of 不予共享 or unclassified fields", failing=failing, total=total)
+    return check_result(
+        what="prefilled cells of 不予共享 or unclassified fields", failing=failing, total=total
+    )
 
 
 @dg.asset_check(asset=K["reflow.rosters"], blocking=True,
@@ -211,7 +223,9 @@ def monthly_prefill_schedule(context: dg.ScheduleEvaluationContext):
 
 def returns_run_request(district: str, fingerprint: str) -> dg.RunRequest:
     """What the landing sensor asks for when a district folder changes: reconcile that district's returns."""
-    return dg.RunRequest(run_key=f"returns:{district}:{fingerprint}", partition_key=district, job_name=reconcile_job.name)
+    return dg.RunRequest(
+        run_key=f"returns:{district}:{fingerprint}", partition_key=district, job_name=reconcile_job.name
+    )
 
 
 JOBS = [prefill_job, reconcile_job, observed_job]

@@ -52,7 +52,9 @@ def headline(con: duckdb.DuckDBPyConnection) -> list[str]:
         lines.append("  cells: " + ", ".join(f"{k} {n:,}" for k, n in cells))
     if warehouse.table_exists(con, OBSERVED_DEPT):
         dept = warehouse.read_frame(con, f"SELECT * FROM {OBSERVED_DEPT}")
-        tot = dept.select(pl.col("cells_confirmed", "cells_without_prefill", "cells_staff_typed").sum()).row(0)
+        tot = dept.select(pl.col("cells_confirmed", "cells_without_prefill", "cells_staff_typed").sum()).row(
+            0
+        )
         share = tot[0] / tot[1] if tot[1] else 0.0
         plan = con.sql("SELECT sum(entries_prefilled) / sum(entries_before) FROM marts.burden_by_department").fetchall()[0][0] \
             if warehouse.table_exists(con, "marts.burden_by_department") else None  # fmt: skip
@@ -60,7 +62,9 @@ def headline(con: duckdb.DuckDBPyConnection) -> list[str]:
             f"burden plan vs observed: plan {plan or 0:.1%} of field-entries prefilled; observed on returns "
             f"{share:.1%} ({tot[0]:,} cells prefilled and confirmed, {tot[2]:,} typed or corrected by staff)"
         )
-        lines.append(f"  {'department':<14} {'plan':>7} {'observed':>9} {'confirmed':>10} {'staff typed':>12}")
+        lines.append(
+            f"  {'department':<14} {'plan':>7} {'observed':>9} {'confirmed':>10} {'staff typed':>12}"
+        )
         for r in dept.iter_rows(named=True):
             p = r["share_prefilled_plan"]
             lines.append(

@@ -80,8 +80,7 @@ def _write(wb: xlsxwriter.Workbook, s: FormSheet, with_id: bool) -> None:
     headers = [SEQ_LABEL, *s.labels, NOTE_LABEL]
     for c, label in enumerate(headers):
         ws.write_string(2, c, label, head)
-        width = 20 if c and c <= len(s.labels) and s.field_types[c - 1] in ("id_number", "text") else 12
-        ws.set_column(c, c, 6 if c == 0 else width)
+        ws.set_column(c, c, _width(label, s.field_types[c - 1] if 0 < c <= len(s.labels) else ""))
     for i, values in enumerate(s.rows):
         r = 3 + i
         seq = s.seqs[i] if i < len(s.seqs) and s.seqs[i] is not None else str(i + 1)
@@ -103,6 +102,10 @@ def _write(wb: xlsxwriter.Workbook, s: FormSheet, with_id: bool) -> None:
                                                      "error_type": "information"})  # fmt: skip
     ws.write_string(3 + len(s.rows) + 1, 0, FOOTER)
     ws.freeze_panes(3, 1)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # as wide as one page, as long as needed
+    ws.repeat_rows(2)  # the header on every printed page
     if with_id and s.prefill_id:
         wb.set_custom_property(ID_PROPERTY, s.prefill_id)
         meta = wb.add_worksheet(META_SHEET)
@@ -117,6 +120,19 @@ def _write(wb: xlsxwriter.Workbook, s: FormSheet, with_id: bool) -> None:
             meta.write_string(6 + i, 0, seq)
             meta.write_string(6 + i, 1, pid or "")
         meta.hide()
+
+
+def _width(label: str, ftype: str) -> float:
+    """Column width in characters, as a department's template would size it."""
+    if label == SEQ_LABEL:
+        return 6
+    if any(w in label for w in ("地址", "住址", "所在地", "户籍地", "详址")):
+        return 36
+    if ftype == "id_number":
+        return 21
+    if ftype == "phone":
+        return 14
+    return max(10, 2.2 * len(label))
 
 
 # ── reading a returned file ────────────────────────────────────────────────────────────────────────
