@@ -206,7 +206,7 @@ reconcile_job = dg.define_asset_job(
     description="Reconcile one district's returned prefilled files.",
 )  # fmt: skip
 observed_job = dg.define_asset_job(
-    "burden_observed", selection=dg.AssetSelection.assets(burden_observed),
+    "refresh_burden_observed", selection=dg.AssetSelection.assets(burden_observed),
     description="Rebuild the observed burden marts from every reconciled return.",
 )  # fmt: skip
 
