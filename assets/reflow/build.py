@@ -7,6 +7,7 @@ one .xlsx per committee × form × period under `<out_root>/<district>/<form>/<p
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -163,12 +164,34 @@ def build_prefills(
         f"'{d}'" for d in districts) + ")"  # fmt: skip
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     warehouse.replace_rows(con, ROSTERS, rosters, district_filter)
-    warehouse.replace_rows(con, FILES, files, district_filter)
-    warehouse.replace_rows(con, CELLS, cells, district_filter)
+    _keep_history(con, files, cells)
     return BuildResult(
         files=files.height, rows=on.height, cells=cells.height, cells_prefilled=int(cells["prefilled"].sum()),
         dropped=rosters.filter(pl.col("status") == "dropped").height, seconds=time.perf_counter() - start,
     )  # fmt: skip
+
+
+def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl.DataFrame) -> None:
+    """Add this build's prefills, replacing only the same ids: a file staff return late still carries an id
+    the warehouse knows. `current` marks the newest prefill per committee × form × period."""
+    files = files.with_columns(
+        pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("built_at"), pl.lit(True).alias("current")
+    )
+    where = "prefill_id IN (SELECT prefill_id FROM _new_ids)"
+    if warehouse.table_exists(con, FILES):  # tables of a build before these columns existed
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS built_at TIMESTAMP")
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS current BOOLEAN")
+    con.register("_new_ids", files.select("prefill_id").to_arrow())
+    try:
+        warehouse.replace_rows(con, FILES, files, where)
+        warehouse.replace_rows(con, CELLS, cells, where)
+    finally:
+        con.unregister("_new_ids")
+    con.execute(f"""
+        UPDATE {FILES} f SET current = coalesce(f.prefill_id = n.newest, TRUE)
+        FROM (SELECT committee_code, form_code, period, arg_max(prefill_id, built_at) AS newest
+              FROM {FILES} GROUP BY ALL) n
+        WHERE f.committee_code = n.committee_code AND f.form_code = n.form_code AND f.period = n.period""")
 
 
 def _write_files(

@@ -88,7 +88,9 @@ def prefilled_forms(context: dg.AssetExecutionContext, config: ReflowConfig, war
         context.log.info(f"prefill: {result}")
         where = _where(keys)
         for table in ("reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"):
-            meta = table_metadata(con, table, where)
+            meta = table_metadata(
+                con, table, where + (" AND current" if table == "reflow.prefill_files" else "")
+            )
             if table == "reflow.prefill_files":
                 meta |= {"files": result.files, "rows": result.rows, "cells_prefilled": result.cells_prefilled,
                          "cells": result.cells, "folder": str(prefill_root(config, warehouse))}  # fmt: skip

@@ -37,7 +37,7 @@ def headline(con: duckdb.DuckDBPyConnection) -> list[str]:
     lines: list[str] = []
     built = con.sql(
         "SELECT count(*), sum(rows), sum(cells), sum(cells_prefilled), count(DISTINCT committee_code), "
-        "count(DISTINCT form_code) FROM reflow.prefill_files"
+        "count(DISTINCT form_code) FROM reflow.prefill_files WHERE current"
     ).fetchall()[0]
     lines.append(
         f"prefilled forms: {built[0]:,} files for {built[4]} committees × {built[5]} forms, {int(built[1] or 0):,} "
