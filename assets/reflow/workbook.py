@@ -57,10 +57,16 @@ def write_workbook(path: Path, sheet: FormSheet, with_id: bool = True) -> None:
     """Write `sheet` as an .xlsx at `path` (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "in_memory": True})
+    # a fixed creation time: the same sheet gives the same bytes (seeded simulations are byte-identical)
+    wb.set_properties({"title": f"{s_title(sheet)}", "created": dt.datetime(2026, 1, 1), "author": "jianfu"})
     try:
         _write(wb, sheet, with_id)
     finally:
         wb.close()
+
+
+def s_title(s: FormSheet) -> str:
+    return f"{s.committee_name}{s.form_name}（{s.period}）"
 
 
 def _write(wb: xlsxwriter.Workbook, s: FormSheet, with_id: bool) -> None:
@@ -72,7 +78,7 @@ def _write(wb: xlsxwriter.Workbook, s: FormSheet, with_id: bool) -> None:
                           "text_wrap": True})  # fmt: skip
     plain = wb.add_format({"border": 1, "num_format": "@"})
     filled = wb.add_format({"border": 1, "num_format": "@", "bg_color": "#DDEBF7"})
-    ws.merge_range(0, 0, 0, ncol - 1, f"{s.committee_name}{s.form_name}（{s.period}）", title)
+    ws.merge_range(0, 0, 0, ncol - 1, s_title(s), title)
     ws.set_row(0, 28)
     ws.merge_range(1, 0, 1, ncol - 1,
                    f"填报单位：{s.committee_name}（{s.committee_code}）  报表编号：{s.form_code}  主管部门："
