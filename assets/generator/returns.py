@@ -115,31 +115,36 @@ def simulate_returns(
     seed: int = 20261201,
     rates: ReturnRates | None = None,
     districts: list[str] | None = None,
+    replace: bool = False,
 ) -> ReturnsSummary:
     """Return a seeded share of the prefilled workbooks under `prefill_root` into `out_root`.
 
-    The districts' folders under `out_root` are replaced, so a rerun gives the same files."""
+    A committee returns a form once per period: when a return of that committee, form and period already
+    exists it is kept (the warehouse keeps the prefill ids it was made from), so repeated runs converge
+    instead of inventing new deaths every time. `replace` re-simulates the districts' folders from scratch."""
     rates = rates or ReturnRates()
     summary = ReturnsSummary()
     folders = [Path(prefill_root) / d for d in districts] if districts else [Path(prefill_root)]
-    for d in districts or []:
-        shutil.rmtree(Path(out_root) / d, ignore_errors=True)
+    if replace:
+        for d in districts or []:
+            shutil.rmtree(Path(out_root) / d, ignore_errors=True)
     paths = sorted(p for f in folders if f.is_dir() for p in f.rglob("*_预填.xlsx"))
     for path in paths:
         rel = path.relative_to(prefill_root)
         rng = _rng(seed, rel.as_posix())
         if rng.random() >= rates.share_returned:
             continue
+        target = Path(out_root) / rel.parent / path.name.replace("_预填.xlsx", "_回流.xlsx")
+        if target.exists():
+            summary.count("kept_earlier_return", kind=True)
+            continue
         sheet = _load(path)
         if sheet is None:
             continue
         draw = rng.random()
-        kind = (
-            "no_id" if draw < rates.no_id else "retyped" if draw < rates.no_id + rates.retyped else "edited"
-        )
+        kind = "no_id" if draw < rates.no_id else "retyped" if draw < rates.no_id + rates.retyped else "edited"
         returned = _edit(sheet, rng, rates, summary, retype=kind == "retyped")
-        name = path.name.replace("_预填.xlsx", "_回流.xlsx")
-        write_workbook(Path(out_root) / rel.parent / name, returned, with_id=kind == "edited")
+        write_workbook(target, returned, with_id=kind == "edited")
         summary.files += 1
         summary.count(kind, kind=True)
     return summary
