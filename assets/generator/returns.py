@@ -94,7 +94,7 @@ def _new_person(
     pid = idcard.make_id(committee[:6], birth, rng.randrange(1, 499) * 2 + (1 if sex == "男" else 0))
     out = []
     for label, ftype in zip(labels, types, strict=True):
-        if ftype == "id_number" or "身份证" in label or "证件号码" in label:
+        if ftype == "id_number" or any(w in label for w in ("身份证", "证件号码", "身份号码")):
             out.append(pid)
         elif "姓名" in label and "监护人" not in label and "紧急" not in label:
             out.append(_name(rng, sex))
@@ -142,7 +142,9 @@ def simulate_returns(
         if sheet is None:
             continue
         draw = rng.random()
-        kind = "no_id" if draw < rates.no_id else "retyped" if draw < rates.no_id + rates.retyped else "edited"
+        kind = (
+            "no_id" if draw < rates.no_id else "retyped" if draw < rates.no_id + rates.retyped else "edited"
+        )
         returned = _edit(sheet, rng, rates, summary, retype=kind == "retyped")
         write_workbook(target, returned, with_id=kind == "edited")
         summary.files += 1
@@ -178,7 +180,7 @@ def _guess_type(label: str, values: list[str]) -> str:
     """The field type staff would infer from the label (the generator does not read the warehouse)."""
     if label == "性别":
         return "sex"
-    if "身份证" in label or "证件号码" in label:
+    if any(w in label for w in ("身份证", "证件号码", "身份号码")):
         return "id_number"
     if "电话" in label or "手机" in label or "联系方式" in label:
         return "phone"
@@ -193,6 +195,16 @@ def _guess_type(label: str, values: list[str]) -> str:
     if label.endswith(("金额", "面积", "租金", "补贴")):
         return "decimal"
     return "text"
+
+
+def _is_subject_identity(label: str, ftype: str) -> bool:
+    """The resident's own name, ID, sex, birth date, phone or address: staff type the true value, which the
+    simulation does not know, so a blank one is left blank (the form-specific fields are what staff fill)."""
+    other = any(w in label for w in ("监护", "紧急", "填报"))
+    own = ftype in ("id_number", "sex", "phone") or any(
+        w in label for w in ("姓名", "出生", "生日", "地址", "住址", "所在地", "户籍地", "详址")
+    )
+    return own and not other
 
 
 def _edit(
@@ -221,6 +233,8 @@ def _edit(
                 values[c] = _phone(rng)
                 summary.count("phone_corrected")
         for c, v in enumerate(values):
+            if not v and _is_subject_identity(labels[c], types[c]):
+                continue  # staff cannot invent a resident's own name or ID; a missing one stays missing here
             if not v and rng.random() < rates.fill_blank:
                 values[c] = _typed_value(rng, labels[c], types[c], s.period)
                 summary.count("blank_filled")

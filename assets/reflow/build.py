@@ -118,6 +118,18 @@ def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> 
     }
 
 
+IDENTITY = ("person_name", "citizen_id")
+
+
+def withheld_forms(fields: pl.DataFrame, allowed: pl.DataFrame) -> set[str]:
+    """Forms asking for a name or ID of which none may be shown: their rows would say who is on them."""
+    ident = fields.filter(pl.col("element_code").is_in(IDENTITY)).join(
+        allowed, on=["form_code", "element_code"], how="left"
+    )
+    per_form = ident.group_by("form_code").agg(pl.col("allowed").fill_null(False).any().alias("any_allowed"))
+    return set(per_form.filter(~pl.col("any_allowed"))["form_code"].to_list())
+
+
 def _with_seq(on: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
     """序号: carried-forward persons first, then moved-in, then newly enrolled; by name within each."""
     group = (pl.when(pl.col("reason").str.starts_with("carried")).then(0)
@@ -154,6 +166,19 @@ def build_prefills(
     fields = fields.filter(pl.col("field_label") != prefill.SEQ_LABEL)
     any_committee = committees["committee_code"][0] if committees.height else "310101001001"
     allowed = prefill.decisions(gate, targets, fields, any_committee)
+    # Who is on a form is itself personal data: a form that may not show the person's name or ID to the
+    # committee for its purpose (统计分析 surveys) goes out as an empty template; its roster is withheld.
+    withheld = withheld_forms(fields, allowed)
+    rosters = rosters.with_columns(
+        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
+        .then(pl.lit("withheld"))
+        .otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
+        .then(pl.col("reason") + pl.lit("; withheld: the form's purpose may not see who is on it"))
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
+    )
     on = _with_seq(rosters.filter(pl.col("status") == "on"), data["persons"])
     cells = prefill.build_cells(on, fields, data["persons"], data["delivered"], allowed)
     on, cells = prefill.assign_ids(on, cells)

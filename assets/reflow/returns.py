@@ -168,9 +168,16 @@ def reconcile_returns(
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
-    warehouse.replace_rows(con, EVIDENCE, evidence_frame(out_rows, out_cells), "left(district_code, 6) IN ("
+    warehouse.replace_rows(con, EVIDENCE, evidence_frame(out_rows, out_cells, _golden(con)), "left(district_code, 6) IN ("
                            + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE")  # fmt: skip
     return out_files
+
+
+def _golden(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    if not warehouse.table_exists(con, "core.persons"):
+        return None
+    cols = ", ".join(EVIDENCE_ELEMENTS.values())
+    return warehouse.read_frame(con, f"SELECT person_id, {cols} FROM core.persons")
 
 
 def exits_frame(rows: pl.DataFrame) -> pl.DataFrame:
@@ -181,9 +188,15 @@ def exits_frame(rows: pl.DataFrame) -> pl.DataFrame:
         "return_file")  # fmt: skip
 
 
-def evidence_frame(rows: pl.DataFrame, cells: pl.DataFrame) -> pl.DataFrame:
+def evidence_frame(
+    rows: pl.DataFrame, cells: pl.DataFrame, persons: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Person rows (the columns of staging.person_rows) for returned rows that corrected or added identity facts,
-    so entity resolution and the golden record see them on the next run, with the return file as lineage."""
+    so entity resolution and the golden record see them on the next run, with the return file as lineage.
+
+    A row reconciled to a person (matched by ID, name or 序号) is about that person: identity facts the form
+    does not ask (an ID, a birth date) are taken from the person's golden record, so the matcher can link a
+    corrected phone to its person even on a form without an ID column."""
     ident = cells.filter(
         pl.col("element_code").is_in(list(EVIDENCE_ELEMENTS)) & pl.col("returned_value").is_not_null()
     )
@@ -193,7 +206,7 @@ def evidence_frame(rows: pl.DataFrame, cells: pl.DataFrame) -> pl.DataFrame:
     if keep.is_empty():
         return pl.DataFrame(schema=EVIDENCE_SCHEMA)
     wide = keep.with_columns(pl.col("element_code").replace_strict(EVIDENCE_ELEMENTS).alias("col")).pivot(
-        on="col", index=["return_file", "row_number", "committee_code", "form_code", "period"],
+        on="col", index=["return_file", "row_number", "committee_code", "form_code", "period", "person_id"],
         values="returned_value", aggregate_function="first")  # fmt: skip
     for c in EVIDENCE_ELEMENTS.values():
         if c not in wide.columns:
@@ -208,9 +221,16 @@ def evidence_frame(rows: pl.DataFrame, cells: pl.DataFrame) -> pl.DataFrame:
         pl.col("period").replace_strict(starts, default=None, return_dtype=pl.Date).alias("period_start"),
         pl.col("phone").str.replace_all(r"\D", ""),
         pl.col("id_number").str.to_uppercase(),
+        pl.col("birth_date").str.slice(0, 10).str.to_date(strict=False).alias("birth_date"),
+    )  # fmt: skip
+    if persons is not None and persons.height:
+        golden = persons.select("person_id", *[pl.col(c).alias(f"g_{c}") for c in EVIDENCE_ELEMENTS.values()])
+        out = out.join(golden, on="person_id", how="left").with_columns(
+            pl.coalesce(c, f"g_{c}").alias(c) for c in EVIDENCE_ELEMENTS.values()
+        )
+    out = out.with_columns(
         pl.when(pl.col("id_number").str.contains(r"^\d{17}[\dX]$")).then(pl.lit("valid")).otherwise(pl.lit("blank"))
         .alias("id_status"),
-        pl.col("birth_date").str.slice(0, 10).str.to_date(strict=False).alias("birth_date"),
         pl.when(pl.col("birth_date").is_not_null()).then(pl.lit("day")).alias("birth_precision"),
     )  # fmt: skip
     return out.select(list(EVIDENCE_SCHEMA)).cast(EVIDENCE_SCHEMA)
