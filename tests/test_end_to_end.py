@@ -100,3 +100,18 @@ def test_quarantine_and_rejections_carry_reasons(warehouse: Path) -> None:
     assert all(f in m for f, m in zip(quarantine["source_file"], quarantine["message"], strict=True))
     rejected = query(warehouse, "SELECT * FROM quarantine.rejected_files")
     assert rejected.height > 0 and rejected["reason_code"].null_count() == 0
+
+
+def test_return_flow_closes_the_loop(warehouse: Path) -> None:
+    """reflow (issue 13): every committee gets its forms prefilled, returns are reconciled, evidence is learned."""
+    missing = query(warehouse, "SELECT DISTINCT committee_code FROM staging.form_records WHERE committee_code NOT IN "
+                               "(SELECT committee_code FROM reflow.prefill_files WHERE current)")  # fmt: skip
+    assert missing.height == 0
+    kinds = set(query(warehouse, "SELECT DISTINCT kind FROM reflow.returns")["kind"])
+    assert "prefill_return" in kinds
+    outcomes = set(query(warehouse, "SELECT DISTINCT outcome FROM reflow.return_rows")["outcome"])
+    assert {"confirmed", "added", "removed"} <= outcomes
+    assert query(warehouse, "SELECT * FROM reflow.prefill_cells WHERE prefilled AND sharing = '不予共享'").height == 0
+    learned = query(warehouse, "SELECT * FROM core.person_records WHERE source_file LIKE '%回流%'")
+    evidence = query(warehouse, "SELECT * FROM reflow.person_evidence")
+    assert evidence.height > 0 and learned.height == evidence.height  # every evidence row is tied to a person
