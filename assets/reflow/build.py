@@ -19,7 +19,7 @@ import polars as pl
 from assets.common import warehouse
 from assets.reflow import prefill, roster
 from assets.reflow.access import AccessGate
-from assets.reflow.targets import Targets, load_targets
+from assets.reflow.targets import Targets, coverage_date, load_targets
 from assets.reflow.workbook import FormSheet, write_workbook
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,9 @@ def build_prefills(
     on, cells = prefill.assign_ids(on, cells)
     rosters = rosters.join(on.select("committee_code", "form_code", "person_id", "seq", "prefill_id"),
                            on=["committee_code", "form_code", "person_id"], how="left")  # fmt: skip
-    files = _write_files(out_root, pairs, on, cells, fields, committees, forms, gate.policy.version, run_id)
+    files = _write_files(
+        out_root, pairs, on, cells, fields, committees, forms, targets, gate.policy.version, run_id
+    )
     district_filter = "TRUE" if not districts else "left(committee_code, 6) IN (" + ",".join(
         f"'{d}'" for d in districts) + ")"  # fmt: skip
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
@@ -221,7 +223,7 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
 
 def _write_files(
     out_root: Path, pairs: pl.DataFrame, on: pl.DataFrame, cells: pl.DataFrame, fields: pl.DataFrame,
-    committees: pl.DataFrame, forms: pl.DataFrame, policy_version: str, run_id: str,
+    committees: pl.DataFrame, forms: pl.DataFrame, targets: Targets, policy_version: str, run_id: str,
 ) -> pl.DataFrame:  # fmt: skip
     """One workbook per (committee, form, period) of `pairs`, also when nobody is on the roster yet."""
     names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
@@ -247,9 +249,7 @@ def _write_files(
                 values.append(row["value"].to_list())
                 flags.append(row["prefilled"].to_list())
                 persons.append(person)
-        from assets.reflow.targets import coverage_date
-
-        cov = coverage_date(period, "end").isoformat()
+        cov = coverage_date(period, targets.rule(form).coverage_date).isoformat()
         sheet = FormSheet(
             prefill_id=pid, committee_code=committee, committee_name=names.get(committee, committee),
             form_code=form, form_name=info["form_name"], department=info["department"] or "", period=period,
