@@ -5,7 +5,8 @@ map of the hidden sheet), so staff may reorder, correct a name or an ID, delete 
 - row: `confirmed` (every prefilled cell kept), `corrected` (at least one prefilled cell changed), `added`
   (no prefilled row), `removed` (deleted, or kept with a 变动说明 such as 死亡 / 迁出: the reason is kept);
 - cell: `confirmed`, `corrected` (prefilled, value changed or cleared), `typed` (blank on the prefill, staff
-  filled it), `blank` (blank and left blank). Cells of removed rows are not counted: nobody filled them.
+  filled it), `blank` (blank and left blank), `column_missing` (the column was deleted or renamed: no verdict).
+  Cells of removed rows are not counted: nobody filled them.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def reconcile(prefilled: list[PrefilledRow], sheet: ReturnedSheet) -> Reconciled
         corrected = False
         for order, (label, pv, was_prefilled, element) in p.cells.items():
             rv = cell(cells, order)
+            if order not in cols:  # staff removed or renamed the column: nothing to say about its cells
+                out.cells.append(_cell(p, row_number, order, label, element, pv, None, "column_missing"))
+                continue
             if was_prefilled:
                 outcome = "confirmed" if norm(rv) == norm(pv) else "corrected"
                 corrected |= outcome == "corrected"

@@ -104,3 +104,17 @@ def test_a_copy_without_the_hidden_sheet_has_no_prefill_id(tmp_path: Path) -> No
     write_workbook(path, sheet([v for _, _, v in PREFILL]), with_id=False)
     back = read_returned(path.read_bytes())
     assert back.prefill_id is None and back.row_map == {} and len(back.rows) == 5
+
+
+def test_a_deleted_column_is_not_a_correction(tmp_path: Path) -> None:
+    # planted: staff deleted the 联系电话 column; its prefilled phones are not "cleared" corrections
+    labels = [lb for lb in LABELS if lb != "联系电话"]
+    rows = [[v for lb, v in zip(LABELS, values, strict=True) if lb != "联系电话"] for _, _, values in PREFILL]
+    s = sheet(rows, seqs=[str(q) for q, _, _ in PREFILL])
+    s.labels, s.field_types = labels, [t for lb, t in zip(LABELS, TYPES, strict=True) if lb != "联系电话"]
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, s)
+    result = reconcile(prefilled_rows(), read_returned(path.read_bytes()))
+    phone = [c["outcome"] for c in result.cells if c["field_label"] == "联系电话"]
+    assert phone and set(phone) == {"column_missing"}
+    assert {r["outcome"] for r in result.rows} == {"confirmed"}
