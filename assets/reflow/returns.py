@@ -211,7 +211,9 @@ def evidence_frame(
     for c in EVIDENCE_ELEMENTS.values():
         if c not in wide.columns:
             wide = wide.with_columns(pl.lit(None, pl.String).alias(c))
-    starts = {p: period_bounds(p)[0] for p in wide["period"].unique().to_list() if p}
+    # a return states facts as of its coverage date (the period end): later than the deliveries it was
+    # prefilled from, so golden-record recency (e.g. the latest phone) prefers a correction
+    starts = {p: period_bounds(p)[1] for p in wide["period"].unique().to_list() if p}
     out = wide.with_columns(
         (pl.lit("rf-") + pl.concat_str("return_file", pl.col("row_number").cast(pl.String), separator="#")
          .map_elements(lambda s: hashlib.sha1(s.encode()).hexdigest()[:14], return_dtype=pl.String)).alias("record_id"),

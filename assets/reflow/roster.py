@@ -164,6 +164,8 @@ def build_rosters(
                     rows.append((committee, form, period, day, pid, "dropped", f"removed:{gone}", lp, lc))
                 continue
             fits, why = _fits(rule, p.get("birth_date"), p.get("sex"), day)
+            if reason == "enrolled" and why == "age_unknown":
+                continue  # an age rule enrols only persons whose age is known; carried-forward ones stay
             if not fits:
                 if reason != "enrolled":  # a resident who never was on the form is simply not listed
                     rows.append((committee, form, period, day, pid, "dropped", why, lp, lc))

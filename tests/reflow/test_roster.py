@@ -58,6 +58,7 @@ def test_birthday_on_the_coverage_date_counts(targets) -> None:
         ("turns80", C1, "1946-11-30", "女"),  # planted: 80th birthday exactly on the coverage date → on
         ("day_after", C1, "1946-12-01", "男"),  # planted: one day short → not listed at all (never was on it)
         ("leap", C1, "1946-02-28", "男"),
+        ("no_birth", C1, None, "男"),  # planted: age unknown → not enrolled by an age rule
     )
     roster = build_rosters(pairs((C1, "MZ01", "2026-11")), last(), people, targets)
     assert on(roster, C1, "MZ01") == {"turns80": "enrolled:高龄老人（80周岁及以上）",
@@ -127,3 +128,11 @@ def test_bad_targets_file_names_file_and_entry(tmp_path: Path) -> None:
         load_targets(bad)
     text = str(err.value)
     assert str(bad) in text and "forms.MZ01.sex" in text and "age.min 90 > age.max 80" in text
+
+
+def test_age_unknown_is_kept_when_carried_but_never_enrolled(targets) -> None:
+    people = persons(("known", C1, None, "女"))
+    roster = build_rosters(
+        pairs((C1, "MZ01", "2026-11")), last((C1, "MZ01", "2026-10", "known")), people, targets
+    )
+    assert on(roster, C1, "MZ01") == {"known": "carried_forward (age_unknown)"}
