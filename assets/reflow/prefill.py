@@ -4,7 +4,8 @@ A roster row × a form field is one cell. A cell is prefilled when the field has
 the access gate allows that element for the committee and the form's purpose (assets/reflow/access.py), and
 a value is held, in this order:
 1. the golden record (core.persons: name, ID, sex, birth date, phone, addresses) — `golden`;
-2. computed from it on the coverage date (出生年月 from the birth date, 年龄) — `derived`;
+2. computed from it (出生年月 and 年龄 on the coverage date from the birth date; 性别 and 出生日期 from a valid
+   ID when the golden record lacks them) — `derived`;
 3. the latest earlier delivery of any form (or returned prefilled file) holding the element — `delivery`.
 Every other cell stays blank for staff, with the reason. Each prefilled cell keeps its source.
 """
@@ -93,7 +94,9 @@ def build_cells(
     delivered: person_id, element_code, d_value, d_source — the latest held value per (person, element)
     allowed:   form_code, element_code, allowed, why, sharing
     """
-    births = persons.select("person_id", pl.col("birth_date").cast(pl.Date).alias("_birth"))
+    births = persons.select(
+        "person_id", pl.col("birth_date").cast(pl.Date).alias("_birth"), pl.col("id_number").alias("_id")
+    )
     cells = (
         roster.join(fields, on="form_code", how="inner")
         .join(allowed, on=["form_code", "element_code"], how="left")
@@ -104,9 +107,18 @@ def build_cells(
     age = pl.struct("_birth", "coverage_date").map_elements(
         lambda s: age_on(s["_birth"], s["coverage_date"]) if s["_birth"] else None, return_dtype=pl.Int64
     )
+    valid_id = pl.col("_id").str.contains(r"^\d{17}[\dX]$")
     derived = (
         pl.when(pl.col("element_code") == "birth_month")
         .then(pl.col("_birth").dt.strftime("%Y-%m"))
+        .when((pl.col("element_code") == "sex") & valid_id)  # GB 11643: the 17th digit is odd for men
+        .then(
+            pl.when(pl.col("_id").str.slice(16, 1).cast(pl.Int32) % 2 == 1)
+            .then(pl.lit("男"))
+            .otherwise(pl.lit("女"))
+        )
+        .when((pl.col("element_code") == "birth_date") & valid_id)
+        .then(pl.col("_id").str.slice(6, 8).str.to_date("%Y%m%d", strict=False).cast(pl.String))
         .when(pl.col("element_code") == "age")
         .then(age.cast(pl.String))
         .otherwise(None)
@@ -128,7 +140,11 @@ def build_cells(
         pl.when(pl.col("source") == "golden")
         .then(pl.lit("core.persons:") + pl.col("person_id"))
         .when(pl.col("source") == "derived")
-        .then(pl.lit("core.persons.birth_date@") + pl.col("coverage_date").cast(pl.String))
+        .then(
+            pl.when(pl.col("element_code").is_in(["sex", "birth_date"]))
+            .then(pl.lit("core.persons.id_number"))
+            .otherwise(pl.lit("core.persons.birth_date@") + pl.col("coverage_date").cast(pl.String))
+        )
         .when(pl.col("source") == "delivery")
         .then(pl.col("d_source"))
         .when(pl.col("element_code").is_null())

@@ -83,3 +83,21 @@ def test_a_committee_never_receives_another_committees_resident(targets) -> None
     assert all(home[p] == c for c, p in listed.select("committee_code", "person_id").iter_rows())
     c1 = set(listed.filter(pl.col("committee_code") == C1)["person_id"])
     assert c1 == {"a1", "a2"}
+
+
+def test_sex_and_birth_date_are_derived_from_the_id_when_the_golden_record_lacks_them(gate, targets) -> None:
+    fields = pl.DataFrame({"form_code": ["MZ01", "MZ01"], "field_order": [4, 5], "field_label": ["性别", "出生日期"],
+                           "field_type": ["sex", "date"], "element_code": ["sex", "birth_date"]},
+                          schema_overrides={"field_order": pl.Int64})  # fmt: skip
+    roster = pl.DataFrame({"committee_code": [C1], "form_code": ["MZ01"], "period": ["2026-11"],
+                           "coverage_date": [dt.date(2026, 11, 30)], "person_id": ["p1"], "seq": [1]})  # fmt: skip
+    persons = pl.DataFrame({"person_id": ["p1"], "person_name": ["夏建"], "id_number": ["310116194106034178"],
+                            "sex": [None], "birth_date": [None], "phone": [None], "household_address": [None],
+                            "residence_address": [None]},
+                           schema_overrides={"sex": pl.String, "birth_date": pl.Date, "phone": pl.String,
+                                             "household_address": pl.String, "residence_address": pl.String})  # fmt: skip
+    delivered = pl.DataFrame(schema={"person_id": pl.String, "element_code": pl.String, "d_value": pl.String,
+                                     "d_source": pl.String})  # fmt: skip
+    cells = build_cells(roster, fields, persons, delivered, decisions(gate, targets, fields, C1))
+    got = {r["field_label"]: (r["value"], r["source"]) for r in cells.iter_rows(named=True)}
+    assert got == {"性别": ("男", "derived"), "出生日期": ("1941-06-03", "derived")}  # 17th digit 7: male
