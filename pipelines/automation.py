@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.common import paths
+from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.partitions import district_partitions
 
 INGEST_SELECTION = dg.AssetSelection.groups("ingestion") - dg.AssetSelection.keys(
@@ -28,9 +29,11 @@ ingest_job = dg.define_asset_job(
 catalog_job = dg.define_asset_job(
     "load_catalog", selection=CATALOG_SELECTION, description="Reload the reference divisions and the form catalog."
 )
+# reflow (issue 13): its district-partitioned assets run in their own jobs (assets/reflow/defs.py)
+REFLOW_SELECTION = dg.AssetSelection.groups("reflow")
 refresh_job = dg.define_asset_job(
     "refresh_downstream",
-    selection=dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION,
+    selection=dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION - REFLOW_SELECTION,
     description="Rebuild everything derived from the staged tables: catalogue, persons, marts, products.",
 )
 
@@ -59,7 +62,7 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-@dg.sensor(jobs=[ingest_job, catalog_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(jobs=[ingest_job, catalog_job, reflow_defs.reconcile_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def landing_sensor(context: dg.SensorEvaluationContext):
     """Ingest a district as soon as its landing folder changes; reload the catalog when it changes."""
     root = landing_root()
@@ -74,6 +77,7 @@ def landing_sensor(context: dg.SensorEvaluationContext):
             requests.append(
                 dg.RunRequest(run_key=f"{district}:{fingerprint}", partition_key=district, job_name=ingest_job.name)
             )
+            requests.append(reflow_defs.returns_run_request(district, fingerprint))  # reflow: returns in landing
     context.update_cursor(json.dumps(current, sort_keys=True))
     if not requests:
         return dg.SkipReason(f"no change under {root}")

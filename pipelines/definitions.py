@@ -9,10 +9,11 @@ from assets.ingest import defs as ingest_defs
 from assets.persons import defs as persons_defs
 from assets.publish import defs as publish_defs
 from assets.reference import defs as reference_defs
+from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
 from pipelines.resources import LandingResource, WarehouseResource
 
-DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs]
+DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs, reflow_defs]
 
 
 defs = dg.Definitions(
@@ -21,8 +22,8 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[a for d in DOMAINS for a in d.ASSETS],
     asset_checks=[c for d in DOMAINS for c in d.CHECKS],
-    jobs=[ingest_job, catalog_job, refresh_job],
-    schedules=[nightly_ingest_schedule],
+    jobs=[ingest_job, catalog_job, refresh_job, *reflow_defs.JOBS],  # reflow (issue 13): its jobs
+    schedules=[nightly_ingest_schedule, *reflow_defs.SCHEDULES],  # reflow: monthly prefill on the 1st
     sensors=[landing_sensor],
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),

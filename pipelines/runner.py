@@ -32,9 +32,11 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
     """Materialize every asset against `warehouse` from `landing`; returns seconds per stage."""
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
-    from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION
+    from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
     from pipelines.definitions import defs
     from pipelines.partitions import district_partitions
+
+    REFLOW_OBSERVED = (["marts", "burden_observed"], ["marts", "burden_observed_by_department"])  # reflow
 
     instance = _instance()
     keys = district_partitions.get_partition_keys()
@@ -53,7 +55,14 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
         ("ingestion (16 districts, one run)", INGEST_SELECTION,
          {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
          {"ops": {"district_files": {"config": {"full_refresh": full_refresh}}}}),
-        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION, {}, downstream_config),
+        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION - REFLOW_SELECTION, {},
+         downstream_config),
+        # reflow (issue 13): prefilled forms per district, returns (simulated on a generated landing zone),
+        # reconciliation, observed burden
+        ("reflow (16 districts, one run)", REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
+         {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+         {"ops": {"reconciled_returns": {"config": {"simulate_returns": truth.exists()}}}}),
+        ("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {}),
     ]  # fmt: skip
     for name, selection, tags, run_config in stages:
         start = time.perf_counter()
@@ -139,6 +148,10 @@ def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
         from assets.forms.pipeline import format_headline, headline
 
         lines += ["", "Burden (一表通):", format_headline(headline(con))]
+    if table_exists(con, "reflow.prefill_files"):  # reflow (issue 13)
+        from assets.reflow.observed import headline as reflow_headline
+
+        lines += ["", "Return flow (数据回流):", *reflow_headline(con)]
     if table_exists(con, "core.persons"):
         persons, records = con.sql(
             "SELECT (SELECT count(*) FROM core.persons), (SELECT count(*) FROM core.person_records)"

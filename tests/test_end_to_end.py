@@ -21,8 +21,15 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance: tests never touch .dagster_home
     runner.run_all(path, out / "landing")
     first = _snapshot(path)
-    runner.run_all(path, out / "landing")  # materializing again must change nothing
-    assert _snapshot(path) == first
+    runner.run_all(path, out / "landing")  # materializing again must change nothing …
+    second = _snapshot(path)
+    # … except what the return flow (issue 13) learns once from the first run's returns: corrections and new
+    # residents as person evidence, removals, and the next prefill built from them; a third run changes nothing
+    loop = ("reflow.", "core.person", "staging.person_rows", "marts.burden_observed")
+    assert {t: n for t, n in second.items() if not t.startswith(loop)} == {
+        t: n for t, n in first.items() if not t.startswith(loop)}  # fmt: skip
+    runner.run_all(path, out / "landing")
+    assert _snapshot(path) == second
     mp.undo()
     return path
 
@@ -93,3 +100,18 @@ def test_quarantine_and_rejections_carry_reasons(warehouse: Path) -> None:
     assert all(f in m for f, m in zip(quarantine["source_file"], quarantine["message"], strict=True))
     rejected = query(warehouse, "SELECT * FROM quarantine.rejected_files")
     assert rejected.height > 0 and rejected["reason_code"].null_count() == 0
+
+
+def test_return_flow_closes_the_loop(warehouse: Path) -> None:
+    """reflow (issue 13): every committee gets its forms prefilled, returns are reconciled, evidence is learned."""
+    missing = query(warehouse, "SELECT DISTINCT committee_code FROM staging.form_records WHERE committee_code NOT IN "
+                               "(SELECT committee_code FROM reflow.prefill_files WHERE current)")  # fmt: skip
+    assert missing.height == 0
+    kinds = set(query(warehouse, "SELECT DISTINCT kind FROM reflow.returns")["kind"])
+    assert "prefill_return" in kinds
+    outcomes = set(query(warehouse, "SELECT DISTINCT outcome FROM reflow.return_rows")["outcome"])
+    assert {"confirmed", "added", "removed"} <= outcomes
+    assert query(warehouse, "SELECT * FROM reflow.prefill_cells WHERE prefilled AND sharing = '不予共享'").height == 0
+    learned = query(warehouse, "SELECT * FROM core.person_records WHERE source_file LIKE '%回流%'")
+    evidence = query(warehouse, "SELECT * FROM reflow.person_evidence")
+    assert evidence.height > 0 and learned.height == evidence.height  # every evidence row is tied to a person

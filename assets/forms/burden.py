@@ -269,3 +269,86 @@ def form_plan(
         .pipe(int64)
         .sort("form_code")
     )
+
+
+# ── observed burden (数据回流 returns, assets/reflow) ────────────────────────────────────────────────────
+# Definitions (docs/reflow.md): a returned prefilled file's cells are `confirmed` (prefilled and kept),
+# `corrected` (prefilled, changed by staff), `typed` (blank on the prefill, filled by staff; every value of a
+# return read as an ordinary delivery) or left blank. Cells staff typed = corrected + typed; cells that would
+# have been typed without prefill = confirmed + corrected + typed; observed share prefilled = confirmed / that.
+
+OBSERVED_KEYS = ["district_code", "committee_code", "form_code", "department", "month"]
+
+
+def observed_by_form(returns: pl.DataFrame, cells: pl.DataFrame, forms: pl.DataFrame) -> pl.DataFrame:
+    """marts.burden_observed: per committee, form, department and month of the period, what staff typed."""
+    counted = cells.filter(pl.col("outcome").is_in(["confirmed", "corrected", "typed"]))
+    per_file = counted.group_by("return_file").agg(
+        (pl.col("outcome") == "confirmed").sum().alias("cells_confirmed"),
+        (pl.col("outcome") == "corrected").sum().alias("cells_corrected"),
+        (pl.col("outcome") == "typed").sum().alias("cells_typed"),
+    )
+    files = (
+        returns.select("return_file", "district_code", "committee_code", "form_code", "period", "kind",
+                       "rows_confirmed", "rows_corrected", "rows_added", "rows_removed")  # fmt: skip
+        .join(per_file, on="return_file", how="left")
+        .join(forms.select("form_code", "department"), on="form_code", how="left")
+        .with_columns(
+            pl.col("department").fill_null("(unknown)"),
+        )
+    )
+    month = (
+        pl.when(pl.col("period").str.contains(r"^\d{4}Q[1-4]$"))
+        .then(pl.col("period").str.slice(0, 4) + "-" + ((pl.col("period").str.slice(5, 1).cast(pl.Int32) * 3 - 2)
+                                                        .cast(pl.String).str.zfill(2)))  # fmt: skip
+        .when(pl.col("period").str.contains(r"^\d{4}$"))
+        .then(pl.col("period") + "-01")
+        .otherwise(pl.col("period").str.slice(0, 7))
+    )
+    out = (
+        files.with_columns(month.alias("month"))
+        .group_by(OBSERVED_KEYS)
+        .agg(
+            pl.len().alias("files"),
+            (pl.col("kind") == "prefill_return").sum().alias("files_with_prefill_id"),
+            *[pl.col(c).fill_null(0).sum() for c in ("rows_confirmed", "rows_corrected", "rows_added", "rows_removed",
+                                                     "cells_confirmed", "cells_corrected", "cells_typed")],
+        )  # fmt: skip
+        .with_columns(
+            (pl.col("cells_corrected") + pl.col("cells_typed")).alias("cells_staff_typed"),
+            (pl.col("cells_confirmed") + pl.col("cells_corrected") + pl.col("cells_typed")).alias("cells_without_prefill"),
+        )
+        .with_columns(
+            pl.when(pl.col("cells_without_prefill") > 0)
+            .then((pl.col("cells_confirmed") / pl.col("cells_without_prefill")).round(4))
+            .otherwise(0.0)
+            .alias("share_prefilled_observed")
+        )
+    )
+    return int64(out).sort(OBSERVED_KEYS)
+
+
+def observed_by_department(observed: pl.DataFrame, plan_by_department: pl.DataFrame | None) -> pl.DataFrame:
+    """marts.burden_observed_by_department: the plan's share prefilled beside the share observed on returns."""
+    sums = ["files", "files_with_prefill_id", "cells_confirmed", "cells_corrected", "cells_typed", "cells_staff_typed",
+            "cells_without_prefill"]  # fmt: skip
+    out = observed.group_by("department").agg(
+        pl.col("committee_code").n_unique().alias("committees"), pl.col("form_code").n_unique().alias("forms"),
+        *[pl.col(c).sum() for c in sums],
+    ).with_columns(
+        pl.when(pl.col("cells_without_prefill") > 0)
+        .then((pl.col("cells_confirmed") / pl.col("cells_without_prefill")).round(4))
+        .otherwise(0.0)
+        .alias("share_prefilled_observed")
+    )  # fmt: skip
+    if plan_by_department is not None and plan_by_department.height:
+        plan = plan_by_department.select(
+            "department", pl.col("entries_before").alias("plan_entries_before"),
+            pl.col("entries_after").alias("plan_entries_after"), pl.col("share_prefilled").alias("share_prefilled_plan"),
+        )  # fmt: skip
+        out = out.join(plan, on="department", how="left")
+    else:
+        out = out.with_columns(
+            pl.lit(None, pl.Float64).alias(c) for c in ("plan_entries_before", "plan_entries_after", "share_prefilled_plan")
+        )
+    return int64(out).sort("cells_without_prefill", descending=True)

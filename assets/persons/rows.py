@@ -77,6 +77,10 @@ FROM staging.form_records r LEFT JOIN p USING (record_id)
 def build_person_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Person rows for every staged record, sorted by record_id."""
     frame = warehouse.read_frame(con, person_rows_sql(con) + " ORDER BY record_id")
+    # reflow (issue 13): corrections and new residents from returned prefilled files, source_file = the return
+    if warehouse.table_exists(con, "reflow.person_evidence"):
+        extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(PERSON_ROW_COLUMNS)
+        frame = pl.concat([frame.select(PERSON_ROW_COLUMNS), extra], how="vertical_relaxed").sort("record_id")
     return frame.select(PERSON_ROW_COLUMNS)
 
 

@@ -1,0 +1,269 @@
+"""Build next period's prefilled forms for some districts: rosters, cells, workbooks and the reflow tables.
+
+Reads the warehouse (divisions, catalogue, golden records, earlier deliveries, earlier returns), writes
+`reflow.rosters`, `reflow.prefill_files`, `reflow.prefill_cells` (rows of the built districts replaced) and
+one .xlsx per committee × form × period under `<out_root>/<district>/<form>/<period>/`, the landing layout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.common import warehouse
+from assets.reflow import prefill, roster
+from assets.reflow.access import AccessGate
+from assets.reflow.targets import Targets, coverage_date, load_targets
+from assets.reflow.workbook import FormSheet, write_workbook
+
+log = logging.getLogger(__name__)
+
+ROSTERS, FILES, CELLS = "reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"
+EXITS = "reflow.roster_exits"  # written by reconciliation: removals with a reason
+RETURN_CELLS = "reflow.return_cells"
+
+_LAST_SQL = """
+WITH latest AS (
+  SELECT committee_code, form_code, max(period) AS period FROM staging.form_records
+  WHERE committee_code IS NOT NULL GROUP BY ALL
+)
+SELECT DISTINCT r.committee_code, r.form_code, r.period, pr.person_id
+FROM staging.form_records r JOIN latest USING (committee_code, form_code, period)
+JOIN core.person_records pr USING (record_id)
+"""
+_DELIVERED_SQL = """
+WITH ff AS (SELECT form_code, field_order, any_value(element_code) AS element_code FROM catalog.form_fields
+            WHERE status = 'mapped' AND element_code IS NOT NULL GROUP BY ALL),
+v AS (
+  SELECT pr.person_id, ff.element_code, nullif(trim(coalesce(v.value, v.value_raw)), '') AS d_value,
+         r.period, r.form_code, r.source_file || '#' || CAST(r.row_number AS VARCHAR) AS d_source
+  FROM staging.form_values v JOIN staging.form_records r USING (record_id)
+  JOIN core.person_records pr USING (record_id)
+  JOIN ff ON ff.form_code = v.form_code AND ff.field_order = v.field_order
+  {returns}
+)
+SELECT person_id, element_code, arg_max(d_value, period || form_code || d_source) AS d_value,
+       arg_max(d_source, period || form_code || d_source) AS d_source
+FROM v WHERE d_value IS NOT NULL GROUP BY ALL
+"""
+# values staff corrected or typed on returned files count as delivered on the next build
+_RETURNS_SQL = """
+  UNION ALL
+  SELECT person_id, element_code, nullif(trim(returned_value), ''), period, form_code,
+         return_file || '#' || CAST(row_number AS VARCHAR)
+  FROM reflow.return_cells WHERE outcome IN ('corrected', 'typed') AND person_id IS NOT NULL
+    AND element_code IS NOT NULL
+"""
+
+
+@dataclass
+class BuildResult:
+    files: int
+    rows: int
+    cells: int
+    cells_prefilled: int
+    dropped: int
+    seconds: float
+
+
+def _file_name(committee: str, form_name: str, period: str) -> str:
+    return f"{committee}_{form_name}_{period}_预填.xlsx"
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> dict[str, pl.DataFrame]:
+    where = "TRUE" if not districts else "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")"
+    has_returns = warehouse.table_exists(con, RETURN_CELLS)
+    return {
+        "committees": warehouse.read_frame(
+            con,
+            f"SELECT committee_code, committee_name, committee_kind, district_code FROM core.divisions "
+            f"WHERE committee_code IN (SELECT DISTINCT committee_code FROM staging.form_records) AND {where} "
+            "ORDER BY 1",
+        ),  # fmt: skip
+        "forms": warehouse.read_frame(con, "SELECT * FROM catalog.forms ORDER BY form_code"),
+        "fields": warehouse.read_frame(
+            con,
+            "SELECT form_code, field_order, field_label, field_type, element_code, status FROM catalog.form_fields",
+        ),
+        "latest": warehouse.read_frame(
+            con, "SELECT form_code, max(period) AS period FROM staging.form_records GROUP BY 1"
+        ),
+        "last": warehouse.read_frame(con, _LAST_SQL),
+        "persons": warehouse.read_frame(
+            con,
+            "SELECT person_id, person_name, id_number, sex, birth_date, phone, household_address, "
+            "residence_address, committee_code FROM core.persons",
+        ),  # fmt: skip
+        "delivered": warehouse.read_frame(
+            con, _DELIVERED_SQL.format(returns=_RETURNS_SQL if has_returns else "")
+        ),
+        "exits": warehouse.read_frame(
+            con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"
+        )
+        if warehouse.table_exists(con, EXITS)
+        else pl.DataFrame(
+            schema={
+                "person_id": pl.String,
+                "committee_code": pl.String,
+                "form_code": pl.String,
+                "reason": pl.String,
+            }
+        ),  # fmt: skip
+    }
+
+
+IDENTITY = ("person_name", "citizen_id")
+
+
+def withheld_forms(fields: pl.DataFrame, allowed: pl.DataFrame) -> set[str]:
+    """Forms asking for a name or ID of which none may be shown: their rows would say who is on them."""
+    ident = fields.filter(pl.col("element_code").is_in(IDENTITY)).join(
+        allowed, on=["form_code", "element_code"], how="left"
+    )
+    per_form = ident.group_by("form_code").agg(pl.col("allowed").fill_null(False).any().alias("any_allowed"))
+    return set(per_form.filter(~pl.col("any_allowed"))["form_code"].to_list())
+
+
+def _with_seq(on: pl.DataFrame, persons: pl.DataFrame) -> pl.DataFrame:
+    """序号: carried-forward persons first, then moved-in, then newly enrolled; by name within each."""
+    group = (pl.when(pl.col("reason").str.starts_with("carried")).then(0)
+             .when(pl.col("reason").str.starts_with("moved")).then(1).otherwise(2))  # fmt: skip
+    return (
+        on.join(persons.select("person_id", "person_name"), on="person_id", how="left")
+        .with_columns(group.alias("_g"))
+        .sort("committee_code", "form_code", "_g", "person_name", "person_id", nulls_last=True)
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).over("committee_code", "form_code").cast(pl.Int64).alias("seq")
+        )
+        .drop("_g", "person_name")
+    )
+
+
+def build_prefills(
+    con: duckdb.DuckDBPyConnection,
+    out_root: Path,
+    districts: list[str] | None = None,
+    targets: Targets | None = None,
+    gate: AccessGate | None = None,
+    run_id: str = "",
+) -> BuildResult:
+    start = time.perf_counter()
+    targets = targets or load_targets()
+    gate = gate or AccessGate()
+    data = load_inputs(con, districts)
+    committees, forms = data["committees"], data["forms"]
+    frequency = dict(forms.select("form_code", "frequency").iter_rows())
+    periods = roster.next_periods(dict(data["latest"].iter_rows()), frequency, targets)
+    pairs = roster.applicable_pairs(committees, forms, periods, targets)
+    rosters = roster.build_rosters(pairs, data["last"], data["persons"], targets, data["exits"])
+    fields = prefill.form_fields_for_prefill(data["fields"], set(gate.policy.elements))
+    fields = fields.filter(pl.col("field_label") != prefill.SEQ_LABEL)
+    any_committee = committees["committee_code"][0] if committees.height else "310101001001"
+    allowed = prefill.decisions(gate, targets, fields, any_committee)
+    # Who is on a form is itself personal data: a form that may not show the person's name or ID to the
+    # committee for its purpose (统计分析 surveys) goes out as an empty template; its roster is withheld.
+    withheld = withheld_forms(fields, allowed)
+    rosters = rosters.with_columns(
+        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
+        .then(pl.lit("withheld"))
+        .otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
+        .then(pl.col("reason") + pl.lit("; withheld: the form's purpose may not see who is on it"))
+        .otherwise(pl.col("reason"))
+        .alias("reason"),
+    )
+    on = _with_seq(rosters.filter(pl.col("status") == "on"), data["persons"])
+    cells = prefill.build_cells(on, fields, data["persons"], data["delivered"], allowed)
+    on, cells = prefill.assign_ids(on, cells)
+    rosters = rosters.join(on.select("committee_code", "form_code", "person_id", "seq", "prefill_id"),
+                           on=["committee_code", "form_code", "person_id"], how="left")  # fmt: skip
+    files = _write_files(
+        out_root, pairs, on, cells, fields, committees, forms, targets, gate.policy.version, run_id
+    )
+    district_filter = "TRUE" if not districts else "left(committee_code, 6) IN (" + ",".join(
+        f"'{d}'" for d in districts) + ")"  # fmt: skip
+    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
+    warehouse.replace_rows(con, ROSTERS, rosters, district_filter)
+    _keep_history(con, files, cells)
+    return BuildResult(
+        files=files.height, rows=on.height, cells=cells.height, cells_prefilled=int(cells["prefilled"].sum()),
+        dropped=rosters.filter(pl.col("status") == "dropped").height, seconds=time.perf_counter() - start,
+    )  # fmt: skip
+
+
+def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl.DataFrame) -> None:
+    """Add this build's prefills, replacing only the same ids: a file staff return late still carries an id
+    the warehouse knows. `current` marks the newest prefill per committee × form × period."""
+    files = files.with_columns(
+        pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("built_at"), pl.lit(True).alias("current")
+    )
+    where = "prefill_id IN (SELECT prefill_id FROM _new_ids)"
+    if warehouse.table_exists(con, FILES):  # tables of a build before these columns existed
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS built_at TIMESTAMP")
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS current BOOLEAN")
+    con.register("_new_ids", files.select("prefill_id").to_arrow())
+    try:
+        warehouse.replace_rows(con, FILES, files, where)
+        warehouse.replace_rows(con, CELLS, cells, where)
+    finally:
+        con.unregister("_new_ids")
+    con.execute(f"""
+        UPDATE {FILES} f SET current = coalesce(f.prefill_id = n.newest, TRUE)
+        FROM (SELECT committee_code, form_code, period, arg_max(prefill_id, built_at) AS newest
+              FROM {FILES} GROUP BY ALL) n
+        WHERE f.committee_code = n.committee_code AND f.form_code = n.form_code AND f.period = n.period""")
+
+
+def _write_files(
+    out_root: Path, pairs: pl.DataFrame, on: pl.DataFrame, cells: pl.DataFrame, fields: pl.DataFrame,
+    committees: pl.DataFrame, forms: pl.DataFrame, targets: Targets, policy_version: str, run_id: str,
+) -> pl.DataFrame:  # fmt: skip
+    """One workbook per (committee, form, period) of `pairs`, also when nobody is on the roster yet."""
+    names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
+    form_info = {r["form_code"]: r for r in forms.iter_rows(named=True)}
+    by_form = {f: part.sort("field_order") for (f,), part in fields.group_by("form_code")}
+    cells_by = {
+        k: part for k, part in cells.sort("seq", "field_order").group_by("committee_code", "form_code")
+    }
+    ids = {(r["committee_code"], r["form_code"]): r["prefill_id"] for r in on.select(
+        "committee_code", "form_code", "prefill_id").unique().iter_rows(named=True)}  # fmt: skip
+    rows = []
+    for committee, form, period in pairs.iter_rows():
+        info, flds = form_info[form], by_form.get(form)
+        if flds is None:
+            continue
+        pid = ids.get((committee, form)) or prefill.prefill_id(committee, form, period, "")
+        part = cells_by.get((committee, form))
+        values: list[list[str | None]] = []
+        flags: list[list[bool]] = []
+        persons: list[str | None] = []
+        if part is not None:
+            for (_seq, person), row in part.group_by("seq", "person_id", maintain_order=True):
+                values.append(row["value"].to_list())
+                flags.append(row["prefilled"].to_list())
+                persons.append(person)
+        cov = coverage_date(period, targets.rule(form).coverage_date).isoformat()
+        sheet = FormSheet(
+            prefill_id=pid, committee_code=committee, committee_name=names.get(committee, committee),
+            form_code=form, form_name=info["form_name"], department=info["department"] or "", period=period,
+            coverage_date=cov, labels=flds["field_label"].to_list(), field_types=flds["field_type"].to_list(),
+            rows=values, prefilled=flags, person_ids=persons,
+        )  # fmt: skip
+        rel = Path(committee[:6]) / form / period / _file_name(committee, info["form_name"], period)
+        write_workbook(out_root / rel, sheet)
+        n_cells = len(values) * len(sheet.labels)
+        n_pre = sum(sum(f) for f in flags)
+        rows.append((pid, committee, committee[:6], form, info["form_name"], info["department"], period, cov,
+                     str(out_root / rel), rel.as_posix(), len(values), n_cells, n_pre, policy_version, run_id))  # fmt: skip
+    schema = {"prefill_id": pl.String, "committee_code": pl.String, "district_code": pl.String,
+              "form_code": pl.String, "form_name": pl.String, "department": pl.String, "period": pl.String,
+              "coverage_date": pl.String, "path": pl.String, "relative_path": pl.String, "rows": pl.Int64,
+              "cells": pl.Int64, "cells_prefilled": pl.Int64, "policy_version": pl.String, "run_id": pl.String}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row")
