@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def _instance() -> dg.DagsterInstance:
 
 
 def _progress(message: str) -> None:
-    """One line per step of the run, with the time, so a long run shows where it is."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    """One line per step of the run, with the time and the process's peak RSS so far."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"[{time.strftime('%H:%M:%S')}] {message} (peak RSS so far {peak_mb:,.0f} MB)", flush=True)
 
 
 def _configure_logging() -> None:
