@@ -142,7 +142,10 @@ def main() -> None:
     env = {**os.environ, "JIANFU_ENV": os.environ.get("JIANFU_ENV", "dev"), "DAGSTER_HOME": str(home)}
     out.mkdir(parents=True, exist_ok=True)
     if not landing.exists():
-        result = timed([str(JIANFU), "generate", *gen_args, "--out", str(out)], env, out / "generate.log")
+        # the generator's own entry point (`jianfu generate --preset …` trips over argparse.REMAINDER)
+        code = "import sys; from assets.generator.cli import main; sys.exit(main(sys.argv[1:]))"
+        cmd = [str(ROOT / ".venv" / "bin" / "python"), "-c", code, *gen_args, "--out", str(out)]
+        result = timed(cmd, {**env, "PYTHONPATH": str(ROOT)}, out / "generate.log")
         print(f"generated {label}: {result['wall']:.1f}s, peak RSS {result['rss_mb']:,.0f} MB")
     files = [p for p in landing.rglob("*") if p.is_file()]
     print(
