@@ -30,7 +30,9 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
-JIANFU = ROOT / ".venv" / "bin" / "jianfu"
+# The checkout this script lives in runs (a snapshot of a commit can be benchmarked with another checkout's venv)
+PYTHON = Path(os.environ.get("JIANFU_PYTHON") or ROOT / ".venv" / "bin" / "python")
+JIANFU = [str(PYTHON), "-m", "pipelines.cli"]
 STAGE_LINE = re.compile(
     r"^\[[\d:]+\] stage (?P<name>.+?): (?P<what>[\d.]+s|skipped \(.*?\)) \(peak RSS so far (?P<rss>[\d,]+) MB\)"
 )
@@ -41,7 +43,7 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
     load_before = os.getloadavg()
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
     text = log.read_text(errors="replace")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
@@ -139,13 +141,14 @@ def main() -> None:
             label += f"-{flag.split('_')[0][0]}{value}"
     out = args.out or OUT / f"nightly-{label}"
     landing, warehouse, home = out / "landing", out / "warehouse" / "jianfu.duckdb", out / "dagster_home"
-    env = {**os.environ, "JIANFU_ENV": os.environ.get("JIANFU_ENV", "dev"), "DAGSTER_HOME": str(home)}
+    env = {**os.environ, "JIANFU_ENV": os.environ.get("JIANFU_ENV", "dev"), "DAGSTER_HOME": str(home),
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     if not landing.exists():
         # the generator's own entry point (`jianfu generate --preset …` trips over argparse.REMAINDER)
         code = "import sys; from assets.generator.cli import main; sys.exit(main(sys.argv[1:]))"
-        cmd = [str(ROOT / ".venv" / "bin" / "python"), "-c", code, *gen_args, "--out", str(out)]
-        result = timed(cmd, {**env, "PYTHONPATH": str(ROOT)}, out / "generate.log")
+        cmd = [str(PYTHON), "-c", code, *gen_args, "--out", str(out)]
+        result = timed(cmd, env, out / "generate.log")
         print(f"generated {label}: {result['wall']:.1f}s, peak RSS {result['rss_mb']:,.0f} MB")
     files = [p for p in landing.rglob("*") if p.is_file()]
     print(
@@ -157,7 +160,7 @@ def main() -> None:
     home.mkdir(parents=True)
     shutil.copy(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
     published = warehouse.parent / "published"
-    run = [str(JIANFU), "run", "--landing", str(landing), "--warehouse", str(warehouse)]
+    run = [*JIANFU, "run", "--landing", str(landing), "--warehouse", str(warehouse)]
 
     for name in ("full rebuild", "no-change night"):
         since = time.time()
