@@ -56,8 +56,13 @@ def run_all(
     Settings are checked first (a missing secret fails here, before any work). Each stage then runs only
     when its input fingerprint differs from the one recorded after its last success (pipelines/incremental.py):
     a night with nothing new costs the fingerprints; `full_refresh` or `incremental=False` runs everything."""
+    run_start = time.perf_counter()
     secrets = preflight.check(warehouse, landing)
     _configure_logging()
+    if os.environ.get("JIANFU_INGEST_WORKERS"):  # processes that parse files (assets/ingest/parallel.py)
+        from assets.ingest import parallel
+
+        parallel.configure(int(os.environ["JIANFU_INGEST_WORKERS"]))
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION
@@ -138,6 +143,7 @@ def run_all(
         _record(warehouse, {"publish": plan.current["publish"]}, plan)
     else:
         _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
+    _progress(f"run finished in {time.perf_counter() - run_start:.1f}s")
     return timings
 
 
