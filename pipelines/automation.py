@@ -32,6 +32,7 @@ refresh_job = dg.define_asset_job(
     "refresh_downstream",
     selection=dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION,
     description="Rebuild everything derived from the staged tables: catalogue, persons, marts, products.",
+    tags={"jianfu/stage": "downstream"},  # the run queue allows one at a time (deploy/dagster.postgres.yaml)
 )
 
 
