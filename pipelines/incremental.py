@@ -23,29 +23,14 @@ from pathlib import Path
 import duckdb
 
 from assets.common import fingerprint as fp
-from assets.common import paths
 
 CATALOG_CODE = ("assets/ingest/catalog.py", "assets/reference", "data/reference")
 INGEST_CODE = ("assets/ingest", "assets/common", "schemas/data_elements.yaml")
 PUBLISH_CODE = ("assets/publish", "assets/common", "schemas/policy", "schemas/data_elements.yaml")
-# Downstream: every domain package except ingestion, publishing and the generator, so a domain added later
-# (e.g. prefilled forms) is covered without editing this list.
-NOT_DOWNSTREAM = {"ingest", "publish", "generator", "__pycache__"}
-DOWNSTREAM_SCHEMAS = ("schemas/data_elements.yaml", "schemas/field_overrides.yaml", "schemas/forms",
-                      "schemas/matching")  # fmt: skip
-
-CATALOG_TABLES = ("core.divisions", "catalog.forms", "catalog.form_catalog_fields")
+CATALOG_TABLES = fp.CATALOG_TABLES
+downstream_code = fp.downstream_code
 INGEST_TABLES = ("raw.landing_files", "staging.form_records", "staging.form_values", "quarantine.rows",
                  "raw.skipped_rows")  # fmt: skip
-
-
-def downstream_code() -> tuple[str, ...]:
-    domains = sorted(
-        f"assets/{p.name}"
-        for p in (paths.PROJECT_ROOT / "assets").iterdir()
-        if p.is_dir() and p.name not in NOT_DOWNSTREAM
-    )
-    return (*domains, *DOWNSTREAM_SCHEMAS)
 
 
 @dataclass
@@ -105,13 +90,7 @@ def district_fingerprints(landing: Path, districts: Iterable[str], catalog: str)
 
 def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[str, dict[str, object]]:
     """The forms/persons layer's inputs: what is ingested (per district), the catalog, code, the salt."""
-    parts: dict[str, object] = {
-        "districts": fp.district_registry(con),
-        "catalog": {t: fp.table_content(con, t) for t in CATALOG_TABLES},
-        "code": fp.code_fingerprint(downstream_code()),
-        "salt": salt,
-    }
-    return fp.digest(parts), parts
+    return fp.downstream_inputs(con, salt)
 
 
 def publish_fingerprint(downstream: str, published_dir: Path, mask_key: str, product_keys: str) -> str:

@@ -8,13 +8,12 @@ stages that use it run again without the key being stored anywhere.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.common import fingerprint as fp
 from assets.persons.resolve import DEFAULT_SPEC
 
 
@@ -29,10 +28,6 @@ class SecretFingerprints:
     person_id_salt: str
     mask_key: str
     product_keys: str
-
-
-def _keyed(secret: str) -> str:
-    return hmac.new(secret.encode(), b"jianfu-stage-fingerprint", hashlib.sha256).hexdigest()[:12]
 
 
 def check(
@@ -81,7 +76,7 @@ def check(
         )
     product_keys = encryption_keys_from(env)
     return SecretFingerprints(
-        person_id_salt=_keyed(salt or "dev"),
+        person_id_salt=fp.keyed(salt or "dev"),
         mask_key=mask,
-        product_keys=_keyed("|".join(f"{t}={k}" for t, k in sorted(product_keys.items()))),
+        product_keys=fp.keyed("|".join(f"{t}={k}" for t, k in sorted(product_keys.items()))),
     )

@@ -137,3 +137,27 @@ def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_di
     con.close()
     others = [d for d in runs_before if d != district]
     assert others and all(runs_after[d] == runs_before[d] for d in others)  # other districts not touched
+
+
+def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from assets.generator.cli import main as generate
+    from pipelines import runner
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
+    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # sets JIANFU_WAREHOUSE / _LANDING
+    from pipelines.automation import refresh_job
+    from pipelines.definitions import defs
+
+    gated = dg.AssetSelection.groups("forms", "persons")
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=gated, resources=defs.resources)  # type: ignore[list-item]
+    assert result.success and refresh_job.name
+    materialized = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]  # type: ignore[union-attr]
+    assert len(materialized) >= 10
+    assert all("skipped" in m.metadata for m in materialized), [
+        m.asset_key for m in materialized if "skipped" not in m.metadata
+    ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,6 +30,12 @@ import duckdb
 from assets.common import paths
 
 STATE_TABLE = "audit.stage_fingerprints"
+CATALOG_TABLES = ("core.divisions", "catalog.forms", "catalog.form_catalog_fields")
+# Downstream of ingestion: every domain package except ingestion, publishing and the generator, so a domain
+# added later (e.g. prefilled forms) is covered without editing this list.
+NOT_DOWNSTREAM = {"ingest", "publish", "generator", "__pycache__"}
+DOWNSTREAM_SCHEMAS = ("schemas/data_elements.yaml", "schemas/field_overrides.yaml", "schemas/forms",
+                      "schemas/matching")  # fmt: skip
 STATE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
     stage VARCHAR PRIMARY KEY, fingerprint VARCHAR, parts VARCHAR, run_id VARCHAR, recorded_at TIMESTAMP
@@ -45,6 +52,11 @@ def digest(*parts: object) -> str:
         h.update(str(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:20]
+
+
+def keyed(secret: str) -> str:
+    """A digest of a secret that can be stored: keyed, so it cannot be checked against guesses offline."""
+    return hmac.new(secret.encode(), b"jianfu-stage-fingerprint", hashlib.sha256).hexdigest()[:12]
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -111,6 +123,24 @@ def district_registry(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "FROM raw.landing_files GROUP BY 1 ORDER BY 1"
     ).fetchall()
     return {str(d): f"{n}:{h}" for d, n, h in rows}
+
+
+def downstream_code() -> tuple[str, ...]:
+    root = paths.PROJECT_ROOT / "assets"
+    domains = sorted(f"assets/{p.name}" for p in root.iterdir() if p.is_dir() and p.name not in NOT_DOWNSTREAM)
+    return (*domains, *DOWNSTREAM_SCHEMAS)
+
+
+def downstream_inputs(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[str, dict[str, object]]:
+    """What every layer between ingestion and publishing is computed from: the ingested data per district,
+    the catalog and divisions, the code and schemas of those layers, the person-id salt (keyed digest)."""
+    parts: dict[str, object] = {
+        "districts": district_registry(con),
+        "catalog": {t: table_content(con, t) for t in CATALOG_TABLES},
+        "code": code_fingerprint(downstream_code()),
+        "salt": salt,
+    }
+    return digest(parts), parts
 
 
 def stored(con: duckdb.DuckDBPyConnection, stages: Iterable[str] | None = None) -> dict[str, str]:
