@@ -43,7 +43,9 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
     load_before = os.getloadavg()
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *cmd], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
     wall = time.perf_counter() - start
     text = log.read_text(errors="replace")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
