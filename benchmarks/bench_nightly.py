@@ -64,13 +64,18 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
 
 
 def products(published: Path) -> dict[str, tuple[int, int]]:
-    """Every product file: (size, mtime_ns)."""
-    if not published.is_dir():
+    """Every product readers see, as `<tier>/<code>.duckdb`: (size, mtime_ns).
+
+    With publication generations (`published/current` -> `generations/<id>`), the current generation's
+    files; a product carried over unchanged is a hard link, so its size and mtime are kept."""
+    base = published / "current" if (published / "current").exists() else published
+    if not base.is_dir():
         return {}
-    return {
-        str(p.relative_to(published)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in published.rglob("*.duckdb")
-    }
+    base = base.resolve()
+    files = [
+        p for p in base.rglob("*.duckdb") if p.relative_to(base).parts[0] not in ("generations", ".building")
+    ]
+    return {str(p.relative_to(base)): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
 
 
 def warehouse_figures(warehouse: Path, since: float) -> dict[str, int]:
