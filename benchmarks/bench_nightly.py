@@ -49,6 +49,7 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
     wall = time.perf_counter() - start
     text = log.read_text(errors="replace")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
     stages = [m.groupdict() for m in map(STAGE_LINE.match, text.splitlines()) if m]
     finished = re.search(r"\] run finished in ([\d.]+)s", text)
     if proc.returncode != 0:
@@ -57,6 +58,7 @@ def timed(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, object]:
     return {
         "wall": wall,
         "rss_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
+        "cpu": cpu,  # user + system seconds of the child and its workers: steadier than wall time under load
         "stages": stages,
         "pipeline": float(finished.group(1)) if finished else float("nan"),
         "load": (load_before, os.getloadavg()),
@@ -122,7 +124,7 @@ def report(
 ) -> None:
     (l1, _, _), (l2, _, _) = result["load"]  # type: ignore[misc]
     print(f"\n== {name}: {result['wall']:.1f}s wall (stages {result['pipeline']:.1f}s; the rest is imports and the "
-          f"summary), peak RSS {result['rss_mb']:,.0f} MB (load average {l1:.1f} before, {l2:.1f} after)")  # fmt: skip
+          f"summary), CPU {result['cpu']:.1f}s, peak RSS {result['rss_mb']:,.0f} MB (load average {l1:.1f} before, {l2:.1f} after)")  # fmt: skip
     for s in result["stages"]:  # type: ignore[union-attr]
         print(f"   {s['name']:<44} {s['what']:<40} peak RSS so far {s['rss']} MB")
     print("   " + ", ".join(f"{k} {v:,}" for k, v in figures.items()) + f", products {n_products:,}")
