@@ -161,3 +161,32 @@ def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_ch
     assert all("skipped" in m.metadata for m in materialized), [
         m.asset_key for m in materialized if "skipped" not in m.metadata
     ]
+
+
+def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    import dagster as dg
+
+    from pipelines.automation import nightly_ingest_schedule
+
+    monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
+    delivered = tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv"
+    delivered.write_text("a")
+
+    def keys(day: int) -> dict[str, str]:
+        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30))
+        return {r.partition_key: r.run_key for r in nightly_ingest_schedule(context)}  # type: ignore[union-attr]
+
+    first, second = keys(26), keys(27)
+    assert first == second  # Dagster launches a run key once: no run on a night without deliveries
+    delivered.write_text("a, corrected")
+    third = keys(28)
+    assert third["310101"] != first["310101"]
+    assert {d: k for d, k in third.items() if d != "310101"} == {
+        d: k for d, k in first.items() if d != "310101"
+    }
