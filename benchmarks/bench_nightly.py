@@ -97,6 +97,26 @@ def warehouse_figures(warehouse: Path, since: float) -> dict[str, int]:
         con.close()
 
 
+def step_times(home: Path, seen: set[str], top: int = 8) -> str:
+    """The slowest Dagster steps (assets and checks) of the runs made since `seen`: where the time went."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        steps = []
+        for run in instance.get_runs():
+            if run.run_id in seen:
+                continue
+            seen.add(run.run_id)
+            for s in instance.get_run_step_stats(run.run_id):
+                if s.start_time and s.end_time:
+                    steps.append((s.end_time - s.start_time, s.step_key))
+    finally:
+        instance.dispose()
+    steps.sort(reverse=True)
+    return ", ".join(f"{key} {sec:.1f}s" for sec, key in steps[:top]) or "no step ran"
+
+
 def redeliver(landing: Path, district: str, month: str) -> int:
     """Deliver every CSV of one district and month again with new bytes; returns how many."""
     n = 0
@@ -173,6 +193,7 @@ def main() -> None:
     published = warehouse.parent / "published"
     run = [*JIANFU, "run", "--landing", str(landing), "--warehouse", str(warehouse)]
 
+    seen: set[str] = set()
     for name in ("full rebuild", "no-change night"):
         since = time.time()
         before = products(published)
@@ -181,6 +202,7 @@ def main() -> None:
         kept = sum(1 for p, v in before.items() if after.get(p) == v)
         extra = f"products kept bytes and mtime: {kept} of {len(before)}" if before else ""
         report(name, result, warehouse_figures(warehouse, since), len(after), extra)
+        print("   slowest steps: " + step_times(home, seen))
 
     district = args.district or sorted(p.name for p in landing.iterdir() if p.name.isdigit())[0]
     n = redeliver(landing, district, args.month)
@@ -190,6 +212,7 @@ def main() -> None:
     after = products(published)
     report(f"one-district night ({district} re-delivers {n} CSV files of {args.month})", result,
            warehouse_figures(warehouse, since), len(after), untouched_report(before, after, district))  # fmt: skip
+    print("   slowest steps: " + step_times(home, seen))
     print(f"\nlogs under {out}; machine: {os.cpu_count()} cores, shared")
 
 
