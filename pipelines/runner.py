@@ -119,6 +119,9 @@ def run_all(
             _record(warehouse, {f"ingest:{d}": plan.current[f"ingest:{d}"] for d in done}, plan)
     else:
         _skipped(instance, defs, INGEST_SELECTION, "ingestion", "no district's landing folder changed")
+    from assets.ingest import parallel
+
+    parallel.shutdown()  # the parsing workers are not needed downstream: free their memory
 
     # 3. forms + persons (+ every other domain between ingestion and publishing)
     t0 = time.perf_counter()

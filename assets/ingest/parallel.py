@@ -37,17 +37,18 @@ def configure(workers: int) -> None:
     """Number of worker processes (1 = stage in-process). Takes effect for the next district."""
     global _workers
     _workers = max(1, int(workers))
-    _shutdown()
+    shutdown()
 
 
-def _shutdown() -> None:
+def shutdown() -> None:
+    """Stop the workers (they hold their imports and buffers until the process ends otherwise)."""
     global _pool
     if _pool is not None:
         _pool.shutdown(cancel_futures=True)
         _pool = None
 
 
-atexit.register(_shutdown)
+atexit.register(shutdown)
 
 
 def _executor() -> ProcessPoolExecutor:
