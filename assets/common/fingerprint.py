@@ -127,7 +127,9 @@ def district_registry(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def downstream_code() -> tuple[str, ...]:
     root = paths.PROJECT_ROOT / "assets"
-    domains = sorted(f"assets/{p.name}" for p in root.iterdir() if p.is_dir() and p.name not in NOT_DOWNSTREAM)
+    domains = sorted(
+        f"assets/{p.name}" for p in root.iterdir() if p.is_dir() and p.name not in NOT_DOWNSTREAM
+    )
     return (*domains, *DOWNSTREAM_SCHEMAS)
 
 

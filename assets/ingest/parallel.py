@@ -91,8 +91,15 @@ def stage_chunk(
                            ctx.synonyms, ctx.divisions)  # type: ignore[attr-defined]  # fmt: skip
         except FileRejected as exc:
             batch.outcomes.append(
-                stage.FileOutcome(file, fid, file_hash, "rejected", exc.reason_code, exc.message,
-                                  rows_read=_count_rows(file, data))  # fmt: skip
+                stage.FileOutcome(
+                    file,
+                    fid,
+                    file_hash,
+                    "rejected",
+                    exc.reason_code,
+                    exc.message,
+                    rows_read=_count_rows(file, data),
+                )  # fmt: skip
             )
     out.outcomes = batch.outcomes
     out.staged = stage.finish(batch, run_id)
@@ -101,7 +108,10 @@ def stage_chunk(
 
 def _concat(parts: list[stage.StagedBatch]) -> stage.StagedBatch:
     return stage.StagedBatch(
-        *(pl.concat([getattr(p, name) for p in parts], how="vertical") for name in ("records", "values", "quarantine", "skipped"))
+        *(
+            pl.concat([getattr(p, name) for p in parts], how="vertical")
+            for name in ("records", "values", "quarantine", "skipped")
+        )
     )
 
 
