@@ -190,3 +190,28 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     assert {d: k for d, k in third.items() if d != "310101"} == {
         d: k for d, k in first.items() if d != "310101"
     }
+
+
+def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+    from dagster._core.definitions.observe import observe
+
+    from pipelines.versions import landing_districts
+
+    monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
+    (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
+    (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
+    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral())
+    versions = {
+        e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.tags[  # type: ignore[union-attr]
+            "dagster/data_version"
+        ]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert len(versions) == 16
+    assert versions["310101"] == fp.folder_fingerprint(tmp_path / "310101")
+    assert versions["310104"] == fp.folder_fingerprint(tmp_path / "310104")  # no folder yet: the empty digest
+    assert versions["310101"] != versions["310104"]
