@@ -8,6 +8,7 @@ the result is the same rows in the same order, whatever the number of workers.
 The pool uses the `spawn` start method (forking a process that holds DuckDB and polars threads can
 deadlock) and lives for the whole process, so workers pay their imports once per run, not per district.
 Small districts are staged in-process: a pool costs more than it saves below `MIN_FILES_FOR_POOL` files.
+The pool is off by default (see `_workers`): measured here, it did not pay for itself yet.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 
 MIN_FILES_FOR_POOL = 64
 CHUNKS_PER_WORKER = 4  # several chunks per worker even out files of different sizes
-_workers = min(2, os.cpu_count() or 1)
+# Measured on a 4-district share (1,836 files, 116k rows) on the shared 2-core machine at load ~8: serial
+# 4.8 CPU-s / 7.6-8.2 s wall, 2 workers 8.4-8.6 CPU-s / 11-13 s wall (per-worker imports and pickling the
+# staged frames back cost more than the parallel work saved). Serial stays the default until that changes;
+# JIANFU_INGEST_WORKERS=2 (or configure(2)) turns the pool on.
+_workers = 1
 _pool: ProcessPoolExecutor | None = None
 
 
