@@ -35,16 +35,25 @@ refresh_job = dg.define_asset_job(
     "refresh_downstream",
     selection=dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION - REFLOW_SELECTION,
     description="Rebuild everything derived from the staged tables: catalogue, persons, marts, products.",
+    tags={"jianfu/stage": "downstream"},  # the run queue allows one at a time (deploy/dagster.postgres.yaml)
 )
 
 
 @dg.schedule(job=ingest_job, cron_schedule="30 1 * * *", execution_timezone="Asia/Shanghai",
              default_status=dg.DefaultScheduleStatus.STOPPED)  # fmt: skip
 def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext):
-    """Every night at 01:30 Shanghai time, one ingestion run per district (they queue on the warehouse pool)."""
-    stamp = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    for district in district_partitions.get_partition_keys():
-        yield dg.RunRequest(run_key=f"{stamp}:{district}", partition_key=district)
+    """Every night at 01:30 Shanghai time, one ingestion run per district whose inputs changed.
+
+    The run key is the district's input fingerprint (landing folder, catalog, ingestion code: the same one
+    `jianfu run` uses), and Dagster launches a run key only once: an unchanged district is not run again,
+    so nothing downstream is triggered on a night without deliveries."""
+    from pipelines import incremental
+
+    root = landing_root()
+    keys = district_partitions.get_partition_keys()
+    fingerprints = incremental.district_fingerprints(root, keys, incremental.catalog_fingerprint(root))
+    for district in keys:
+        yield dg.RunRequest(run_key=f"{district}:{fingerprints[f'ingest:{district}']}", partition_key=district)
 
 
 def landing_root() -> Path:

@@ -12,6 +12,7 @@ from assets.reference import defs as reference_defs
 from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
 from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.versions import landing_catalog, landing_districts, nightly_automation, versioned
 
 DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs, reflow_defs]
 
@@ -20,11 +21,12 @@ defs = dg.Definitions(
     # Steps run one after another in the run's own process: every step reads or writes one DuckDB file, so
     # parallel step processes would only queue on its lock (and pay ~2 s of imports each).
     executor=dg.in_process_executor,
-    assets=[a for d in DOMAINS for a in d.ASSETS],
+    # code versions, landing observations and automation conditions: pipelines/versions.py
+    assets=[landing_districts, landing_catalog, *versioned(a for d in DOMAINS for a in d.ASSETS)],
     asset_checks=[c for d in DOMAINS for c in d.CHECKS],
     jobs=[ingest_job, catalog_job, refresh_job, *reflow_defs.JOBS],  # reflow (issue 13): its jobs
     schedules=[nightly_ingest_schedule, *reflow_defs.SCHEDULES],  # reflow: monthly prefill on the 1st
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, nightly_automation],
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
         "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),

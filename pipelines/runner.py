@@ -7,7 +7,9 @@ go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -15,8 +17,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.common import paths
+from assets.common import fingerprint, paths
+from assets.common.warehouse import connect as warehouse_connect
 from assets.ingest import pipeline as ingest_pipeline
+from pipelines import incremental as incremental_plan
+from pipelines import preflight
 
 SUMMARY_TABLES = (
     "core.divisions", "catalog.forms", "catalog.form_catalog_fields", "raw.landing_files", "raw.skipped_rows",
@@ -28,8 +33,36 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_level: str = "WARNING") -> dict[str, float]:
-    """Materialize every asset against `warehouse` from `landing`; returns seconds per stage."""
+def _progress(message: str) -> None:
+    """One line per step of the run, with the time and the process's peak RSS so far."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"[{time.strftime('%H:%M:%S')}] {message} (peak RSS so far {peak_mb:,.0f} MB)", flush=True)
+
+
+def _configure_logging() -> None:
+    """Progress of long work in the pure modules (files parsed per district, ...) on stderr."""
+    if not logging.getLogger("assets").handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+        logging.getLogger("assets").addHandler(handler)
+        logging.getLogger("assets").setLevel(logging.INFO)
+
+
+def run_all(
+    warehouse: Path, landing: Path, full_refresh: bool = False, log_level: str = "WARNING", incremental: bool = True
+) -> dict[str, float]:
+    """Materialize what changed against `warehouse` from `landing`; returns seconds per stage.
+
+    Settings are checked first (a missing secret fails here, before any work). Each stage then runs only
+    when its input fingerprint differs from the one recorded after its last success (pipelines/incremental.py):
+    a night with nothing new costs the fingerprints; `full_refresh` or `incremental=False` runs everything."""
+    run_start = time.perf_counter()
+    secrets = preflight.check(warehouse, landing)
+    _configure_logging()
+    if os.environ.get("JIANFU_INGEST_WORKERS"):  # processes that parse files (assets/ingest/parallel.py)
+        from assets.ingest import parallel
+
+        parallel.configure(int(os.environ["JIANFU_INGEST_WORKERS"]))
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
@@ -40,9 +73,7 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
 
     instance = _instance()
     keys = district_partitions.get_partition_keys()
-    all_assets = list(defs.assets or [])
-    all_checks = list(defs.asset_checks or [])
-    resources = defs.resources
+    force = full_refresh or not incremental
     timings: dict[str, float] = {}
     # A generated landing zone has its ground truth beside it: score the persons against it (never read
     # by the matching itself, only by the evaluation recorded in the asset's metadata).
@@ -50,52 +81,146 @@ def run_all(warehouse: Path, landing: Path, full_refresh: bool = False, log_leve
     downstream_config = (
         {"ops": {"persons": {"config": {"ground_truth_path": str(truth)}}}} if truth.exists() else {}
     )
-    stages = [
-        ("reference + catalog", CATALOG_SELECTION, {}, {}),
-        ("ingestion (16 districts, one run)", INGEST_SELECTION,
-         {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-         {"ops": {"district_files": {"config": {"full_refresh": full_refresh}}}}),
-        ("downstream", dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION - REFLOW_SELECTION, {},
-         downstream_config),
-        # reflow (issue 13): prefilled forms per district, returns (simulated on a generated landing zone),
-        # reconciliation, observed burden
-        ("reflow (16 districts, one run)", REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
-         {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-         {"ops": {"reconciled_returns": {"config": {"simulate_returns": truth.exists()}}}}),
-        ("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {}),
-    ]  # fmt: skip
-    for name, selection, tags, run_config in stages:
-        start = time.perf_counter()
-        result = dg.materialize(
-            [*all_assets, *all_checks],
-            selection=selection,
-            instance=instance,
-            resources=resources,
-            tags=tags,
-            run_config={**run_config, "loggers": {"console": {"config": {"log_level": log_level}}}},
-            raise_on_error=False,
-        )
-        timings[name] = time.perf_counter() - start
-        failed_checks = [
-            e.event_specific_data
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed  # type: ignore[union-attr]
-        ]
-        for evaluation in failed_checks:
-            print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
-                  f"({evaluation.severity.value}): {evaluation.description}")  # fmt: skip
-        if not result.success:
-            failures = []
-            for event in result.all_events:
-                if not event.is_failure:
-                    continue
-                failures.append(event.message or "")
-                data = getattr(event.event_specific_data, "user_failure_data", None)
-                for key, value in ((data.metadata or {}).items() if data else []):
-                    failures.append(f"  {key}:\n{getattr(value, 'value', value)}")
-            raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:12]))
-        print(f"stage {name}: {timings[name]:.1f}s")
+    publish_selection = dg.AssetSelection.groups("publishing")
+    downstream_selection = (
+        dg.AssetSelection.all() - INGEST_SELECTION - CATALOG_SELECTION - publish_selection - REFLOW_SELECTION
+    )
+    published_dir = Path(warehouse).resolve().parent / "published"
+
+    start = time.perf_counter()
+    stored, tables = incremental_plan.read_state(warehouse)
+    plan = incremental_plan.Plan(stored)
+    plan.current["catalog"] = incremental_plan.catalog_fingerprint(landing)
+    plan.current.update(incremental_plan.district_fingerprints(landing, keys, plan.current["catalog"]))
+    timings["fingerprints (landing)"] = time.perf_counter() - start
+
+    def run_stage(name: str, selection: dg.AssetSelection, tags: dict, run_config: dict) -> None:
+        _progress(f"stage {name}: started")
+        t0 = time.perf_counter()
+        _materialize(defs, instance, name, selection, tags, run_config, log_level)
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        _progress(f"stage {name}: {time.perf_counter() - t0:.1f}s")
+
+    # 1. reference + catalog
+    if plan.must_run("catalog", set(incremental_plan.CATALOG_TABLES) <= tables, force):
+        run_stage("reference + catalog", CATALOG_SELECTION, {}, {})
+        _record(warehouse, {"catalog": plan.current["catalog"]}, plan)
+    else:
+        _skipped(instance, defs, CATALOG_SELECTION, "reference + catalog", plan.reasons["catalog"])
+
+    # 2. ingestion: only the districts whose landing folder (or the catalog, or the code) changed
+    have_ingest = set(incremental_plan.INGEST_TABLES) <= tables
+    changed = [d for d in keys if plan.must_run(f"ingest:{d}", have_ingest, force)]
+    if changed:
+        ranges = incremental_plan.contiguous_ranges(changed, keys)
+        _progress(f"ingestion: {len(changed)} of {len(keys)} districts changed ({', '.join(changed)}); "
+                  f"{len(ranges)} run(s)")  # fmt: skip
+        for first, last in ranges:
+            run_stage(f"ingestion ({len(changed)} of {len(keys)} districts)", INGEST_SELECTION,
+                      {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+                      {"ops": {"district_files": {"config": {"full_refresh": full_refresh}}}})  # fmt: skip
+            done = keys[keys.index(first) : keys.index(last) + 1]
+            _record(warehouse, {f"ingest:{d}": plan.current[f"ingest:{d}"] for d in done}, plan)
+    else:
+        _skipped(instance, defs, INGEST_SELECTION, "ingestion", "no district's landing folder changed")
+    from assets.ingest import parallel
+
+    parallel.shutdown()  # the parsing workers are not needed downstream: free their memory
+
+    # 3. forms + persons (+ every other domain between ingestion and publishing)
+    t0 = time.perf_counter()
+    with warehouse_connect(warehouse, read_only=True) as con:
+        plan.current["downstream"], parts = incremental_plan.downstream_fingerprint(con, secrets.person_id_salt)
+        tables = {f"{s}.{t}" for s, t in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}  # fmt: skip
+    outputs = _output_tables(defs, downstream_selection)
+    timings["fingerprints (warehouse)"] = time.perf_counter() - t0
+    if plan.must_run("downstream", outputs <= tables, force):
+        run_stage("downstream", downstream_selection, {}, downstream_config)
+        _record(warehouse, {"downstream": plan.current["downstream"]}, plan)
+    else:
+        _skipped(instance, defs, downstream_selection, "downstream", plan.reasons["downstream"])
+
+    # 4. publishing, as a whole (products carried over inside it are the publishing domain's business)
+    plan.current["publish"] = incremental_plan.publish_fingerprint(
+        plan.current["downstream"], published_dir, secrets.mask_key, secrets.product_keys
+    )
+    if plan.must_run("publish", incremental_plan.products_present(published_dir), force):
+        run_stage("publishing", publish_selection, {}, {})
+        _record(warehouse, {"publish": plan.current["publish"]}, plan)
+    else:
+        _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
+    # 5. reflow (issue 13): next period's prefilled forms per district, returns (simulated on a generated
+    # landing zone), reconciliation, observed burden; runs whenever the persons it prefills from changed
+    plan.current["reflow"] = incremental_plan.fp.digest(plan.current["downstream"], "reflow")
+    reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
+    if plan.must_run("reflow", reflow_outputs <= tables, force):
+        run_stage("reflow (16 districts, one run)", REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
+                  {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+                  {"ops": {"reconciled_returns": {"config": {"simulate_returns": truth.exists()}}}})  # fmt: skip
+        run_stage("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {})
+        _record(warehouse, {"reflow": plan.current["reflow"]}, plan)
+    else:
+        _skipped(instance, defs, REFLOW_SELECTION, "reflow", plan.reasons["reflow"])
+    _progress(f"run finished in {time.perf_counter() - run_start:.1f}s")
     return timings
+
+
+def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, selection: dg.AssetSelection,
+                 tags: dict, run_config: dict, log_level: str) -> None:  # fmt: skip
+    result = dg.materialize(
+        [*(defs.assets or []), *(defs.asset_checks or [])],
+        selection=selection,
+        instance=instance,
+        resources=defs.resources,
+        tags=tags,
+        run_config={**run_config, "loggers": {"console": {"config": {"log_level": log_level}}}},
+        raise_on_error=False,
+    )
+    failed_checks = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed  # type: ignore[union-attr]
+    ]
+    for evaluation in failed_checks:
+        print(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
+              f"({evaluation.severity.value}): {evaluation.description}")  # fmt: skip
+    if not result.success:
+        failures = []
+        for event in result.all_events:
+            if not event.is_failure:
+                continue
+            failures.append(event.message or "")
+            data = getattr(event.event_specific_data, "user_failure_data", None)
+            for key, value in ((data.metadata or {}).items() if data else []):
+                failures.append(f"  {key}:\n{getattr(value, 'value', value)}")
+        raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:12]))
+
+
+def _record(warehouse: Path, fingerprints: dict[str, str], plan: incremental_plan.Plan) -> None:
+    """Remember the fingerprints of stages that just succeeded (a failed stage raised before this)."""
+    with warehouse_connect(warehouse) as con:
+        fingerprint.record(con, fingerprints, parts={s: plan.reasons.get(s, "") for s in fingerprints})
+
+
+def _output_tables(defs: dg.Definitions, selection: dg.AssetSelection) -> set[str]:
+    """Warehouse tables the selected assets write (asset keys named <layer>.<table>)."""
+    from assets.common.warehouse import LAYERS
+
+    keys = selection.resolve(defs.resolve_asset_graph())
+    return {".".join(k.path) for k in keys if len(k.path) == 2 and k.path[0] in LAYERS}
+
+
+def _skipped(instance: dg.DagsterInstance, defs: dg.Definitions, selection: dg.AssetSelection, name: str,
+             reason: str) -> None:  # fmt: skip
+    """Say so, and record an observation on each asset so the UI shows when it was last found unchanged."""
+    _progress(f"stage {name}: skipped ({reason})")
+    if instance.is_ephemeral:
+        return
+    for key in selection.resolve(defs.resolve_asset_graph()):
+        instance.report_runless_asset_event(
+            dg.AssetObservation(asset_key=key, metadata={"nightly": dg.MetadataValue.text(f"skipped: {reason}")})
+        )
 
 
 def summary(warehouse: Path) -> str:

@@ -40,7 +40,7 @@ def test_every_asset_is_documented_owned_grouped_and_lowercase(defs: dg.Definiti
 def test_jobs_schedule_and_sensor_are_defined(defs: dg.Definitions) -> None:
     assert {j.name for j in defs.jobs} >= {"ingest_districts", "load_catalog", "refresh_downstream"}
     assert [s.name for s in defs.schedules] == ["nightly_ingest_schedule", "monthly_prefill_schedule"]  # + reflow
-    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor", "nightly_automation"]
 
 
 def test_dagster_cli_validates_the_definitions(tmp_path: Path) -> None:

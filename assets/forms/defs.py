@@ -10,6 +10,7 @@ import json
 import dagster as dg
 
 from assets.common import warehouse as wh
+from assets.common.gate import Gate
 from assets.common.meta import table_metadata
 from assets.forms import chart, pipeline, validate
 from assets.forms.dictionary import DICTIONARY_PATH, MATCHING_PATH, OVERRIDES_PATH, PLAN_PATH
@@ -75,8 +76,12 @@ _MATCHING_SPECS = [
 def field_matching(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Match all catalog fields once; the three tables are views of the same decision."""
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            yield from gate.skipped()
+            return
         result = pipeline.build_matching(con)
         pipeline.write_matching(con, result)
+        gate.record()
         counts = result.form_fields["status"].value_counts().to_dicts()
         by_status = {r["status"]: r["count"] for r in counts}
         methods = {r["method"]: r["count"] for r in result.form_fields["method"].value_counts().to_dicts()}
@@ -110,10 +115,13 @@ def field_matching(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     description="Pairs of forms with their shared elements and Jaccard overlap, flagged as merge candidates "
     "(thresholds in schemas/forms/plan.yaml).",
 )  # fmt: skip
-def form_overlap(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def form_overlap(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         frame = pipeline.build_form_overlap(con)
         wh.replace_table(con, "catalog.form_overlap", frame)
+        gate.record()
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(
@@ -132,10 +140,13 @@ def form_overlap(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description="The one-table plan per form × committee × field: prefilled from data already collected "
     "(return flow, 回流, or derived from the ID) or still typed, with the reason.",
 )  # fmt: skip
-def prefill_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def prefill_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         frame = pipeline.build_prefill_plan(con)
         wh.replace_table(con, "marts.prefill_plan", frame)
+        gate.record()
         reasons = {r["reason"]: r["count"] for r in frame["reason"].value_counts().to_dicts()}
         return dg.MaterializeResult(
             metadata={
@@ -152,10 +163,13 @@ def prefill_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description="Per form: share of fields prefilled, committees where it becomes fully prefillable, "
     "and the form it can be merged into.",
 )  # fmt: skip
-def form_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def form_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         frame = pipeline.build_form_plan(con)
         wh.replace_table(con, "marts.form_plan", frame)
+        gate.record()
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(con, "marts.form_plan"),
@@ -167,7 +181,7 @@ def form_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(
     key=BY_COMMITTEE, group_name=GROUP, kinds=KINDS, owners=OWNERS, pool=WAREHOUSE_POOL,
-    deps=[PREFILL_PLAN, FORM_OVERLAP, FORM_PLAN, FORMS, DIVISIONS],
+    deps=[PREFILL_PLAN, FORM_OVERLAP, FORM_PLAN, FORMS, DIVISIONS, BY_DEPARTMENT],
     description="Reporting burden per committee: forms, fields and field-entries per month before and after "
     "prefill, and the share prefilled. The chart and the headline numbers are in the metadata.",
 )  # fmt: skip
@@ -175,9 +189,13 @@ def burden_by_committee(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         frame = pipeline.build_burden_by_committee(con)
         wh.replace_table(con, "marts.burden_by_committee", frame)
-        departments = pipeline.build_burden_by_department(con)
+        gate.record()
+        # the department mart is already built (was computed a second time here from the whole prefill plan)
+        departments = wh.read_frame(con, "SELECT * FROM marts.burden_by_department")
         png = chart.burden_chart_png(frame, departments)
         head = pipeline.headline(con)
         context.log.info(pipeline.format_headline(head))
@@ -203,9 +221,12 @@ def _roll_up_asset(key: dg.AssetKey, level: str) -> dg.AssetsDefinition:
         description=f"Reporting burden per {level}: the committees' forms, fields and monthly field-entries summed, "
         "before and after prefill.",
     )  # fmt: skip
-    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
+            if (gate := Gate(context, con)).current():
+                return gate.skipped()[0]
             wh.replace_table(con, _qualified(key), pipeline.build_roll_up(con, level))
+            gate.record()
             return dg.MaterializeResult(metadata=table_metadata(con, _qualified(key)))
 
     return _asset
@@ -220,9 +241,12 @@ burden_by_district = _roll_up_asset(BY_DISTRICT, "district")
     deps=[PREFILL_PLAN, FORM_OVERLAP, FORMS],
     description="What each issuing department's forms cost the committees, before and after prefill.",
 )  # fmt: skip
-def burden_by_department(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def burden_by_department(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         wh.replace_table(con, "marts.burden_by_department", pipeline.build_burden_by_department(con))
+        gate.record()
         return dg.MaterializeResult(metadata=table_metadata(con, "marts.burden_by_department"))
 
 

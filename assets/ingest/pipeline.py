@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.ingest import stage
+from assets.ingest import parallel, stage
 from assets.ingest.catalog import Catalog, label_elements
 from assets.ingest.layout import CatalogField, load_synonyms
 from assets.ingest.reader import (
@@ -25,7 +25,6 @@ from assets.ingest.reader import (
     discover,
     parse_file,
     sha256_bytes,
-    validate_location,
 )
 
 DDL = """
@@ -128,26 +127,9 @@ def ingest_district(
         ).fetchall()
     }
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    batch = stage.Batch()
     registry: list[dict[str, object]] = []
-    keep_ids: list[str] = []
-    for file in current:
-        data = file.path.read_bytes()
-        file_hash = sha256_bytes(data)
-        fid = file_id(file.source_file, file_hash)
-        if not full_refresh and known.get(fid) == stage.INGEST_VERSION:
-            keep_ids.append(fid)  # same place, same bytes, same parser: nothing to do
-            continue
-        try:
-            validate_location(file, ctx.frequency, ctx.divisions.committees)
-            parsed = parse_file(file, data)
-            stage.add_file(batch, file, fid, file_hash, parsed, ctx.fields_by_form[file.form_code], ctx.synonyms,
-                           ctx.divisions)  # fmt: skip
-        except FileRejected as exc:
-            batch.outcomes.append(
-                stage.FileOutcome(file, fid, file_hash, "rejected", exc.reason_code, exc.message,
-                                  rows_read=_count_rows(file, data))  # fmt: skip
-            )
+    result = parallel.stage_files(current, known, ctx, run_id, full_refresh)  # process pool: assets/ingest/parallel.py
+    batch, keep_ids, staged = result, result.keep_ids, result.staged
     for source_file, winner in superseded.items():
         loser = next(f for f in files if f.source_file == source_file)
         loser_hash = sha256_bytes(loser.path.read_bytes())
@@ -162,7 +144,6 @@ def ingest_district(
             "ingest_version": stage.INGEST_VERSION, "ingested_at": now,
         })  # fmt: skip
 
-    staged = stage.finish(batch, run_id)
     registry += _outcome_rows(batch.outcomes, staged, run_id, now)
     _write_district(con, district_code, keep_ids, staged, registry)
     return DistrictResult(

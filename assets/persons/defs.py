@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.common.checks import check_result
+from assets.common.gate import Gate
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame
 from assets.persons import resolve, rows, validate
@@ -44,9 +45,12 @@ class PersonsConfig(dg.Config):
                 dg.AssetKey(["catalog", "form_fields"])],
           description="One row per staged record with its identity attributes (name, ID, sex, birth date, phone, "
                       "addresses) pivoted out of form_values: the input of resident matching.")  # fmt: skip
-def person_rows(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+            return gate.skipped()[0]
         rows.write_person_rows(con)
+        gate.record()
         fill = read_frame(
             con,
             "SELECT " + ", ".join(f"round(avg(({c} IS NOT NULL)::INT), 3) AS {c}" for c in
@@ -69,6 +73,9 @@ def person_rows(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def persons(context: dg.AssetExecutionContext, config: PersonsConfig, warehouse: WarehouseResource):
     """Match new person rows (incremental) or all of them (full) into persons with stable ids."""
     with warehouse.connect() as con:
+        if (gate := Gate(context, con)).current() and not config.full_rebuild:  # assets/common/gate.py
+            yield from gate.skipped()
+            return
         run = resolve.resolve_persons(
             con,
             run_id=context.run.run_id,
@@ -77,6 +84,7 @@ def persons(context: dg.AssetExecutionContext, config: PersonsConfig, warehouse:
             memory_limit=config.memory_limit or None,
         )
         context.log.info(f"persons: {run.mode} run, {run.new_records} new rows, {run.persons} persons")
+        gate.record()
         events = run.history.group_by("event").len().sort("event")
         extra: dict[str, object] = {
             "mode": run.mode,

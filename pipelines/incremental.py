@@ -1,0 +1,119 @@
+"""What a run has to do: each stage's input fingerprint against the one recorded after its last success.
+
+Stages and what their fingerprint covers (see assets/common/fingerprint.py for how each part is read):
+
+| stage            | inputs                                                                  |
+|------------------|-------------------------------------------------------------------------|
+| `catalog`        | landing catalog/ folder (stat), reference data, catalog and reference code |
+| `ingest:<d>`     | landing <d>/ folder (stat), catalog fingerprint, ingestion code          |
+| `downstream`     | ingested data per district (registry), catalog and divisions content, code |
+|                  | and schemas of every downstream domain, the person-id salt (keyed digest) |
+| `publish`        | the downstream fingerprint, publishing code, policy, mask and product keys |
+
+A stage runs when its fingerprint differs from the recorded one, when its output tables are missing, or on
+a full refresh. No dagster import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from assets.common import fingerprint as fp
+
+CATALOG_CODE = ("assets/ingest/catalog.py", "assets/reference", "data/reference")
+INGEST_CODE = ("assets/ingest", "assets/common", "schemas/data_elements.yaml")
+PUBLISH_CODE = ("assets/publish", "assets/common", "schemas/policy", "schemas/data_elements.yaml")
+CATALOG_TABLES = fp.CATALOG_TABLES
+downstream_code = fp.downstream_code
+INGEST_TABLES = ("raw.landing_files", "staging.form_records", "staging.form_values", "quarantine.rows",
+                 "raw.skipped_rows")  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """Fingerprints computed for this run, the recorded ones, and what must run."""
+
+    stored: dict[str, str]
+    current: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def must_run(self, stage: str, outputs_present: bool, full_refresh: bool = False) -> bool:
+        if full_refresh:
+            self.reasons[stage] = "full refresh"
+        elif not outputs_present:
+            self.reasons[stage] = "outputs missing"
+        elif stage not in self.stored:
+            self.reasons[stage] = "never recorded"
+        elif self.stored[stage] != self.current[stage]:
+            self.reasons[stage] = "inputs changed"
+        else:
+            self.reasons[stage] = "unchanged"
+            return False
+        return True
+
+
+def read_state(warehouse: Path) -> tuple[dict[str, str], set[str]]:
+    """Recorded fingerprints and the set of existing tables (empty when the warehouse does not exist)."""
+    if not Path(warehouse).exists():
+        return {}, set()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+        }
+        return fp.stored(con), tables
+    finally:
+        con.close()
+
+
+def catalog_fingerprint(landing: Path) -> str:
+    return fp.digest(str(Path(landing).resolve()), fp.folder_fingerprint(Path(landing) / "catalog"),
+                     fp.code_fingerprint(CATALOG_CODE))  # fmt: skip
+
+
+def district_fingerprints(landing: Path, districts: Iterable[str], catalog: str) -> dict[str, str]:
+    """Per district: its landing folder (stat only), the catalog it is parsed against, the ingestion code."""
+    code = fp.code_fingerprint(INGEST_CODE)
+    root = Path(landing).resolve()
+    return {
+        f"ingest:{d}": fp.digest(str(root), d, fp.folder_fingerprint(root / d), catalog, code)
+        for d in districts
+    }
+
+
+def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[str, dict[str, object]]:
+    """The forms/persons layer's inputs: what is ingested (per district), the catalog, code, the salt."""
+    return fp.downstream_inputs(con, salt)
+
+
+def publish_fingerprint(downstream: str, published_dir: Path, mask_key: str, product_keys: str) -> str:
+    return fp.digest(downstream, fp.code_fingerprint(PUBLISH_CODE), str(Path(published_dir).resolve()), mask_key,
+                     product_keys)  # fmt: skip
+
+
+def products_present(published_dir: Path) -> bool:
+    return Path(published_dir).is_dir() and any(Path(published_dir).rglob("*.duckdb"))
+
+
+def contiguous_ranges(selected: Sequence[str], ordered: Sequence[str]) -> list[tuple[str, str]]:
+    """Group the selected partition keys into runs of neighbours in `ordered` (one Dagster run per range)."""
+    chosen = set(selected)
+    ranges: list[tuple[str, str]] = []
+    start = prev = None
+    for key in ordered:
+        if key in chosen:
+            start = start or key
+            prev = key
+        elif start is not None:
+            ranges.append((start, prev))  # type: ignore[arg-type]
+            start = None
+    if start is not None:
+        ranges.append((start, prev))  # type: ignore[arg-type]
+    return ranges

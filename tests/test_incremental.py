@@ -1,0 +1,217 @@
+"""Nightly runs: fingerprints, the run plan, settings checked first, and a run that skips unchanged stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets.common import fingerprint as fp
+from pipelines import incremental, preflight
+
+
+def test_folder_fingerprint_sees_added_rewritten_and_removed_files(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    f = tmp_path / "a" / "x.csv"
+    f.write_text("1\n")
+    first = fp.folder_fingerprint(tmp_path)
+    assert fp.folder_fingerprint(tmp_path) == first  # stable
+    f.write_text("1\n2\n")  # rewritten: size changes
+    second = fp.folder_fingerprint(tmp_path)
+    assert second != first
+    (tmp_path / "a" / "y.csv").write_text("")  # added
+    assert fp.folder_fingerprint(tmp_path) != second
+    assert fp.folder_fingerprint(tmp_path / "missing") == fp.folder_fingerprint(tmp_path / "missing2")
+
+
+def test_district_registry_changes_only_for_the_district_whose_files_changed() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.landing_files (file_id VARCHAR, district_code VARCHAR, status VARCHAR, "
+                "ingest_version VARCHAR, reason_code VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO raw.landing_files VALUES ('f1','310101','ingested','v1',NULL), "
+                "('f2','310104','ingested','v1',NULL)")  # fmt: skip
+    before = fp.district_registry(con)
+    con.execute(
+        "UPDATE raw.landing_files SET file_id = 'f1b' WHERE file_id = 'f1'"
+    )  # re-delivered with new bytes
+    after = fp.district_registry(con)
+    assert after["310101"] != before["310101"]
+    assert after["310104"] == before["310104"]
+    con.execute(
+        "UPDATE raw.landing_files SET ingest_version = 'v2' WHERE district_code = '310104'"
+    )  # new parser
+    assert fp.district_registry(con)["310104"] != after["310104"]
+
+
+def test_recorded_fingerprints_round_trip_and_can_be_forgotten() -> None:
+    con = duckdb.connect()
+    assert fp.stored(con) == {}
+    fp.record(con, {"catalog": "a", "downstream": "b"})
+    fp.record(con, {"downstream": "c"})  # upsert
+    assert fp.stored(con) == {"catalog": "a", "downstream": "c"}
+    fp.forget(con, ["catalog"])
+    assert fp.stored(con) == {"downstream": "c"}
+
+
+def test_plan_runs_a_stage_when_inputs_changed_outputs_missing_or_never_recorded() -> None:
+    plan = incremental.Plan(
+        stored={"same": "x", "moved": "x"}, current={"same": "x", "moved": "y", "new": "z"}
+    )
+    assert not plan.must_run("same", outputs_present=True)
+    assert plan.reasons["same"] == "unchanged"
+    assert plan.must_run("same", outputs_present=False)  # a dropped table is rebuilt
+    assert plan.must_run("same", outputs_present=True, full_refresh=True)
+    assert plan.must_run("moved", outputs_present=True) and plan.reasons["moved"] == "inputs changed"
+    assert plan.must_run("new", outputs_present=True) and plan.reasons["new"] == "never recorded"
+
+
+def test_contiguous_ranges_group_neighbouring_partitions() -> None:
+    keys = ["a", "b", "c", "d", "e"]
+    assert incremental.contiguous_ranges(["b", "c", "e"], keys) == [("b", "c"), ("e", "e")]
+    assert incremental.contiguous_ranges([], keys) == []
+    assert incremental.contiguous_ranges(keys, keys) == [("a", "e")]
+
+
+def test_missing_secrets_fail_before_any_work_naming_what_to_set(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    (landing / "catalog").mkdir(parents=True)
+    warehouse = tmp_path / "w" / "jianfu.duckdb"
+    with pytest.raises(preflight.SettingsError) as err:
+        preflight.check(warehouse, landing, env={})  # neither JIANFU_ENV=dev nor the secrets
+    message = str(err.value)
+    assert "JIANFU_PERSON_ID_SALT" in message and "JIANFU_MASK_KEY" in message
+    assert not warehouse.parent.exists()  # nothing was written
+    ok = preflight.check(
+        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": "s" * 32, "JIANFU_MASK_KEY": "k" * 32}
+    )
+    other = preflight.check(
+        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": "t" * 32, "JIANFU_MASK_KEY": "k" * 32}
+    )
+    assert ok.person_id_salt != other.person_id_salt and ok.mask_key == other.mask_key
+    assert "s" * 32 not in repr(ok)  # only keyed digests leave the check
+
+
+def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines import runner
+
+    for name in ("JIANFU_ENV", "JIANFU_PERSON_ID_SALT", "JIANFU_MASK_KEY", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    landing = tmp_path / "landing"
+    (landing / "catalog").mkdir(parents=True)
+    warehouse = tmp_path / "jianfu.duckdb"
+    with pytest.raises(SystemExit, match="JIANFU_PERSON_ID_SALT"):
+        runner.run_all(warehouse, landing)
+    assert not warehouse.exists()
+
+
+def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_district(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assets.generator.cli import main as generate
+    from pipelines import runner
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
+    landing, warehouse = tmp_path / "landing", tmp_path / "jianfu.duckdb"
+    first = runner.run_all(warehouse, landing)
+    assert {"reference + catalog", "downstream", "publishing"} <= set(first)
+    second = runner.run_all(warehouse, landing)
+    assert set(second) == {"fingerprints (landing)", "fingerprints (warehouse)"}  # nothing else ran
+
+    district = sorted(p.name for p in landing.iterdir() if p.name.isdigit())[0]
+    csv = sorted((landing / district).rglob("*.csv"))[0]
+    csv.write_bytes(csv.read_bytes() + b"\n")  # re-delivered: new bytes, same rows
+    con = duckdb.connect(str(warehouse), read_only=True)
+    runs_before = dict(
+        con.execute("SELECT district_code, max(run_id) FROM raw.landing_files GROUP BY 1").fetchall()
+    )
+    con.close()
+    third = runner.run_all(warehouse, landing)
+    assert any(k.startswith("ingestion (1 of") for k in third) and "downstream" in third
+    con = duckdb.connect(str(warehouse), read_only=True)
+    runs_after = dict(
+        con.execute("SELECT district_code, max(run_id) FROM raw.landing_files GROUP BY 1").fetchall()
+    )
+    con.close()
+    others = [d for d in runs_before if d != district]
+    assert others and all(runs_after[d] == runs_before[d] for d in others)  # other districts not touched
+
+
+def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from assets.generator.cli import main as generate
+    from pipelines import runner
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
+    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # sets JIANFU_WAREHOUSE / _LANDING
+    from pipelines.automation import refresh_job
+    from pipelines.definitions import defs
+
+    gated = dg.AssetSelection.groups("forms", "persons")
+    result = dg.materialize([*defs.assets, *defs.asset_checks], selection=gated, resources=defs.resources)  # type: ignore[list-item]
+    assert result.success and refresh_job.name
+    materialized = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]  # type: ignore[union-attr]
+    assert len(materialized) >= 10
+    assert all("skipped" in m.metadata for m in materialized), [
+        m.asset_key for m in materialized if "skipped" not in m.metadata
+    ]
+
+
+def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    import dagster as dg
+
+    from pipelines.automation import nightly_ingest_schedule
+
+    monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
+    delivered = tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv"
+    delivered.write_text("a")
+
+    def keys(day: int) -> dict[str, str]:
+        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30))
+        return {r.partition_key: r.run_key for r in nightly_ingest_schedule(context)}  # type: ignore[union-attr]
+
+    first, second = keys(26), keys(27)
+    assert first == second  # Dagster launches a run key once: no run on a night without deliveries
+    delivered.write_text("a, corrected")
+    third = keys(28)
+    assert third["310101"] != first["310101"]
+    assert {d: k for d, k in third.items() if d != "310101"} == {
+        d: k for d, k in first.items() if d != "310101"
+    }
+
+
+def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+    from dagster._core.definitions.observe import observe
+
+    from pipelines.versions import landing_districts
+
+    monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
+    (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
+    (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
+    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral())
+    versions = {
+        e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.tags[  # type: ignore[union-attr]
+            "dagster/data_version"
+        ]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert len(versions) == 16
+    assert versions["310101"] == fp.folder_fingerprint(tmp_path / "310101")
+    assert versions["310104"] == fp.folder_fingerprint(tmp_path / "310104")  # no folder yet: the empty digest
+    assert versions["310101"] != versions["310104"]
