@@ -2,7 +2,7 @@
 weights by EM -> guarded clustering -> golden records and stable ids. No Dagster, no warehouse tables."""
 
 from assets.matching.em import FSModel
-from assets.matching.engine import InputError, MatchEngine, Resolution
+from assets.matching.engine import InputError, MatchEngine, ModelRefused, Resolution
 from assets.matching.evaluate import evaluate_clusters
 from assets.matching.spec import MatchSpec, SpecError, load_spec, parse_spec
 
@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "MatchEngine",
     "MatchSpec",
+    "ModelRefused",
     "Resolution",
     "SpecError",
     "evaluate_clusters",

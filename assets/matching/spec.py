@@ -121,6 +121,9 @@ class Level(_Model):
     max_days: int | None = Field(default=None, ge=0)
     length: int | None = Field(default=None, ge=1)
     condition: str | None = None
+    # A level that is evidence against a match (two valid, different ID numbers): its weight must not
+    # exceed the `else` level's, and it is left out of the monotone order of the others.
+    against: bool = False
 
     @model_validator(mode="after")
     def _params(self) -> Level:
@@ -147,6 +150,9 @@ class Comparison(_Model):
     name: str
     feature: str
     levels: tuple[Level, ...] = Field(min_length=2)
+    # Term-frequency adjustment of the first (exact) level: agreeing on a rare value says more than
+    # agreeing on a common one (张伟 vs 欧阳明辉), as Splink's `term_frequency_adjustments`.
+    term_frequency: bool = False
 
     @model_validator(mode="after")
     def _else_last(self) -> Comparison:
@@ -155,21 +161,48 @@ class Comparison(_Model):
             raise ValueError("the last level must be `else` (every pair needs a level)")
         if "else" in kinds[:-1]:
             raise ValueError("`else` may only be the last level")
+        if self.term_frequency and kinds[0] != "exact":
+            raise ValueError("term_frequency adjusts an `exact` first level; the first level is " + kinds[0])
         names = [lv.name for lv in self.levels]
         if len(set(names)) != len(names):
             raise ValueError(f"level names repeat: {names}; give a `label`")
         return self
 
 
+class Deterministic(_Model):
+    """Pairs certainly the same entity, as agreement patterns (comparison -> levels), and the share of all
+    true matches they are assumed to find: λ = (pairs meeting a rule / recall) / all pairs."""
+
+    rules: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
+    recall: float = Field(gt=0.0, le=1.0)
+
+
+class Sanity(_Model):
+    """What a fitted model must satisfy to be used (besides monotone level weights): the first level of each
+    `strong` comparison (a valid identifier agreeing) outweighs the best levels of all `location`
+    comparisons together."""
+
+    strong: tuple[str, ...] = ()
+    location: tuple[str, ...] = ()
+
+
 class Estimation(_Model):
-    """Fellegi–Sunter parameters by EM on the candidate pairs (see docs/matching.md)."""
+    """Fellegi–Sunter parameters as Splink trains them (see docs/matching.md): u from random pairs, m by EM
+    per blocking rule, λ from deterministic rules."""
 
     method: Literal["em"] = "em"
     max_iterations: int = Field(default=200, ge=1)
     tolerance: float = Field(default=1e-7, gt=0)
-    u_sample_records: int = Field(default=1500, ge=10)  # records whose cross product starts u
-    estimate_u: bool = True  # False keeps u from the random sample (Splink's default)
+    seed: int = 42  # the random record sample for u
+    u_max_pairs: int = Field(default=1_000_000, ge=10)  # random pairs for u (a sample's cross product)
+    # Blocking rules (by name) whose pairs each train m in one EM session; default: every plain rule.
+    em_blocking: tuple[str, ...] = ()
+    deterministic: Deterministic | None = None  # default: the first comparison's first level, recall 1
     smoothing: float = Field(default=0.5, ge=0)  # pseudo-count per level (Dirichlet prior)
+    sanity: Sanity = Sanity()
+    # A model JSON (as `jianfu match --model-out` writes; relative to the spec file) kept when a fit is
+    # refused by the sanity report and no previous model is given: e.g. a fit on a small batch.
+    prior_model: str | None = None
 
 
 class Threshold(_Model):
@@ -341,6 +374,25 @@ class MatchSpec(_Model):
                         f"threshold.never_link[{i}]: comparison `{comp_name}` has no level {unknown}; "
                         f"levels: {comps[comp_name] + ['missing']}"
                     )
+        est = self.estimation
+        rule_names = {r.name for r in self.blocking}
+        for name in est.em_blocking:
+            if name not in rule_names:
+                raise ValueError(f"estimation.em_blocking: no blocking rule `{name}` (rules: {sorted(rule_names)})")
+        for i, rule in enumerate(est.deterministic.rules if est.deterministic else ()):
+            for comp_name, levels in rule.items():
+                if comp_name not in comps:
+                    raise ValueError(f"estimation.deterministic.rules[{i}]: no comparison `{comp_name}`")
+                unknown = [lv for lv in levels if lv not in comps[comp_name]]
+                if unknown:
+                    raise ValueError(
+                        f"estimation.deterministic.rules[{i}]: comparison `{comp_name}` has no level {unknown}; "
+                        f"levels: {comps[comp_name]}"
+                    )
+        for where, names in (("strong", est.sanity.strong), ("location", est.sanity.location)):
+            for comp_name in names:
+                if comp_name not in comps:
+                    raise ValueError(f"estimation.sanity.{where}: no comparison `{comp_name}`")
         cl = self.clustering.cannot_link
         if cl is not None:
             check(cl.feature, "clustering.cannot_link")
@@ -435,4 +487,9 @@ def load_spec(path: str | Path) -> MatchSpec:
         raise SpecError(f"{path}: spec file not found") from None
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML: {err}") from None
-    return parse_spec(data, str(path))
+    spec = parse_spec(data, str(path))
+    prior = spec.estimation.prior_model
+    if prior and not Path(prior).is_absolute():
+        est = spec.estimation.model_copy(update={"prior_model": str(path.parent / prior)})
+        spec = spec.model_copy(update={"estimation": est})
+    return spec

@@ -35,7 +35,7 @@ def test_resident_spec_loads(resident_spec):
         # a Levenshtein band without its distance
         (lambda d: d["comparisons"][1]["levels"].__setitem__(2, {"kind": "levenshtein"}), "needs `max`"),
         # an ID-number level on a text feature
-        (lambda d: d["comparisons"][1]["levels"].insert(0, {"kind": "id_one_edit"}), "transform id_number"),
+        (lambda d: d["comparisons"][1]["levels"].insert(1, {"kind": "id_one_edit"}), "transform id_number"),
         # pinyin on a date
         (lambda d: d["comparisons"][3]["levels"].insert(0, {"kind": "pinyin_equal"}), "needs a text feature"),
         # a strong link below the threshold
