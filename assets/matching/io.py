@@ -19,6 +19,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pl.DataFra
         return pl.read_parquet(path)
     if path.suffix.lower() in (".csv", ".txt"):
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        frame = frame.rename({c: c.strip() for c in frame.columns})  # "a, b" headers: names without spaces
         return frame.select([c for c in columns if c in frame.columns]) if columns is not None else frame
     raise ValueError(f"{path}: unsupported file type (use .csv or .parquet)")
 
