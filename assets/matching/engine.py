@@ -60,6 +60,7 @@ class Resolution:
     history: pl.DataFrame
     model: FSModel
     stats: dict[str, object] = field(default_factory=dict)
+    explanation: str = ""  # weights table and sanity report (`jianfu match --explain`)
 
 
 class MatchEngine:
@@ -332,6 +333,9 @@ class MatchEngine:
         if model is not None:
             self._check_model(model)
             self.model = model
+            self.sanity = check_model(self.spec, model)
+            if not self.sanity.ok:
+                log.warning("the model given does not pass the sanity report: %s", self.sanity.problems)
         else:
             self.fit(fallback)
         self._score()
@@ -413,7 +417,7 @@ class MatchEngine:
             "incremental": incremental,
             "seconds": {k: round(v, 3) for k, v in self._timings.items()},
         }
-        return Resolution(assignments, entities, history, self.model, stats)
+        return Resolution(assignments, entities, history, self.model, stats, self.explain())
 
     def compare(self, pairs: list[tuple[str, str]]) -> pl.DataFrame:
         """Level names per comparison for given (record_id, record_id) pairs of the loaded records: what

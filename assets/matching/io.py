@@ -12,6 +12,8 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pl.DataFra
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes), no header and no records")
     if path.suffix.lower() in (".parquet", ".pq"):
         if columns is not None:
             present = set(pl.read_parquet_schema(path))

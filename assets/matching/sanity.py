@@ -1,7 +1,8 @@
 """The model sanity report: checks a fitted model must pass before it scores anything.
 
 1. Monotone levels: within a comparison, listed levels carry non-increasing weights (exact ≥ fuzzy ≥
-   else); a level marked `against` (two valid, different ID numbers) weighs no more than `else`.
+   else); a level marked `against` (two valid, different ID numbers) weighs no more than `else`; a
+   level marked `ordered: false` (different, not looser) weighs between `else` and the first level.
 2. A strong identifier outweighs location: the first level of each `estimation.sanity.strong`
    comparison weighs more than the best levels of all `estimation.sanity.location` comparisons together
    (a household shares address, phone and committee; that must never beat an agreeing ID number).
@@ -50,13 +51,18 @@ def check_model(spec: MatchSpec, model: FSModel, not_estimated: list[str] | None
     for comp in spec.comparisons:
         w = weights[comp.name]
         names = [lv.name for lv in comp.levels]
-        chain = [i for i, lv in enumerate(comp.levels) if not lv.against]
+        chain = [i for i, lv in enumerate(comp.levels) if not lv.against and lv.ordered]
         for a, b in zip(chain, chain[1:], strict=False):
             if w[b] > w[a] + TOLERANCE:
                 report.problems.append(
                     f"`{comp.name}`: level `{names[b]}` ({w[b]:+.2f}) outweighs the stricter `{names[a]}` ({w[a]:+.2f})"
                 )
         for i, lv in enumerate(comp.levels):
+            if not lv.ordered and not w[-1] - TOLERANCE <= w[i] <= w[0] + TOLERANCE:
+                report.problems.append(
+                    f"`{comp.name}`: level `{names[i]}` ({w[i]:+.2f}) is not between else ({w[-1]:+.2f}) "
+                    f"and `{names[0]}` ({w[0]:+.2f})"
+                )
             if lv.against and w[i] > w[-1] + TOLERANCE:
                 report.problems.append(
                     f"`{comp.name}`: level `{names[i]}` is evidence against a match but weighs {w[i]:+.2f} "
@@ -91,7 +97,8 @@ def explain_model(spec: MatchSpec, model: FSModel, sanity: SanityReport | None, 
     lines.append(f"prior: lambda {model.lam:.4g} (log2 odds {model.prior_log2:+.2f})")
     if training is not None:
         lines.append(
-            f"u from {training.u_pairs:,} random pairs of {training.u_records:,} records; lambda from "
+            f"u from {training.u_pairs:,} random pairs of {training.u_records:,} records "
+            f"({training.u_sure_matches:,} left out as deterministic matches); lambda from "
             f"{training.deterministic_pairs:,} deterministic pairs at recall {training.recall}"
         )
         for s in training.sessions:

@@ -124,6 +124,9 @@ class Level(_Model):
     # A level that is evidence against a match (two valid, different ID numbers): its weight must not
     # exceed the `else` level's, and it is left out of the monotone order of the others.
     against: bool = False
+    # A level that is not stricter or looser than its neighbours, only different (same committee with
+    # nothing else known, next to same address): it must weigh between `else` and the first level.
+    ordered: bool = True
 
     @model_validator(mode="after")
     def _params(self) -> Level:
@@ -460,12 +463,27 @@ class MatchSpec(_Model):
         return cols
 
 
-def _format_errors(err: ValidationError) -> str:
+def _format_errors(err: ValidationError, data: dict) -> str:
+    """One entry per problem, naming list items by their `name` (comparison `name`, not comparisons.1)."""
     lines = []
     for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  - {loc}: {item['msg']}")
+        parts: list[str] = []
+        node: object = data
+        for p in item["loc"]:
+            child = node[p] if isinstance(node, (dict, list)) and _has(node, p) else None
+            if isinstance(p, int) and isinstance(child, dict) and isinstance(child.get("name"), str):
+                parts[-1:] = [f"{parts[-1] if parts else ''}[{child['name']}]"]
+            else:
+                parts.append(str(p))
+            node = child
+        lines.append(f"  - {'.'.join(parts) or '(top level)'}: {item['msg']}")
     return "\n".join(lines)
+
+
+def _has(node: dict | list, key: object) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(key, int) and -len(node) <= key < len(node)
 
 
 def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
@@ -475,7 +493,7 @@ def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
     try:
         return MatchSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(f"{source}: invalid match spec\n{_format_errors(err)}") from None
+        raise SpecError(f"{source}: invalid match spec\n{_format_errors(err, data)}") from None
 
 
 def load_spec(path: str | Path) -> MatchSpec:

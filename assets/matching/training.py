@@ -79,6 +79,7 @@ class Session:
 class TrainingReport:
     u_pairs: int = 0
     u_records: int = 0
+    u_sure_matches: int = 0  # random pairs left out of u because a deterministic rule says they match
     sessions: list[Session] = field(default_factory=list)
     deterministic_pairs: int = 0
     recall: float = 1.0
@@ -184,23 +185,33 @@ def em_sessions(
     return m
 
 
-def lambda_from_rules(
-    spec: MatchSpec, gammas: np.ndarray, counts: np.ndarray, n_records: int, report: TrainingReport
-) -> float:
-    """λ = (candidate pairs meeting any deterministic rule / recall) / all pairs of records."""
+def _deterministic(spec: MatchSpec) -> Deterministic:
     det = spec.estimation.deterministic
     if det is None:  # documented default: the first comparison's first level finds every match
         first = spec.comparisons[0]
         det = Deterministic(rules=({first.name: (first.levels[0].name,)},), recall=1.0)
+    return det
+
+
+def deterministic_hits(spec: MatchSpec, gammas: np.ndarray) -> np.ndarray:
+    """Mask of the patterns that meet a deterministic rule."""
     index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(spec.comparisons)}
     hit = np.zeros(len(gammas), dtype=bool)
-    for rule in det.rules:
+    for rule in _deterministic(spec).rules:
         fires = np.ones(len(gammas), dtype=bool)
         for comp_name, wanted in rule.items():
             ci, lv = index[comp_name]
             fires &= np.isin(gammas[:, ci], [lv.index(x) for x in wanted])
         hit |= fires
-    found = float(counts[hit].sum())
+    return hit
+
+
+def lambda_from_rules(
+    spec: MatchSpec, gammas: np.ndarray, counts: np.ndarray, n_records: int, report: TrainingReport
+) -> float:
+    """λ = (candidate pairs meeting any deterministic rule / recall) / all pairs of records."""
+    det = _deterministic(spec)
+    found = float(counts[deterministic_hits(spec, gammas)].sum())
     report.deterministic_pairs = int(found)
     report.recall = det.recall
     total = n_records * (n_records - 1) / 2
@@ -222,11 +233,18 @@ def train(
     names = [c.name for c in spec.comparisons]
     levels = [[lv.name for lv in c.levels] for c in spec.comparisons]
     n_levels = [len(lv) for lv in levels]
-    u = u_from_counts(random_gammas, random_counts, n_levels, spec.estimation.smoothing)
+    # Random pairs that meet a deterministic rule are matches, not chance agreement: left out of u.
+    sure = deterministic_hits(spec, random_gammas)
+    kept_gammas, kept_counts = random_gammas[~sure], random_counts[~sure]
+    u = u_from_counts(kept_gammas, kept_counts, n_levels, spec.estimation.smoothing)
     report.u_pairs = int(random_counts.sum())
+    report.u_sure_matches = int(random_counts[sure].sum())
     m = em_sessions(spec, pair_gammas, pair_masks, pair_counts, u, report)
     lam = lambda_from_rules(spec, pair_gammas, pair_counts, n_records, report)
-    u = remove_matches(u, m, lam, random_gammas, random_counts, spec.estimation.smoothing)
+    # The matches the rules miss (1 - recall of them) are still in: remove their expected share.
+    kept = float(kept_counts.sum())
+    lam_rest = lam * (1.0 - _deterministic(spec).recall) * float(random_counts.sum()) / kept if kept else 0.0
+    u = remove_matches(u, m, min(lam_rest, 0.5), kept_gammas, kept_counts, spec.estimation.smoothing)
     iterations = sum(s.iterations for s in report.sessions)
     converged = all(s.converged for s in report.sessions)
     return FSModel(names, levels, m, u, lam, iterations, converged)
