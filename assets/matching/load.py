@@ -40,7 +40,7 @@ def required_pinyin(spec: MatchSpec) -> set[str]:
     refs += [a.column for a in spec.golden.attributes]
     refs += [f.sql or "" for f in spec.features.values()]
     for name, feat in spec.features.items():
-        if feat.column is not None and feat.transform == "text":
+        if feat.column is not None and feat.transform in ("text", "name"):
             if any(f"{name}__py" in r for r in refs):
                 need.add(name)
     return need

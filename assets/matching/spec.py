@@ -18,11 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Transforms that turn an input column into a feature (see transforms.py).
-Transform = Literal["text", "upper", "digits", "id_number", "pinyin", "date", "address", "none"]
+Transform = Literal[
+    "text", "upper", "digits", "id_number", "pinyin", "date", "address", "name", "sex", "phone", "none"
+]
 # Companion columns derived automatically from a feature, by transform.
 COMPANIONS: dict[str, tuple[str, ...]] = {
     "id_number": ("valid", "birth", "sex"),
     "text": ("py",),
+    "name": ("py",),
     "address": (),
     "pinyin": (),
 }
@@ -356,7 +359,7 @@ class MatchSpec(_Model):
                         f"comparison `{comp.name}` level `{level.kind}` needs a feature with "
                         f"transform id_number, `{feat}` has {ftype}"
                     )
-                if level.kind == "pinyin_equal" and ftype != "text":
+                if level.kind == "pinyin_equal" and ftype not in ("text", "name"):
                     raise ValueError(
                         f"comparison `{comp.name}` level pinyin_equal needs a text feature, `{feat}` is {ftype}"
                     )
