@@ -135,7 +135,7 @@ class MatchEngine:
         report = TrainingReport(u_records=k)
         model = train(self.spec, pairs.gammas, pairs.masks, pairs.counts, rg, rc, self.n, report)
         self.training = report
-        self.sanity = check_model(self.spec, model, report.not_estimated)
+        self.sanity = check_model(self.spec, model, report.not_estimated, report.u_level_counts)
         self._timings["em"] = time.perf_counter() - t0
         if not self.sanity.ok:
             self.refused = model

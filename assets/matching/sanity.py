@@ -1,7 +1,7 @@
 """The model sanity report: checks a fitted model must pass before it scores anything.
 
 1. Monotone levels: within a comparison, listed levels carry non-increasing weights (exact ≥ fuzzy ≥
-   else); a level marked `against` (two valid, different ID numbers) weighs no more than `else`; a
+   else), beyond the sampling noise of u (two standard errors from the random-pair counts); a level marked `against` (two valid, different ID numbers) weighs no more than `else`; a
    level marked `ordered: false` (different, not looser) weighs between `else` and the first level.
 2. A strong identifier outweighs location: the first level of each `estimation.sanity.strong`
    comparison weighs more than the best levels of all `estimation.sanity.location` comparisons together
@@ -20,7 +20,16 @@ import numpy as np
 from assets.matching.em import FSModel
 from assets.matching.spec import MatchSpec
 
-TOLERANCE = 1e-6  # bits
+TOLERANCE = 0.25  # bits: weights closer than this are equal
+
+
+def _noise(counts: list[np.ndarray] | None, ci: int, a: int, b: int) -> float:
+    """Two standard errors (bits) of the difference of two levels' log2 u, from their random-pair counts
+    (u of a level seen k times is known to about 1/sqrt(k+1)): an inversion smaller than this is noise."""
+    if not counts:
+        return 0.0
+    ka, kb = float(counts[ci][a]), float(counts[ci][b])
+    return 2.0 * float(np.sqrt(1.0 / (ka + 1.0) + 1.0 / (kb + 1.0))) / float(np.log(2.0))
 
 
 class ModelRefused(ValueError):
@@ -45,18 +54,30 @@ class SanityReport:
         return [head, *(f"  problem: {p}" for p in self.problems), *(f"  note: {n}" for n in self.notes)]
 
 
-def check_model(spec: MatchSpec, model: FSModel, not_estimated: list[str] | None = None) -> SanityReport:
+def check_model(
+    spec: MatchSpec,
+    model: FSModel,
+    not_estimated: list[str] | None = None,
+    u_counts: list[np.ndarray] | None = None,
+) -> SanityReport:
+    """`u_counts` (random pairs per level) turns the monotone check into a test: an inversion within the
+    sampling noise of the two levels' u is reported as a note, a larger one refuses the model."""
     report = SanityReport()
     weights = model.weights()
     for comp in spec.comparisons:
         w = weights[comp.name]
         names = [lv.name for lv in comp.levels]
         chain = [i for i, lv in enumerate(comp.levels) if not lv.against and lv.ordered]
+        ci = spec.comparisons.index(comp)
         for a, b in zip(chain, chain[1:], strict=False):
-            if w[b] > w[a] + TOLERANCE:
-                report.problems.append(
-                    f"`{comp.name}`: level `{names[b]}` ({w[b]:+.2f}) outweighs the stricter `{names[a]}` ({w[a]:+.2f})"
-                )
+            if w[b] <= w[a] + TOLERANCE:
+                continue
+            noise = _noise(u_counts, ci, a, b)
+            text = f"`{comp.name}`: level `{names[b]}` ({w[b]:+.2f}) outweighs the stricter `{names[a]}` ({w[a]:+.2f})"
+            if w[b] - w[a] > noise:
+                report.problems.append(text)
+            else:
+                report.notes.append(f"{text}, within the sampling noise of u (±{noise:.2f} bits)")
         for i, lv in enumerate(comp.levels):
             if not lv.ordered and not w[-1] - TOLERANCE <= w[i] <= w[0] + TOLERANCE:
                 report.problems.append(

@@ -80,6 +80,7 @@ class TrainingReport:
     u_pairs: int = 0
     u_records: int = 0
     u_sure_matches: int = 0  # random pairs left out of u because a deterministic rule says they match
+    u_level_counts: list[np.ndarray] = field(default_factory=list)  # random pairs per comparison level
     sessions: list[Session] = field(default_factory=list)
     deterministic_pairs: int = 0
     recall: float = 1.0
@@ -238,6 +239,14 @@ def train(
     kept_gammas, kept_counts = random_gammas[~sure], random_counts[~sure]
     u = u_from_counts(kept_gammas, kept_counts, n_levels, spec.estimation.smoothing)
     report.u_pairs = int(random_counts.sum())
+    report.u_level_counts = [
+        np.bincount(
+            kept_gammas[kept_gammas[:, ci] >= 0, ci],
+            weights=kept_counts[kept_gammas[:, ci] >= 0],
+            minlength=k,
+        )
+        for ci, k in enumerate(n_levels)
+    ]
     report.u_sure_matches = int(random_counts[sure].sum())
     m = em_sessions(spec, pair_gammas, pair_masks, pair_counts, u, report)
     lam = lambda_from_rules(spec, pair_gammas, pair_counts, n_records, report)
