@@ -2,7 +2,7 @@
 
 1. Monotone levels: within a comparison, listed levels carry non-increasing weights (exact ≥ fuzzy ≥
    else), beyond the sampling noise of u (two standard errors from the random-pair counts); a level marked `against` (two valid, different ID numbers) weighs no more than `else`; a
-   level marked `ordered: false` (different, not looser) weighs between `else` and the first level.
+   level marked `ordered: false` (different evidence, not looser) weighs at least as much as `else`.
 2. A strong identifier outweighs location: the first level of each `estimation.sanity.strong`
    comparison weighs more than the best levels of all `estimation.sanity.location` comparisons together
    (a household shares address, phone and committee; that must never beat an agreeing ID number).
@@ -79,10 +79,10 @@ def check_model(
             else:
                 report.notes.append(f"{text}, within the sampling noise of u (±{noise:.2f} bits)")
         for i, lv in enumerate(comp.levels):
-            if not lv.ordered and not w[-1] - TOLERANCE <= w[i] <= w[0] + TOLERANCE:
+            if not lv.ordered and w[i] < w[-1] - TOLERANCE:
                 report.problems.append(
-                    f"`{comp.name}`: level `{names[i]}` ({w[i]:+.2f}) is not between else ({w[-1]:+.2f}) "
-                    f"and `{names[0]}` ({w[0]:+.2f})"
+                    f"`{comp.name}`: level `{names[i]}` ({w[i]:+.2f}) is evidence for a match but weighs less "
+                    f"than else ({w[-1]:+.2f})"
                 )
             if lv.against and w[i] > w[-1] + TOLERANCE:
                 report.problems.append(

@@ -128,7 +128,7 @@ class Level(_Model):
     # exceed the `else` level's, and it is left out of the monotone order of the others.
     against: bool = False
     # A level that is not stricter or looser than its neighbours, only different (same committee with
-    # nothing else known, next to same address): it must weigh between `else` and the first level.
+    # nothing else known, next to same address; names swapped): it must weigh at least as much as `else`.
     ordered: bool = True
 
     @model_validator(mode="after")
