@@ -73,7 +73,25 @@ def score(clusters: Path, truth: pl.DataFrame) -> dict[str, float | int]:
     pred = pl.read_parquet(clusters)
     rid = "record_id" if "record_id" in pred.columns else pred.columns[0]
     pred = pred.select(pl.col(rid).cast(pl.String).alias("record_id"), pl.col("cluster_id").cast(pl.String))
-    return evaluate_clusters(pred, truth, truth_col="person_id")
+    out = evaluate_clusters(pred, truth.select("record_id", "person_id"), truth_col="person_id")
+    if "household_id" in truth.columns:
+        out.update(household_false_pairs(pred, truth))
+    return out
+
+
+def household_false_pairs(pred: pl.DataFrame, truth: pl.DataFrame) -> dict[str, int]:
+    """Wrongly joined pairs (one cluster, two persons), split into those inside one household (twins,
+    parent and child, spouses) and the rest: a matcher that mistakes shared evidence for identity fails
+    inside households first."""
+    j = pred.join(truth, on="record_id")
+
+    def pairs(*keys: str) -> int:
+        n = j.group_by(keys).len()["len"].cast(pl.Int64)
+        return int((n * (n - 1) // 2).sum())
+
+    false_all = pairs("cluster_id") - pairs("cluster_id", "person_id")
+    false_hh = pairs("cluster_id", "household_id") - pairs("cluster_id", "household_id", "person_id")
+    return {"false_pairs": false_all, "false_pairs_in_household": false_hh}
 
 
 def sample_rows(warehouse_path: Path, truth_path: Path) -> pl.DataFrame:
@@ -144,7 +162,11 @@ def run_size(name: str, args: argparse.Namespace, work: Path) -> list[dict[str, 
     label, rows, kind = dataset(name, args)
     tag = name.replace(":", "_")
     records = work / f"records_{tag}.parquet"
-    truth = rows.select(pl.col("record_id").cast(pl.String), pl.col("person_id").cast(pl.String))
+    truth = rows.select(
+        pl.col("record_id").cast(pl.String),
+        pl.col("person_id").cast(pl.String),
+        *([pl.col("household_id").cast(pl.String)] if "household_id" in rows.columns else []),
+    )
     drop = [c for c in ("person_id", "household_id", "noise") if c in rows.columns]
     rows.drop(drop).write_parquet(records)
     print(f"[{label}] {rows.height:,} rows of {truth['person_id'].n_unique():,} persons "
@@ -265,13 +287,15 @@ def _f1(assignments: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
 
 def markdown(rows: list[dict[str, object]]) -> str:
     head = ("| data | records | tool | F1 | precision | recall | B³ F1 | wall time (s) | CPU time (s) | "
-            "peak memory (MB) | Splink/jianfu time |")  # fmt: skip
-    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "peak memory (MB) | Splink/jianfu time | false pairs (in household) |")  # fmt: skip
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
             f"| {r['data']} | {r['records']:,} | {r['tool']} | {r['pairwise_f1']:.4f} | {r['pairwise_precision']:.4f} | "
             f"{r['pairwise_recall']:.4f} | {r['bcubed_f1']:.4f} | {r['wall_s']} | {r['cpu_s']} | {r['peak_mb']:,} | "
-            f"{r.get('splink_over_jianfu', '')} |"
+            f"{r.get('splink_over_jianfu', '')} | "
+            + (f"{r['false_pairs']:,} ({r['false_pairs_in_household']:,})" if "false_pairs" in r else "")
+            + " |"
         )
     return "\n".join(lines)
 
