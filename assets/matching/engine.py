@@ -181,9 +181,12 @@ class MatchEngine:
         self._pattern_weight = pw
         never = self._never_link_patterns()
         w_pair = pw[pairs.pattern]
-        for ci, tf in pairs.tf.items():
-            # Splink: the exact level's u is replaced by the value's frequency (at least tf_minimum).
+        for ci, count in pairs.tf.items():
+            # Splink: the exact level's u is replaced by the value's frequency. Here the frequency is
+            # shrunk towards the model's average u by 1/u pseudo-records, so a small batch (three rows,
+            # all of one name) cannot claim that its names are common: tf = (count + 1) / (n + 1/u).
             u_exact = float(self.model.u[ci][0])
+            tf = (count + 1.0) / (pairs.tf_total[ci] + 1.0 / u_exact)
             adj = np.log2(u_exact) - np.log2(np.maximum(tf, TF_MINIMUM))
             w_pair = w_pair + np.where(np.isnan(tf), 0.0, adj)
         self._w = w_pair

@@ -24,7 +24,8 @@ class Pairs:
     """Candidate pairs (a < b, record indexes) and their patterns.
 
     gammas/masks/counts are per distinct pattern; `pattern` maps each pair to its row there; `tf` holds,
-    per term-frequency comparison index, the pair's value frequency when it agrees exactly (else nan)."""
+    per term-frequency comparison index, how many records hold the pair's value when it agrees exactly
+    (else nan), and `tf_total` the records with a value."""
 
     a: np.ndarray
     b: np.ndarray
@@ -33,6 +34,7 @@ class Pairs:
     masks: np.ndarray
     counts: np.ndarray
     tf: dict[int, np.ndarray] = field(default_factory=dict)
+    tf_total: dict[int, int] = field(default_factory=dict)
     by_rule: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -64,14 +66,13 @@ class Coder:
 
 
 def tf_columns(spec: MatchSpec) -> list[str]:
-    """Per term-frequency comparison, `__tf_<i>`: its feature value's share of the non-null values."""
+    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value."""
     out = []
     for ci, comp in enumerate(spec.comparisons):
         if comp.term_frequency:
             f = S.q(comp.feature)
             out.append(
-                f"CASE WHEN {f} IS NOT NULL THEN (count(*) OVER (PARTITION BY {f}))::DOUBLE "
-                f"/ count({f}) OVER () END AS __tf_{ci}"
+                f"CASE WHEN {f} IS NOT NULL THEN (count(*) OVER (PARTITION BY {f}))::DOUBLE END AS __tf_{ci}"
             )
     return out
 
@@ -112,7 +113,14 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
         tf[ci] = np.asarray(
             np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
         )
+    totals = {
+        ci: int(
+            con.execute(f"SELECT count({S.q(spec.comparisons[ci].feature)}) FROM {table}").fetchall()[0][0]
+        )
+        for ci in tf_idx
+    }
     return Pairs(
+        tf_total=totals,
         a=np.asarray(res["rid_l"], dtype=np.int32),
         b=np.asarray(res["rid_r"], dtype=np.int32),
         pattern=inverse.astype(np.int32).reshape(-1),
