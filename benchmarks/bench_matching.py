@@ -134,7 +134,8 @@ def febrl_rows(which: str, splink_python: str | None) -> pl.DataFrame:
     for name in files:
         frame = pl.read_csv(Path(where) / "febrl" / name, infer_schema=False)
         frames.append(frame.rename({c: c.strip() for c in frame.columns}))
-    rows = pl.concat(frames).with_columns(pl.all().str.strip_chars())
+    # blank cells are missing values for both tools (Splink would block and compare '' = '' as equal)
+    rows = pl.concat(frames).with_columns(pl.all().str.strip_chars().replace("", None))
     return rows.with_columns(
         pl.col("rec_id").alias("record_id"), pl.col("rec_id").str.extract(r"rec-(\d+)").alias("person_id")
     )

@@ -299,8 +299,7 @@ class MatchSpec(_Model):
             refs.update(rule.keys)
             if rule.filter:
                 snippets.append(rule.filter)
-            if rule.masked_windows:
-                refs.update(c for c in names if c.startswith(rule.keys[0] + "__"))
+
         for comp in self.comparisons:
             refs.add(comp.feature)
             for level in comp.levels:

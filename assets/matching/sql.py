@@ -7,6 +7,7 @@ input order). Pairs always have rid_l < rid_r.
 from __future__ import annotations
 
 import math
+import re
 
 from assets.matching.levels import KINDS, q
 from assets.matching.spec import Comparison, Level, MatchSpec
@@ -118,7 +119,9 @@ def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str
     assert mw is not None
     name = rule.keys[0]
     key = q(name)
-    companions = sorted(c for c in spec.columns() if c.startswith(f"{name}__"))
+    companions = sorted(
+        c for c in spec.columns() if c.startswith(f"{name}__") and re.search(rf"\b{c}\b", rule.filter or "")
+    )
     cols = ", ".join([key, *(q(c) for c in companions)])
     values = f"SELECT DISTINCT {cols} FROM {table} WHERE {key} IS NOT NULL"
     # Windows start at 0, step, 2*step, ... and the last one reaches the end of the key.
