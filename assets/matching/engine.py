@@ -418,6 +418,7 @@ class MatchEngine:
             "lambda": self.model.lam,
             "em_iterations": self.model.iterations,
             "incremental": incremental,
+            "model_sanity": self.sanity.lines() if self.sanity is not None else [],
             "seconds": {k: round(v, 3) for k, v in self._timings.items()},
         }
         return Resolution(assignments, entities, history, self.model, stats, self.explain())
