@@ -61,7 +61,9 @@ def _postcode(rng: np.random.Generator, n: int) -> np.ndarray:
     d = rng.integers(1, 30, n)
     e = rng.integers(0, 10, n)
     f = letters[rng.integers(0, 26, (n, 2))]
-    return np.array([f"{x[0]}{x[1]}{y} {z}{w[0]}{w[1]}" for x, y, z, w in zip(a, d, e, f, strict=True)], dtype=object)
+    return np.array(
+        [f"{x[0]}{x[1]}{y} {z}{w[0]}{w[1]}" for x, y, z, w in zip(a, d, e, f, strict=True)], dtype=object
+    )
 
 
 def generate(n_records: int, seed: int = 1) -> pl.DataFrame:
@@ -80,7 +82,10 @@ def generate(n_records: int, seed: int = 1) -> pl.DataFrame:
     hh_town_idx = rng.integers(0, len(towns), n_hh)
     hh_postcode = _postcode(rng, n_hh)
     hh_address = np.array(
-        [f"{k} {s}" for k, s in zip(rng.integers(1, 400, n_hh), _zipf_choice(rng, streets, n_hh, 0.6), strict=True)],
+        [
+            f"{k} {s}"
+            for k, s in zip(rng.integers(1, 400, n_hh), _zipf_choice(rng, streets, n_hh, 0.6), strict=True)
+        ],
         dtype=object,
     )
     hh_landline = np.where(rng.random(n_hh) < 0.6, [f"01{x:09d}" for x in rng.integers(0, 10**9, n_hh)], None)
@@ -108,7 +113,9 @@ def generate(n_records: int, seed: int = 1) -> pl.DataFrame:
     idx = np.flatnonzero(twin)
     dob[idx] = dob[idx - 1]
     surname[idx] = surname[idx - 1]
-    mobile = np.where(rng.random(n_persons) < 0.75, [f"07{x:09d}" for x in rng.integers(0, 10**9, n_persons)], None)
+    mobile = np.where(
+        rng.random(n_persons) < 0.75, [f"07{x:09d}" for x in rng.integers(0, 10**9, n_persons)], None
+    )
 
     # records per person: 1 + geometric
     reps = np.minimum(rng.geometric(0.45, size=n_persons), 8)
@@ -121,7 +128,10 @@ def generate(n_records: int, seed: int = 1) -> pl.DataFrame:
                                               "postcode", "phone", "email")}  # fmt: skip
     r = rng.random((n, 14))
     moved_address = np.array(
-        [f"{k} {s}" for k, s in zip(rng.integers(1, 400, n), _zipf_choice(rng, streets, n, 0.6), strict=True)],
+        [
+            f"{k} {s}"
+            for k, s in zip(rng.integers(1, 400, n), _zipf_choice(rng, streets, n, 0.6), strict=True)
+        ],
         dtype=object,
     )
     moved_postcode = _postcode(rng, n)
@@ -172,10 +182,14 @@ def generate(n_records: int, seed: int = 1) -> pl.DataFrame:
             rows[k].append(v)
     out = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in rows.items()})
     order = rng.permutation(n)
-    return out.with_columns(
-        pl.Series("person_id", [f"p{x}" for x in pid]),
-        pl.Series("household_id", [f"h{x}" for x in hh]),
-    )[order].with_row_index("record_id").with_columns(pl.format("r{}", pl.col("record_id")).alias("record_id"))
+    return (
+        out.with_columns(
+            pl.Series("person_id", [f"p{x}" for x in pid]),
+            pl.Series("household_id", [f"h{x}" for x in hh]),
+        )[order]
+        .with_row_index("record_id")
+        .with_columns(pl.format("r{}", pl.col("record_id")).alias("record_id"))
+    )
 
 
 def _valid_date(s: str) -> bool:
@@ -187,7 +201,9 @@ def _valid_date(s: str) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("records", type=int)
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=1)
