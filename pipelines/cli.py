@@ -7,11 +7,21 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import runner
+
+def _default_paths() -> tuple[Path, Path]:
+    """runner.default_paths() without importing the runner (Dagster): `jianfu --help` stays fast."""
+    import os
+
+    from assets.common import paths
+
+    return (
+        Path(os.environ.get("JIANFU_WAREHOUSE") or paths.DEFAULT_WAREHOUSE),
+        Path(os.environ.get("JIANFU_LANDING") or paths.SAMPLE_LANDING),
+    )
 
 
 def _configure_run(parser: argparse.ArgumentParser) -> None:
-    warehouse, landing = runner.default_paths()
+    warehouse, landing = _default_paths()
     parser.add_argument("--warehouse", type=Path, default=warehouse, help=f"DuckDB file to write (default {warehouse})")
     parser.add_argument("--landing", type=Path, default=landing, help=f"landing zone root (default {landing})")
     parser.add_argument("--full-refresh", action="store_true", help="read every file again")
@@ -19,6 +29,8 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pipelines import runner
+
     start = time.perf_counter()
     runner.run_all(args.warehouse, args.landing, full_refresh=args.full_refresh, log_level=args.log_level)
     print()
@@ -28,10 +40,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _configure_summary(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse", type=Path, default=runner.default_paths()[0])
+    parser.add_argument("--warehouse", type=Path, default=_default_paths()[0])
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from pipelines import runner
+
     print(runner.summary(args.warehouse))
     return 0
 
@@ -76,20 +90,24 @@ COMMANDS = {
 }  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Only the subcommand named in `argv` is configured (its module imported): the others need just
+    their help line. Without `argv`, every subcommand is configured."""
     parser = argparse.ArgumentParser(prog="jianfu", description="减负: grassroots data-burden pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, (configure, run, help_text) in COMMANDS.items():
         # `generate` hands every option, --help included, to the generator's own parser.
         sp = sub.add_parser(name, help=help_text, description=help_text, add_help=name != "generate")
-        configure(sp)
+        if chosen is None or chosen == name:
+            configure(sp)
         sp.set_defaults(func=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if args.command == "generate":
         # argparse's REMAINDER does not capture options that come first (`generate --preset bench`):
@@ -97,7 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         args.args = argv[argv.index("generate") + 1 :]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # the reader went away (`jianfu ... | head`): stop quietly, as a Unix tool does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,19 +1,32 @@
 """Generic entity resolution: declarative spec -> DuckDB SQL blocking and comparisons -> Fellegi–Sunter
-weights by EM -> guarded clustering -> golden records and stable ids. No Dagster, no warehouse tables."""
+weights trained as Splink does -> guarded clustering -> golden records and stable ids. No Dagster, no
+warehouse tables.
 
-from assets.matching.em import FSModel
-from assets.matching.engine import InputError, MatchEngine, Resolution
-from assets.matching.evaluate import evaluate_clusters
-from assets.matching.spec import MatchSpec, SpecError, load_spec, parse_spec
+Names are imported on first use, so `import assets.matching.cli` (for `jianfu match --help`) does not
+load DuckDB and polars.
+"""
 
-__all__ = [
-    "FSModel",
-    "InputError",
-    "MatchEngine",
-    "MatchSpec",
-    "Resolution",
-    "SpecError",
-    "evaluate_clusters",
-    "load_spec",
-    "parse_spec",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "FSModel": "assets.matching.em",
+    "InputError": "assets.matching.load",
+    "MatchEngine": "assets.matching.engine",
+    "ModelRefused": "assets.matching.sanity",
+    "Resolution": "assets.matching.engine",
+    "evaluate_clusters": "assets.matching.evaluate",
+    "MatchSpec": "assets.matching.spec",
+    "SpecError": "assets.matching.spec",
+    "load_spec": "assets.matching.spec",
+    "parse_spec": "assets.matching.spec",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""`jianfu match`: run the engine on any CSV/Parquet file with a spec, outside Dagster."""
+"""`jianfu match`: run the engine on any CSV/Parquet file with a spec, outside Dagster.
+
+Heavy modules (polars, DuckDB, the engine) are imported inside `run_match`, so `jianfu match --help`
+answers at once. Every problem with the input or the spec ends in one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-import polars as pl
-
-from assets.matching.em import FSModel
-from assets.matching.engine import InputError, MatchEngine
-from assets.matching.io import read_table, write_table
-from assets.matching.spec import SpecError, load_spec
 
 
 def configure_match(parser: argparse.ArgumentParser) -> None:
@@ -28,17 +25,37 @@ def configure_match(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--previous", help="an earlier --output: carry its cluster ids forward")
     parser.add_argument(
         "--model-in",
-        help="model JSON from an earlier --model-out: with --previous, "
-        "compare only the new records (incremental)",
+        help="model JSON from an earlier --model-out: with --previous, compare only the new records "
+        "(incremental); without, score with it instead of fitting",
     )
     parser.add_argument("--model-out", help="write the fitted m/u model as JSON")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the fitted weights table (comparison x level: m, u, weight) and the model sanity report",
+    )
     parser.add_argument("--entities", help="write golden records per cluster (.csv or .parquet)")
     parser.add_argument("--history", help="write merges/splits/creations (.csv or .parquet)")
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     parser.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB")
 
 
+def _one_line(err: BaseException) -> str:
+    first, *rest = str(err).split("\n  - ")
+    return " ".join(first.split()) + (": " + "; ".join(" ".join(r.split()) for r in rest) if rest else "")
+
+
 def run_match(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from assets.matching.em import FSModel
+    from assets.matching.engine import MatchEngine
+    from assets.matching.io import read_table, write_table
+    from assets.matching.load import InputError
+    from assets.matching.sanity import ModelRefused
+    from assets.matching.spec import SpecError, load_spec
+
+    engine = None
     try:
         spec = load_spec(args.spec)
         previous = None
@@ -49,21 +66,28 @@ def run_match(args: argparse.Namespace) -> int:
             )
         model = None
         if args.model_in:
-            model = FSModel.from_dict(json.loads(Path(args.model_in).read_text(encoding="utf-8")))
+            try:
+                model = FSModel.from_dict(json.loads(Path(args.model_in).read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError) as err:
+                raise InputError(f"{args.model_in}: not a model file ({err})") from None
         engine = MatchEngine(spec, threads=args.threads, memory_limit=args.memory_limit)
+        frame = read_table(args.input, columns=spec.input_columns())
         try:
             # The frame is handed over (no reference kept here), so it is freed once the features exist.
-            result = engine.resolve(
-                read_table(args.input, columns=spec.input_columns()),
-                previous,
-                model,
-                golden=bool(args.entities),
-            )
-        finally:
-            engine.close()
-    except (SpecError, InputError, FileNotFoundError, ValueError) as err:
-        print(f"jianfu match: {err}", file=sys.stderr)
+            result = engine.resolve(frame, previous, model, golden=bool(args.entities))
+        except InputError as err:
+            raise InputError(f"{args.input}: {err}") from None
+    except ModelRefused as err:
+        if args.explain and engine is not None:
+            print(engine.explain())
+        print(f"jianfu match: {_one_line(err)}", file=sys.stderr)
         return 2
+    except (SpecError, InputError, FileNotFoundError, ValueError) as err:
+        print(f"jianfu match: {_one_line(err)}", file=sys.stderr)
+        return 2
+    finally:
+        if engine is not None:
+            engine.close()
     out = result.assignments.rename({"entity_id": "cluster_id"}).drop("is_new")
     if spec.record_id != "record_id":
         out = out.rename({"record_id": spec.record_id})
@@ -74,11 +98,13 @@ def run_match(args: argparse.Namespace) -> int:
         write_table(result.entities.rename({"entity_id": "cluster_id"}), args.entities)
     if args.history:
         write_table(result.history, args.history)
+    if args.explain:
+        print(result.explanation)
     s = result.stats
     print(
         f"{s['records']:,} records -> {s['entities']:,} clusters "
         f"({s['candidate_pairs']:,} candidate pairs, {s['links_above_threshold']:,} links, "
-        f"lambda {s['lambda']:.4f}, {'incremental' if s['incremental'] else 'full'}, "
+        f"lambda {s['lambda']:.4g}, {'incremental' if s['incremental'] else 'full'}, "
         f"{s['seconds']['total']:.1f} s) -> {args.output}"
     )
     print("seconds by step: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items()))

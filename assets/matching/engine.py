@@ -11,9 +11,11 @@ connection plus numpy; nothing here knows about warehouse tables or Dagster.
 
 from __future__ import annotations
 
+import json
+import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -22,22 +24,26 @@ import polars as pl
 
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
-from assets.matching.em import FSModel, fit_em
+from assets.matching.em import FSModel
+from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
+from assets.matching.load import InputError, load_records
+from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
+from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
 from assets.matching.spec import MatchSpec, SpecError, load_spec
-from assets.matching.transforms import feature_lookups
+from assets.matching.training import TrainingReport, train
+
+__all__ = ["InputError", "MatchEngine", "ModelRefused", "Resolution"]
 
 DEFAULT_MEMORY_LIMIT = "768MB"
+TF_MINIMUM = 1e-6  # floor of a term frequency (Splink's tf_minimum_u_value)
+log = logging.getLogger(__name__)
 
 
 def _nullable(index: np.ndarray) -> pl.Series:
     """An index array with -1 for "none" as a polars series with nulls (for gather)."""
     s = pl.Series(index)
     return s.zip_with(s >= 0, pl.repeat(None, len(s), dtype=s.dtype, eager=True))
-
-
-class InputError(ValueError):
-    """The input frame does not fit the spec (missing columns, duplicate record ids)."""
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Resolution:
     history: pl.DataFrame
     model: FSModel
     stats: dict[str, object] = field(default_factory=dict)
+    explanation: str = ""  # weights table and sanity report (`jianfu match --explain`)
 
 
 class MatchEngine:
@@ -78,10 +85,12 @@ class MatchEngine:
         self.n = 0
         self.stats: dict[str, object] = {}
         self._record_ids: pl.Series | None = None
-        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # a, b, pattern code
-        self._p: np.ndarray | None = None
-        self._patterns: np.ndarray | None = None  # decoded gamma per unique code
-        self._codes: np.ndarray | None = None
+        self._pairs: Pairs | None = None
+        self._p: np.ndarray | None = None  # match probability per candidate pair
+        self._w: np.ndarray | None = None  # match weight per candidate pair
+        self.training: TrainingReport | None = None
+        self.sanity: SanityReport | None = None
+        self.refused: FSModel | None = None  # a fitted model the sanity report refused
         self._labels: np.ndarray | None = None
         self._initial: np.ndarray | None = None
         self._incremental = False
@@ -90,256 +99,113 @@ class MatchEngine:
         self._levels = [len(c.levels) for c in self.spec.comparisons]
 
     # ------------------------------------------------------------------ load
-    def _required_pinyin(self) -> set[str]:
-        need = set()
-        for comp in self.spec.comparisons:
-            for level in comp.levels:
-                if level.kind == "pinyin_equal":
-                    need.add(level.feature or comp.feature)
-        refs = [k for r in self.spec.blocking for k in r.keys]
-        refs += [a.column for a in self.spec.golden.attributes]
-        refs += [f.sql or "" for f in self.spec.features.values()]
-        for name, feat in self.spec.features.items():
-            if feat.column is not None and feat.transform == "text":
-                if any(f"{name}__py" in r for r in refs):
-                    need.add(name)
-        return need
-
     def load(self, frame: pl.DataFrame, previous: pl.DataFrame | None = None) -> int:
         """Prepare features for every record. With `previous` (record_id, entity_id), records listed there
         are old and keep their groups; the others are new."""
         return self._load([frame], previous)
 
     def _load(self, holder: list[pl.DataFrame], previous: pl.DataFrame | None) -> int:
-        """`holder` carries the only reference to the input, so it is freed as soon as features exist."""
-        t0 = time.perf_counter()
-        frame = holder.pop()
-        spec = self.spec
-        missing = [c for c in spec.input_columns() if c not in frame.columns]
-        if missing:
-            raise InputError(
-                f"input lacks column(s) {missing} needed by spec `{spec.entity}` (has: {frame.columns})"
-            )
-        frame = frame.select(spec.input_columns()).with_columns(pl.col(spec.record_id).cast(pl.String))
-        rid = frame[spec.record_id]
-        if rid.null_count():
-            raise InputError(f"{rid.null_count()} record(s) have a null `{spec.record_id}`")
-        if rid.n_unique() != frame.height:
-            dup = frame.filter(pl.col(spec.record_id).is_duplicated())[spec.record_id].head(5).to_list()
-            raise InputError(f"`{spec.record_id}` is not unique, e.g. {dup}")
-        needed = spec.needed_features(golden=self._with_golden)
-        features = {
-            n: f
-            for n, f in spec.features.items()
-            if n in needed or any(c.startswith(n + "__") for c in needed)
-        }
-        direct, lookups = feature_lookups(
-            frame, features, self._required_pinyin() & needed.union(n.removesuffix("__py") for n in needed)
-        )
-        # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
-        lookups = {
-            c: d.select([x for x in d.columns if x == "__src" or x in needed]) for c, d in lookups.items()
-        }
-        produced = set(direct.columns) | {c for d in lookups.values() for c in d.columns if c != "__src"}
-        # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
-        wanted = (
-            ({spec.golden.recency} | {a.column for a in spec.golden.attributes})
-            if self._with_golden
-            else set()
-        )
-        raw = [c for c in frame.columns if c in wanted and c not in produced and c != spec.record_id]
-        base = pl.concat(
-            [
-                # __rid = rank of the record id: every later step sees the same numbering in any input order.
-                frame.select(
-                    (pl.col(spec.record_id).rank("ordinal") - 1).cast(pl.Int32).alias("__rid"),
-                    pl.col(spec.record_id).alias("record_id"),
-                    *dict.fromkeys([*raw, *lookups]),
-                ),
-                direct,
-            ],
-            how="horizontal",
-        )
-        del frame
-        newest = pl.CompatLevel.newest()  # string views: handed to DuckDB without a copy
-        tables = {"__in": base.to_arrow(compat_level=newest)}
-        joins = []
-        select = [
-            "i.__rid",
-            "i.record_id",
-            *(f"i.{S.q(c)}" for c in raw),
-            *(f"i.{S.q(c)}" for c in direct.columns),
-        ]
-        for k, (column, derived) in enumerate(lookups.items()):
-            tables[f"__lk{k}"] = derived.to_arrow(compat_level=newest)
-            joins.append(f"LEFT JOIN __lk{k} d{k} ON i.{S.q(column)} IS NOT DISTINCT FROM d{k}.__src")
-            select.append(f"d{k}.* EXCLUDE (__src)")
-        if previous is not None and previous.height:
-            prev = previous.select(pl.col("record_id").cast(pl.String), pl.col("entity_id").cast(pl.String))
-            tables["__prev"] = prev.to_arrow()
-            joins.append("LEFT JOIN __prev p ON p.record_id = i.record_id")
-            select.append("p.entity_id IS NULL AS __new")
-            select.append("p.entity_id AS __entity")
-            self._incremental = True
-        else:
-            select.append("TRUE AS __new")
-            self._incremental = False
-        for name, table in tables.items():
-            self.con.register(name, table)
-        del base, lookups, direct, tables
-        sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
-        extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
-        block_keys = "".join(f", {c}" for c in S.block_key_columns(spec))
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "
-            f"y AS (SELECT *{extra} FROM x) SELECT *{block_keys} FROM y"
-        )
-        for statement in S.block_cap_statements(spec, "__rec"):
-            self.con.execute(statement)
-        for name in ("__in", "__prev", *(f"__lk{k}" for k in range(len(joins)))):
-            self.con.unregister(name)
-        self._record_ids = self.con.sql("SELECT record_id FROM __rec ORDER BY __rid").pl()["record_id"]
-        self.n = len(self._record_ids)
-        if self._incremental:
-            res = self.con.execute(
-                "SELECT CASE WHEN __entity IS NULL THEN -1 ELSE dense_rank() OVER (ORDER BY __entity) END AS g "
-                "FROM __rec ORDER BY __rid"
-            ).fetchnumpy()
-            self._initial = np.asarray(res["g"], dtype=np.int64)
-            self.con.execute("ALTER TABLE __rec DROP COLUMN __entity")
-        else:
-            self._initial = None
-        self._timings["load"] = time.perf_counter() - t0
+        loaded = load_records(self.con, self.spec, holder, previous, self._with_golden)
+        self._record_ids, self.n = loaded.record_ids, loaded.n
+        self._initial, self._incremental = loaded.initial, loaded.incremental
+        self._timings["load"] = loaded.seconds
         return self.n
 
     # ------------------------------------------------------------------ pairs
-    def _code_expr(self) -> str:
-        """Mixed-radix code of the gamma vector (gamma+1 per comparison), one BIGINT per pair."""
-        terms, radix = [], 1
-        for comp, k in zip(self.spec.comparisons, self._levels, strict=True):
-            terms.append(f"(({S.gamma_expr(self.spec, comp)}) + 1) * {radix}")
-            radix *= k + 1
-        return " + ".join(terms)
-
-    def _decode(self, codes: np.ndarray) -> np.ndarray:
-        out = np.empty((len(codes), len(self._levels)), dtype=np.int64)
-        rest = codes.astype(np.int64)
-        for ci, k in enumerate(self._levels):
-            out[:, ci] = rest % (k + 1) - 1
-            rest = rest // (k + 1)
-        return out
-
-    def _blocked_pairs(self, restrict_new: bool) -> None:
-        t0 = time.perf_counter()
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(self.spec, '__rec', restrict_new)}"
-        )
-        per_rule = dict(self.con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
-        self.stats["pairs_by_rule"] = {
-            r.name: int(per_rule.get(i, 0)) for i, r in enumerate(self.spec.blocking)
-        }
-        res = self.con.execute(
-            f"SELECT c.rid_l, c.rid_r, {self._code_expr()} AS __code FROM __cand c "
-            "JOIN __rec l ON l.__rid = c.rid_l JOIN __rec r ON r.__rid = c.rid_r"
-        ).fetchnumpy()
-        self.con.execute("DROP TABLE __cand")
-        a = np.asarray(res["rid_l"], dtype=np.int32)
-        b = np.asarray(res["rid_r"], dtype=np.int32)
-        code = np.asarray(res["__code"], dtype=np.int64)
-        # DuckDB returns the pairs in no fixed order; nothing downstream depends on it (EM counts patterns,
-        # clustering sorts its links and rounds its means), so they are not sorted here.
-        self._pairs = (a, b, code)
-        uniq, inverse = np.unique(self._pairs[2], return_inverse=True)
-        self._codes = uniq
-        self._pattern_of_pair = inverse.astype(np.int32)
-        self._patterns = self._decode(uniq)
-        self.stats["candidate_pairs"] = int(len(a))
-        self._timings["block_compare"] = time.perf_counter() - t0
-
-    def _u_from_sample(self) -> list[np.ndarray]:
-        """u start values from the cross product of a deterministic sample of records (random pairs are
-        almost all non-matches)."""
-        k = min(self.spec.estimation.u_sample_records, self.n)
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __samp AS SELECT * FROM __rec ORDER BY hash(record_id), record_id LIMIT {k}"
-        )
-        res = self.con.execute(
-            f"SELECT {self._code_expr()} AS __code, count(*) AS __n FROM __samp l JOIN __samp r ON l.__rid < r.__rid "
-            "GROUP BY __code"
-        ).fetchnumpy()
-        self.con.execute("DROP TABLE __samp")
-        g = self._decode(np.asarray(res["__code"]))
-        n = np.asarray(res["__n"], dtype=float)
-        out = []
-        alpha = self.spec.estimation.smoothing
-        for ci, kk in enumerate(self._levels):
-            mask = g[:, ci] >= 0
-            counts = np.bincount(g[mask, ci], weights=n[mask], minlength=kk) + alpha
-            out.append(counts / counts.sum())
-        return out
+    def _blocked_pairs(self, restrict_new: bool) -> Pairs:
+        if self._pairs is None:
+            self._pairs = candidate_pairs(self.con, self.spec, "__rec", restrict_new)
+            self.stats["pairs_by_rule"] = self._pairs.by_rule
+            self.stats["candidate_pairs"] = int(len(self._pairs.a))
+            self._timings["block_compare"] = self._pairs.seconds
+        return self._pairs
 
     # ------------------------------------------------------------------ public steps
-    def fit(self) -> FSModel:
-        """Block, compare and estimate m, u and lambda by EM on the candidate pairs."""
+    def fit(self, fallback: FSModel | None = None) -> FSModel:
+        """Train as Splink does (u from random pairs, m by EM per blocking rule, λ from deterministic
+        rules), then check the model. A model failing the sanity report is refused: `fallback` (the
+        previous model) is kept if given, else ModelRefused is raised with the reasons."""
         if self.n == 0:
             raise InputError("no records loaded: call load(frame) first")
-        if self._pairs is None:
-            self._blocked_pairs(restrict_new=self._incremental)
-        t0 = time.perf_counter()
-        assert self._patterns is not None
-        counts = np.bincount(self._pattern_of_pair, minlength=len(self._codes)).astype(float)
-        est = self.spec.estimation
-        names = [c.name for c in self.spec.comparisons]
-        levels = [[lv.name for lv in c.levels] for c in self.spec.comparisons]
-        u0 = self._u_from_sample()
-        if len(counts) == 0:
+        pairs = self._blocked_pairs(restrict_new=self._incremental)
+        if len(pairs.a) == 0:
             raise InputError("blocking produced no candidate pairs: nothing to estimate")
-        self.model = fit_em(
-            names,
-            levels,
-            self._patterns,
-            counts,
-            u0,
-            estimate_u=est.estimate_u,
-            max_iterations=est.max_iterations,
-            tolerance=est.tolerance,
-            smoothing=est.smoothing,
-        )
+        t0 = time.perf_counter()
+        rg, rc, k = random_pairs(self.con, self.spec, "__rec", self.n)
+        report = TrainingReport(u_records=k)
+        model = train(self.spec, pairs.gammas, pairs.masks, pairs.counts, rg, rc, self.n, report)
+        self.training = report
+        self.sanity = check_model(self.spec, model, report.not_estimated, report.u_level_counts)
         self._timings["em"] = time.perf_counter() - t0
-        return self.model
+        if not self.sanity.ok:
+            self.refused = model
+            kept = "the previous model"
+            if fallback is None and self.spec.estimation.prior_model:
+                fallback, kept = self._prior_model(), f"the prior model {self.spec.estimation.prior_model}"
+            if fallback is None:
+                raise ModelRefused(self.sanity)
+            self._check_model(fallback)
+            log.warning("%s; keeping %s", ModelRefused(self.sanity), kept)
+            # m and u are kept; λ, the chance that two random records of *this* input match, is this
+            # input's (from the deterministic rules).
+            fallback = replace(fallback, lam=model.lam)
+            self.sanity.notes.append(f"refused model replaced by {kept} (m and u; lambda of this input)")
+            self.stats["model_refused"] = self.sanity.problems
+            model = fallback
+        self.model = model
+        return model
+
+    def _prior_model(self) -> FSModel:
+        path = Path(self.spec.estimation.prior_model or "")
+        try:
+            return FSModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError) as err:
+            raise SpecError(f"estimation.prior_model: cannot read {path}: {err}") from None
 
     def _score(self, model: FSModel | None = None) -> None:
-        """Match weight and probability of every candidate pair (by pattern, then a gather)."""
+        """Match weight and probability of every candidate pair: per pattern, plus the term-frequency
+        adjustment of pairs agreeing exactly on a value of a `term_frequency` comparison."""
         if model is not None:
             self._check_model(model)
             self.model = model
         if self.model is None:
             self.fit()
-        if self._pairs is None:
-            self._blocked_pairs(restrict_new=self._incremental)
-        assert self.model is not None and self._patterns is not None
+        pairs = self._blocked_pairs(restrict_new=self._incremental)
+        assert self.model is not None
         weights = self.model.weights()
-        pw = np.full(len(self._patterns), self.model.prior_log2)
+        pw = np.full(len(pairs.gammas), self.model.prior_log2)
         for ci, comp in enumerate(self.spec.comparisons):
             w = np.asarray(weights[comp.name])
-            g = self._patterns[:, ci]
+            g = pairs.gammas[:, ci]
             pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
         self._pattern_weight = pw
-        self._pattern_p = 1.0 / (1.0 + np.exp2(-pw))
-        self._pattern_p[self._never_link_patterns()] = 0.0
-        self._p = self._pattern_p[self._pattern_of_pair]
+        never = self._never_link_patterns()
+        w_pair = pw[pairs.pattern]
+        for ci, count in pairs.tf.items():
+            # Splink: the exact level's u is replaced by the value's frequency. Here the frequency is
+            # shrunk towards the model's average u by 1/u pseudo-records, so a small batch (three rows,
+            # all of one name) cannot claim that its names are common: tf = (count + 1) / (n + 1/u).
+            u_exact = float(self.model.u[ci][0])
+            tf = (count + 1.0) / (pairs.tf_total[ci] + 1.0 / u_exact)
+            adj = np.log2(u_exact) - np.log2(np.maximum(tf, TF_MINIMUM))
+            w_pair = w_pair + np.where(np.isnan(tf), 0.0, adj)
+        self._w = w_pair
+        p = 1.0 / (1.0 + np.exp2(-w_pair))
+        p[never[pairs.pattern]] = 0.0
+        self._p = p
 
     def _never_link_patterns(self) -> np.ndarray:
         """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
-        assert self._patterns is not None
-        mask = np.zeros(len(self._patterns), dtype=bool)
+        assert self._pairs is not None
+        patterns = self._pairs.gammas
+        mask = np.zeros(len(patterns), dtype=bool)
         index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(self.spec.comparisons)}
         for rule in self.spec.threshold.never_link:
-            fires = np.ones(len(self._patterns), dtype=bool)
+            fires = np.ones(len(patterns), dtype=bool)
             for comp_name, levels in rule.items():
                 ci, names = index[comp_name]
                 codes = [-1 if lv == "missing" else names.index(lv) for lv in levels]
-                fires &= np.isin(self._patterns[:, ci], codes)
+                fires &= np.isin(patterns[:, ci], codes)
             mask |= fires
         return mask
 
@@ -347,17 +213,22 @@ class MatchEngine:
         """Score the candidate pairs: record ids, match weight and probability, one row per pair."""
         self._score(model)
         assert self._record_ids is not None and self._pairs is not None and self._p is not None
-        a, b, _ = self._pairs
+        a, b = self._pairs.a, self._pairs.b
         order = np.argsort((a.astype(np.int64) << 32) | b.astype(np.int64))  # a stable order for readers
-        a, b = a[order], b[order]
         return pl.DataFrame(
             {
-                "record_id_l": self._record_ids.gather(a),
-                "record_id_r": self._record_ids.gather(b),
-                "match_weight": self._pattern_weight[self._pattern_of_pair[order]],
+                "record_id_l": self._record_ids.gather(a[order]),
+                "record_id_r": self._record_ids.gather(b[order]),
+                "match_weight": self._w[order],
                 "match_probability": self._p[order],
             }
         )
+
+    def explain(self) -> str:
+        """The weights table (comparison x level: m, u, weight) and the sanity report, as text."""
+        model = self.refused if self.refused is not None and self.model is None else self.model
+        assert model is not None, "fit() first"
+        return explain_model(self.spec, model, self.sanity, self.training)
 
     def _check_model(self, model: FSModel) -> None:
         names = [c.name for c in self.spec.comparisons]
@@ -386,7 +257,7 @@ class MatchEngine:
             self._score()
         t0 = time.perf_counter()
         assert self._pairs is not None and self._p is not None
-        a, b, _ = self._pairs
+        a, b = self._pairs.a, self._pairs.b
         cl = self.spec.clustering
         labels = cluster(
             ClusterInput(
@@ -408,14 +279,15 @@ class MatchEngine:
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per record (by __rid): its strongest scored pair inside its own cluster (ties: the smaller
-        other record) as (other __rid or -1, probability or nan, pattern index or -1)."""
+        other record) as (other __rid or -1, probability or nan, pair index or -1)."""
         assert self._pairs is not None and self._labels is not None and self._p is not None
-        a, b, _ = self._pairs
+        a, b = self._pairs.a, self._pairs.b
         same = self._labels[a] == self._labels[b]
         node = np.concatenate([a[same], b[same]])
         other = np.concatenate([b[same], a[same]])
         p = np.concatenate([self._p[same], self._p[same]])
-        pat = np.concatenate([self._pattern_of_pair[same]] * 2)
+        idx = np.flatnonzero(same)
+        pat = np.concatenate([idx, idx])
         # max probability per record, then the smallest other record among the pairs reaching it
         best_p = np.full(self.n, -np.inf)
         np.maximum.at(best_p, node, p)
@@ -432,115 +304,14 @@ class MatchEngine:
 
     def _agreed_lists(self) -> pl.Series:
         """Per comparison pattern, the comparisons whose level carries evidence for a match."""
-        assert self.model is not None and self._patterns is not None
+        assert self.model is not None and self._pairs is not None
         weights = self.model.weights()
         names = [c.name for c in self.spec.comparisons]
         rows = [
             [n for n, g in zip(names, row, strict=True) if g >= 0 and weights[n][g] > 0]
-            for row in self._patterns
+            for row in self._pairs.gammas
         ]
         return pl.Series("agreed", rows, dtype=pl.List(pl.String))
-
-    def _golden(self, labels_tbl: str, with_attributes: bool = True) -> pl.DataFrame:
-        """Survivorship per attribute, in SQL; ties end on the smallest record id. Without attributes:
-        record count and anchor only (what naming needs)."""
-        g = self.spec.golden
-        attrs = g.attributes if with_attributes else ()
-        ident = self.spec.identity
-        needed = {a.column for a in attrs} | {k.lstrip("-") for a in attrs for k in a.prefer}
-        needed |= {g.recency if attrs else None, ident.anchor, ident.anchor_when}
-        needed -= {None, "frequency", "recency", "record_id"}
-        cols = "".join(f", r.{S.q(c)}" for c in sorted(needed))  # type: ignore[type-var]
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __gbase AS SELECT c.cluster, r.__rid{cols} "
-            f"FROM __rec r JOIN {labels_tbl} c ON c.__rid = r.__rid"
-        )
-        base = "SELECT * FROM __gbase"
-        types = dict(self.con.execute("SELECT column_name, column_type FROM (DESCRIBE __gbase)").fetchall())
-
-        def lowest_first(expr: str, typ: str) -> str:
-            """A sort key where the preferred (highest) value is the smallest, nulls last."""
-            if typ == "DATE" or typ.startswith("TIMESTAMP"):
-                expr = f"epoch({expr})"
-            elif typ == "VARCHAR":  # ISO dates in text (a CSV input); other text cannot rank
-                expr = f"coalesce(TRY_CAST({expr} AS DOUBLE), epoch(TRY_CAST({expr} AS TIMESTAMP)))"
-            return f"coalesce(-({expr})::DOUBLE, 'Infinity'::DOUBLE)"
-
-        # One pass finds, per cluster and attribute, whether the records disagree at all (min <> max);
-        # only those clusters go through survivorship. Each attribute then takes one aggregation to
-        # (cluster, value) and one to the cluster's best value: arg_min over a struct orders
-        # lexicographically, like ORDER BY ... but as a hash aggregate (no window).
-        anchor_expr = None
-        if ident.anchor:
-            anchor_expr = (
-                f"CASE WHEN {S.q(ident.anchor)} IS NOT NULL"
-                + (f" AND {S.q(ident.anchor_when)}" if ident.anchor_when else "")
-                + f" THEN {S.q(ident.anchor)}::VARCHAR END"
-            )
-        summary = ["count(*) AS record_count"]
-        for i, attr in enumerate(attrs):
-            summary += [f"min({S.q(attr.column)}) AS lo{i}", f"max({S.q(attr.column)}) AS hi{i}"]
-        if anchor_expr:
-            summary += [f"min({anchor_expr}) AS lo_anchor", f"max({anchor_expr}) AS hi_anchor"]
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __gsum AS SELECT cluster, {', '.join(summary)} FROM __gbase GROUP BY cluster"
-        )
-        selects = ["SELECT * FROM __gsum"]
-        names = ["__count"]
-        for i, attr in enumerate(attrs):
-            col = S.q(attr.column)
-            varied = f"SELECT cluster FROM __gsum WHERE lo{i} <> hi{i}"
-            aggs = ["count(*) AS frequency", "min(__rid) AS first_record"]  # __rid ranks the record ids
-            keys = []
-            for n, key in enumerate(attr.prefer):
-                if key == "frequency":
-                    keys.append(f"k{n} := -frequency")
-                elif key == "recency":
-                    if not g.recency:
-                        raise SpecError(
-                            f"golden attribute `{attr.name}` prefers recency but golden.recency is unset"
-                        )
-                    aggs.append(f"max({S.q(g.recency)}) AS recency")
-                    keys.append(f"k{n} := {lowest_first('recency', types[g.recency])}")
-                else:
-                    c = key.lstrip("-")
-                    agg = "max" if not key.startswith("-") else "min"
-                    aggs.append(f"{agg}({S.q(c)}) AS {S.q('k_' + c)}")
-                    expr = lowest_first(S.q("k_" + c), types[c].replace("BOOLEAN", "INTEGER"))
-                    if types[c] == "BOOLEAN":
-                        expr = lowest_first(f"{S.q('k_' + c)}::INTEGER", "INTEGER")
-                    if key.startswith("-"):
-                        expr = f"-({expr})"
-                    keys.append(f"k{n} := {expr}")
-            keys.append("tie := first_record")
-            selects.append(
-                f"SELECT cluster, arg_min(value, struct_pack({', '.join(keys)})) AS {S.q(attr.name)} FROM ("
-                f"SELECT cluster, {col} AS value, {', '.join(aggs)} FROM ({base}) WHERE {col} IS NOT NULL "
-                f"AND cluster IN ({varied}) GROUP BY cluster, {col}) GROUP BY cluster"
-            )
-            names.append(attr.name)
-        if anchor_expr:
-            selects.append(
-                f"SELECT cluster, arg_min(value, struct_pack(f := -frequency, v := value, r := first_record)) AS anchor "
-                f"FROM (SELECT cluster, {anchor_expr} AS value, count(*) AS frequency, min(__rid) AS first_record "
-                f"FROM ({base}) WHERE {anchor_expr} IS NOT NULL AND cluster IN (SELECT cluster FROM __gsum "
-                "WHERE lo_anchor <> hi_anchor) GROUP BY cluster, value) GROUP BY cluster"
-            )
-        sql = "WITH " + ", ".join(f"t{i} AS ({s})" for i, s in enumerate(selects))
-        sql += " SELECT t0.cluster, t0.record_count"
-        for i, attr in enumerate(attrs, start=1):
-            sql += f", CASE WHEN t0.lo{i - 1} = t0.hi{i - 1} THEN t0.lo{i - 1} ELSE t{i}.{S.q(attr.name)} END AS {S.q(attr.name)}"
-        if anchor_expr:
-            sql += f", CASE WHEN t0.lo_anchor = t0.hi_anchor THEN t0.lo_anchor ELSE t{len(selects) - 1}.anchor END AS anchor"
-        sql += " FROM t0"
-        for i in range(1, len(selects)):
-            sql += f" LEFT JOIN t{i} USING (cluster)"
-        out = self.con.sql(sql).pl()
-        self.con.execute("DROP TABLE __gbase")
-        self.con.execute("DROP TABLE __gsum")
-        if not anchor_expr:
-            out = out.with_columns(pl.lit(None, dtype=pl.String).alias("anchor"))
-        return out
 
     def resolve(
         self,
@@ -548,10 +319,12 @@ class MatchEngine:
         previous: pl.DataFrame | None = None,
         model: FSModel | None = None,
         golden: bool = True,
+        fallback: FSModel | None = None,
     ) -> Resolution:
         """Run everything. `previous` (record_id, entity_id) carries ids forward; with `model` too, the run
         is incremental: only pairs touching new records are compared and old entities are kept whole.
-        `golden=False` skips the survivorship attributes (entities then hold counts and anchors only)."""
+        `golden=False` skips the survivorship attributes (entities then hold counts and anchors only).
+        `fallback`: the model kept when a fresh fit is refused by the sanity report."""
         t_all = time.perf_counter()
         self._pairs = None
         self._p = None
@@ -563,8 +336,11 @@ class MatchEngine:
         if model is not None:
             self._check_model(model)
             self.model = model
+            self.sanity = check_model(self.spec, model)
+            if not self.sanity.ok:
+                log.warning("the model given does not pass the sanity report: %s", self.sanity.problems)
         else:
-            self.fit()
+            self.fit(fallback)
         self._score()
         labels = self.cluster()
         t0 = time.perf_counter()
@@ -572,7 +348,7 @@ class MatchEngine:
         lab = pl.DataFrame({"__rid": np.arange(self.n, dtype=np.int32), "cluster": labels})
         lab_arrow = lab.to_arrow()  # noqa: F841
         self.con.execute("CREATE OR REPLACE TEMP TABLE __labels AS SELECT * FROM lab_arrow")
-        golden = self._golden("__labels", with_attributes=golden)
+        golden = golden_records(self.con, self.spec, "__labels", with_attributes=golden)
         self._timings["golden"] = time.perf_counter() - t0
         clusters = pl.DataFrame({"record_id": self._record_ids, "cluster": labels})
         # A label is the cluster's smallest __rid, and __rid ranks the record ids: the smallest record id
@@ -604,9 +380,11 @@ class MatchEngine:
         slot[mapping["cluster"].to_numpy()] = np.arange(mapping.height)
         has = best_other >= 0
         weight = np.full(self.n, np.nan)
-        weight[has] = self._pattern_weight[best_pat[has]]
+        weight[has] = self._w[best_pat[has]]
         other_idx = _nullable(best_other)
-        pat_idx = _nullable(best_pat)
+        pattern_of = np.full(self.n, -1, dtype=np.int64)
+        pattern_of[has] = self._pairs.pattern[best_pat[has]]
+        pat_idx = _nullable(pattern_of)
         assignments = pl.DataFrame(
             {
                 "record_id": self._record_ids,  # in __rid order = record id order
@@ -640,9 +418,10 @@ class MatchEngine:
             "lambda": self.model.lam,
             "em_iterations": self.model.iterations,
             "incremental": incremental,
+            "model_sanity": self.sanity.lines() if self.sanity is not None else [],
             "seconds": {k: round(v, 3) for k, v in self._timings.items()},
         }
-        return Resolution(assignments, entities, history, self.model, stats)
+        return Resolution(assignments, entities, history, self.model, stats, self.explain())
 
     def compare(self, pairs: list[tuple[str, str]]) -> pl.DataFrame:
         """Level names per comparison for given (record_id, record_id) pairs of the loaded records: what

@@ -12,6 +12,8 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pl.DataFra
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes), no header and no records")
     if path.suffix.lower() in (".parquet", ".pq"):
         if columns is not None:
             present = set(pl.read_parquet_schema(path))
@@ -19,6 +21,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pl.DataFra
         return pl.read_parquet(path)
     if path.suffix.lower() in (".csv", ".txt"):
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        frame = frame.rename({c: c.strip() for c in frame.columns})  # "a, b" headers: names without spaces
         return frame.select([c for c in columns if c in frame.columns]) if columns is not None else frame
     raise ValueError(f"{path}: unsupported file type (use .csv or .parquet)")
 

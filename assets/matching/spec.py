@@ -7,33 +7,50 @@ enterprises or any other column set. Errors name the file and the offending entr
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from assets.matching.levels import KINDS
+from assets.matching.settings import (
+    DEV_SALT,
+    CannotLink,
+    Clustering,
+    Deterministic,
+    Estimation,
+    Golden,
+    GoldenAttribute,
+    Identity,
+    Sanity,
+    SortKey,
+    SpecError,
+    Threshold,
+    _Model,
+)
+
+__all__ = [
+    "DEV_SALT", "BlockingRule", "CannotLink", "Clustering", "Comparison", "Deterministic", "Estimation", "Feature",
+    "Golden", "GoldenAttribute", "Identity", "Level", "MatchSpec", "Sanity", "SortKey", "SpecError", "Threshold",
+    "load_spec", "parse_spec",
+]  # fmt: skip
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Transforms that turn an input column into a feature (see transforms.py).
-Transform = Literal["text", "upper", "digits", "id_number", "pinyin", "date", "address", "none"]
+Transform = Literal[
+    "text", "upper", "digits", "id_number", "pinyin", "date", "address", "name", "sex", "phone", "none"
+]
 # Companion columns derived automatically from a feature, by transform.
 COMPANIONS: dict[str, tuple[str, ...]] = {
     "id_number": ("valid", "birth", "sex"),
     "text": ("py",),
+    "name": ("py",),
     "address": (),
     "pinyin": (),
 }
-
-
-class SpecError(ValueError):
-    """A match spec that cannot be used; the message names the file and the entry."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Feature(_Model):
@@ -85,29 +102,9 @@ class BlockingRule(_Model):
 
 
 LevelKind = Literal[
-    "exact",
-    "pinyin_equal",
-    "jaro_winkler",
-    "jaro",
-    "levenshtein",
-    "damerau_levenshtein",
-    "date_diff",
-    "prefix",
-    "id_check_digit",
-    "id_one_edit",
-    "id_both_valid",
-    "sql",
-    "else",
-]
-_NEEDS = {
-    "jaro_winkler": "min",
-    "jaro": "min",
-    "levenshtein": "max",
-    "damerau_levenshtein": "max",
-    "date_diff": "max_days",
-    "prefix": "length",
-    "sql": "condition",
-}
+    "exact", "pinyin_equal", "jaro_winkler", "jaro", "levenshtein", "damerau_levenshtein", "date_diff",
+    "prefix", "id_check_digit", "id_one_edit", "id_both_valid", "sql", "else",
+]  # fmt: skip  (each kind's parameters, feature types and SQL: assets/matching/levels.py)
 
 
 class Level(_Model):
@@ -121,10 +118,16 @@ class Level(_Model):
     max_days: int | None = Field(default=None, ge=0)
     length: int | None = Field(default=None, ge=1)
     condition: str | None = None
+    # A level that is evidence against a match (two valid, different ID numbers): its weight must not
+    # exceed the `else` level's, and it is left out of the monotone order of the others.
+    against: bool = False
+    # A level that is not stricter or looser than its neighbours, only different (same committee with
+    # nothing else known, next to same address; names swapped): it must weigh at least as much as `else`.
+    ordered: bool = True
 
     @model_validator(mode="after")
     def _params(self) -> Level:
-        needed = _NEEDS.get(self.kind)
+        needed = KINDS[self.kind].needs
         if needed and getattr(self, needed) is None:
             raise ValueError(f"level kind `{self.kind}` needs `{needed}`")
         return self
@@ -147,6 +150,9 @@ class Comparison(_Model):
     name: str
     feature: str
     levels: tuple[Level, ...] = Field(min_length=2)
+    # Term-frequency adjustment of the first (exact) level: agreeing on a rare value says more than
+    # agreeing on a common one (张伟 vs 欧阳明辉), as Splink's `term_frequency_adjustments`.
+    term_frequency: bool = False
 
     @model_validator(mode="after")
     def _else_last(self) -> Comparison:
@@ -155,95 +161,12 @@ class Comparison(_Model):
             raise ValueError("the last level must be `else` (every pair needs a level)")
         if "else" in kinds[:-1]:
             raise ValueError("`else` may only be the last level")
+        if self.term_frequency and kinds[0] != "exact":
+            raise ValueError("term_frequency adjusts an `exact` first level; the first level is " + kinds[0])
         names = [lv.name for lv in self.levels]
         if len(set(names)) != len(names):
             raise ValueError(f"level names repeat: {names}; give a `label`")
         return self
-
-
-class Estimation(_Model):
-    """Fellegi–Sunter parameters by EM on the candidate pairs (see docs/matching.md)."""
-
-    method: Literal["em"] = "em"
-    max_iterations: int = Field(default=200, ge=1)
-    tolerance: float = Field(default=1e-7, gt=0)
-    u_sample_records: int = Field(default=1500, ge=10)  # records whose cross product starts u
-    estimate_u: bool = True  # False keeps u from the random sample (Splink's default)
-    smoothing: float = Field(default=0.5, ge=0)  # pseudo-count per level (Dirichlet prior)
-
-
-class Threshold(_Model):
-    match_probability: float = Field(gt=0.0, lt=1.0)
-    # Agreement patterns that are never a link, whatever their weight. Each rule maps comparison names to
-    # the levels (or `missing`) that together make it fire. Fellegi–Sunter assumes comparisons independent
-    # given the match status; where they are not (one household shares phone, addresses and committee),
-    # a rule states what the model cannot learn.
-    never_link: tuple[dict[str, tuple[str, ...]], ...] = ()
-
-
-class CannotLink(_Model):
-    """Two records whose `feature` values differ, both with `when` true, are never in one cluster."""
-
-    feature: str
-    when: str | None = None
-
-
-class Clustering(_Model):
-    strong_link: float = Field(default=0.999, gt=0.0, lt=1.0)
-    min_average_link: float = Field(default=0.5, ge=0.0, le=1.0)
-    cannot_link: CannotLink | None = None
-
-
-SortKey = Annotated[str, Field(pattern=r"^(frequency|recency|-?[a-z][a-z0-9_]*)$")]
-
-
-class GoldenAttribute(_Model):
-    """Survivorship: among a cluster's non-null values of `column`, keep the first by `prefer`.
-    Keys: `frequency` (most records), `recency` (latest record), a column (higher first) or `-column`
-    (lower first). Ties end with the smallest record id, so the choice is deterministic."""
-
-    name: str
-    column: str
-    prefer: tuple[SortKey, ...] = ("frequency", "recency")
-
-
-class Golden(_Model):
-    recency: str | None = None  # a column ordering records in time (e.g. the period's first day)
-    attributes: tuple[GoldenAttribute, ...] = ()
-
-
-DEV_SALT = "jianfu-dev-salt-not-secret"  # documented: only for synthetic data under JIANFU_ENV=dev
-
-
-class Identity(_Model):
-    """How a new entity is named: a hash of its anchor value (e.g. a valid ID number) when it has one,
-    else of its smallest record id. Existing ids are carried forward by their records."""
-
-    prefix: str = "E"
-    anchor: str | None = None
-    anchor_when: str | None = None
-    salt: str = ""
-    # Name of an environment variable holding the salt, read when the engine runs (never at import time).
-    # Without a secret salt, an id hashed from an ID number can be reversed by enumerating ID numbers.
-    salt_env: str | None = None
-    digits: int = Field(default=16, ge=8, le=32)
-
-    def resolved_salt(self) -> str:
-        """The salt to hash with: the environment variable's value when `salt_env` is set.
-
-        A missing variable is an error, except under JIANFU_ENV=dev (synthetic data), where a documented
-        development salt is used."""
-        if not self.salt_env:
-            return self.salt
-        value = os.environ.get(self.salt_env)
-        if value:
-            return value
-        if os.environ.get("JIANFU_ENV") == "dev":
-            return DEV_SALT
-        raise SpecError(
-            f"identity.salt_env: environment variable {self.salt_env} is not set (set it to a secret, "
-            "or JIANFU_ENV=dev for synthetic data)"
-        )
 
 
 class MatchSpec(_Model):
@@ -315,18 +238,11 @@ class MatchSpec(_Model):
                 feat = level.feature or comp.feature
                 check(feat, f"comparison `{comp.name}` level `{level.name}`")
                 ftype = self.feature_type(feat)
-                if level.kind.startswith("id_") and ftype != "id_number":
+                accepted = KINDS[level.kind].feature_types
+                if accepted is not None and ftype not in accepted:
                     raise ValueError(
-                        f"comparison `{comp.name}` level `{level.kind}` needs a feature with "
-                        f"transform id_number, `{feat}` has {ftype}"
-                    )
-                if level.kind == "pinyin_equal" and ftype != "text":
-                    raise ValueError(
-                        f"comparison `{comp.name}` level pinyin_equal needs a text feature, `{feat}` is {ftype}"
-                    )
-                if level.kind == "date_diff" and ftype not in ("date", "sql"):
-                    raise ValueError(
-                        f"comparison `{comp.name}` level date_diff needs a date feature, `{feat}` is {ftype}"
+                        f"comparison `{comp.name}` level `{level.kind}` needs a feature with transform "
+                        f"{' or '.join(accepted)}, `{feat}` has {ftype}"
                     )
         comps = {c.name: [lv.name for lv in c.levels] for c in self.comparisons}
         for i, rule in enumerate(self.threshold.never_link):
@@ -341,6 +257,25 @@ class MatchSpec(_Model):
                         f"threshold.never_link[{i}]: comparison `{comp_name}` has no level {unknown}; "
                         f"levels: {comps[comp_name] + ['missing']}"
                     )
+        est = self.estimation
+        rule_names = {r.name for r in self.blocking}
+        for name in est.em_blocking:
+            if name not in rule_names:
+                raise ValueError(f"estimation.em_blocking: no blocking rule `{name}` (rules: {sorted(rule_names)})")
+        for i, rule in enumerate(est.deterministic.rules if est.deterministic else ()):
+            for comp_name, levels in rule.items():
+                if comp_name not in comps:
+                    raise ValueError(f"estimation.deterministic.rules[{i}]: no comparison `{comp_name}`")
+                unknown = [lv for lv in levels if lv not in comps[comp_name]]
+                if unknown:
+                    raise ValueError(
+                        f"estimation.deterministic.rules[{i}]: comparison `{comp_name}` has no level {unknown}; "
+                        f"levels: {comps[comp_name]}"
+                    )
+        for where, names in (("strong", est.sanity.strong), ("location", est.sanity.location)):
+            for comp_name in names:
+                if comp_name not in comps:
+                    raise ValueError(f"estimation.sanity.{where}: no comparison `{comp_name}`")
         cl = self.clustering.cannot_link
         if cl is not None:
             check(cl.feature, "clustering.cannot_link")
@@ -364,17 +299,13 @@ class MatchSpec(_Model):
             refs.update(rule.keys)
             if rule.filter:
                 snippets.append(rule.filter)
-            if rule.masked_windows:
-                refs.update(c for c in names if c.startswith(rule.keys[0] + "__"))
+
         for comp in self.comparisons:
             refs.add(comp.feature)
             for level in comp.levels:
                 f = level.feature or comp.feature
                 refs.add(f)
-                if level.kind == "pinyin_equal":
-                    refs.add(f + "__py")
-                elif level.kind.startswith("id_"):
-                    refs.add(f + "__valid")
+                refs.update(f"{f}__{c}" for c in KINDS[level.kind].companions)
                 if level.condition:
                     snippets.append(level.condition)
         cl = self.clustering.cannot_link
@@ -408,12 +339,27 @@ class MatchSpec(_Model):
         return cols
 
 
-def _format_errors(err: ValidationError) -> str:
+def _format_errors(err: ValidationError, data: dict) -> str:
+    """One entry per problem, naming list items by their `name` (comparison `name`, not comparisons.1)."""
     lines = []
     for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  - {loc}: {item['msg']}")
+        parts: list[str] = []
+        node: object = data
+        for p in item["loc"]:
+            child = node[p] if isinstance(node, (dict, list)) and _has(node, p) else None
+            if isinstance(p, int) and isinstance(child, dict) and isinstance(child.get("name"), str):
+                parts[-1:] = [f"{parts[-1] if parts else ''}[{child['name']}]"]
+            else:
+                parts.append(str(p))
+            node = child
+        lines.append(f"  - {'.'.join(parts) or '(top level)'}: {item['msg']}")
     return "\n".join(lines)
+
+
+def _has(node: dict | list, key: object) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(key, int) and -len(node) <= key < len(node)
 
 
 def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
@@ -423,7 +369,7 @@ def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
     try:
         return MatchSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(f"{source}: invalid match spec\n{_format_errors(err)}") from None
+        raise SpecError(f"{source}: invalid match spec\n{_format_errors(err, data)}") from None
 
 
 def load_spec(path: str | Path) -> MatchSpec:
@@ -435,4 +381,9 @@ def load_spec(path: str | Path) -> MatchSpec:
         raise SpecError(f"{path}: spec file not found") from None
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML: {err}") from None
-    return parse_spec(data, str(path))
+    spec = parse_spec(data, str(path))
+    prior = spec.estimation.prior_model
+    if prior and not Path(prior).is_absolute():
+        est = spec.estimation.model_copy(update={"prior_model": str(path.parent / prior)})
+        spec = spec.model_copy(update={"estimation": est})
+    return spec

@@ -7,55 +7,17 @@ input order). Pairs always have rid_l < rid_r.
 from __future__ import annotations
 
 import math
+import re
 
+from assets.matching.levels import KINDS, q
 from assets.matching.spec import Comparison, Level, MatchSpec
 
-
-def q(name: str) -> str:
-    """Quote an identifier."""
-    return '"' + name.replace('"', '""') + '"'
+__all__ = ["block_cap_statements", "block_key_columns", "blocking_sql", "gamma_expr", "gamma_select", "q"]
 
 
 def level_condition(spec: MatchSpec, comp: Comparison, level: Level) -> str:
-    f = level.feature or comp.feature
-    lf, rf = f"l.{q(f)}", f"r.{q(f)}"
-    kind = level.kind
-    if kind == "exact":
-        return f"{lf} = {rf}"
-    if kind == "pinyin_equal":
-        return f"l.{q(f + '__py')} = r.{q(f + '__py')}"
-    if kind == "jaro_winkler":
-        return f"jaro_winkler_similarity({lf}, {rf}) >= {level.min}"
-    if kind == "jaro":
-        return f"jaro_similarity({lf}, {rf}) >= {level.min}"
-    if kind == "levenshtein":
-        return f"levenshtein({lf}, {rf}) <= {level.max}"
-    if kind == "damerau_levenshtein":
-        return f"damerau_levenshtein({lf}, {rf}) <= {level.max}"
-    if kind == "date_diff":
-        return f"abs(date_diff('day', {lf}, {rf})) <= {level.max_days}"
-    if kind == "prefix":
-        n = level.length
-        return f"left(CAST({lf} AS VARCHAR), {n}) = left(CAST({rf} AS VARCHAR), {n})"
-    if kind == "id_check_digit":
-        # Same first 17 digits: the only difference is the check character (one side is invalid).
-        return f"left({lf}, 17) = left({rf}, 17)"
-    if kind == "id_one_edit":
-        # One substituted digit or two adjacent digits swapped in the body, and not both numbers valid:
-        # GB 11643's check digit catches every such typo, so two valid numbers one edit apart are two
-        # different people (twins are typically one sequence digit apart).
-        return (
-            f"NOT (l.{q(f + '__valid')} AND r.{q(f + '__valid')}) "
-            f"AND damerau_levenshtein(left({lf}, 17), left({rf}, 17)) = 1"
-        )
-    if kind == "id_both_valid":
-        return f"l.{q(f + '__valid')} AND r.{q(f + '__valid')}"
-    if kind == "sql":
-        assert level.condition is not None
-        return f"({level.condition})"
-    if kind == "else":
-        return "TRUE"
-    raise ValueError(f"unknown level kind {kind}")  # pragma: no cover (spec validation forbids it)
+    """The level's condition on l./r., from its kind (assets/matching/levels.py)."""
+    return KINDS[level.kind].sql(level.feature or comp.feature, level)
 
 
 def gamma_expr(spec: MatchSpec, comp: Comparison) -> str:
@@ -157,7 +119,9 @@ def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str
     assert mw is not None
     name = rule.keys[0]
     key = q(name)
-    companions = sorted(c for c in spec.columns() if c.startswith(f"{name}__"))
+    companions = sorted(
+        c for c in spec.columns() if c.startswith(f"{name}__") and re.search(rf"\b{c}\b", rule.filter or "")
+    )
     cols = ", ".join([key, *(q(c) for c in companions)])
     values = f"SELECT DISTINCT {cols} FROM {table} WHERE {key} IS NOT NULL"
     # Windows start at 0, step, 2*step, ... and the last one reaches the end of the key.

@@ -1,22 +1,31 @@
-"""Feature transforms as polars expressions: normalize once per record, compare many times.
+"""Feature transforms: normalize once per distinct value, compare many times.
 
-The ID-number transform knows GB 11643: 15-digit legacy numbers are widened to 18 digits (century 19,
-check digit recomputed), and companions tell whether the check digit and birth date are valid.
+The civil-data transforms are ingestion's vectorized normalizers (assets/ingest/normalize.py) and the
+shared Chinese text rules (assets/common/civil_text.py), so the pipeline and the engine read a value the
+same way: `id_number` (GB 11643: full-width digits, lowercase x, spaces and dashes, 15 → 18 digits; companions
+`__valid`, `__birth`, `__sex`), `date` (every form ingestion accepts, and 出生年月 year-months), `sex`
+(男/女/1/2/M/F), `phone` (+86, 0086, dashes, spaces, 021 landlines with or without the area code), `name`
+(traditional → simplified, middle dots, spaces; companion `__py`, toneless pinyin) and `address`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-import numpy as np
 import polars as pl
 
-from assets.common.gb11643 import CHECK_CHARS, ID_WEIGHTS, check_digit
-
-ID_CHECK = CHECK_CHARS
-_PUNCT = r"[\s\p{P}\p{S}]+"
+from assets.common.civil_text import address, person_name
+from assets.common.gb11643 import check_digit
+from assets.ingest.normalize import (
+    normalize_id_number,
+    normalize_phone,
+    normalize_sex,
+    parse_date,
+    parse_year_month,
+)
 
 
 def id_to_18(raw: str | None) -> str | None:
@@ -39,66 +48,26 @@ def _text(expr: pl.Expr) -> pl.Expr:
     return _blank_to_null(expr.cast(pl.String).str.normalize("NFKC").str.replace_all(r"\s+", ""))
 
 
-def _strip_prefixes(expr: pl.Expr, prefixes: tuple[str, ...]) -> pl.Expr:
-    for prefix in sorted(prefixes, key=len, reverse=True):
-        expr = expr.str.strip_prefix(prefix)
-    return expr
-
-
-def _check_chars(first17: pl.Series) -> pl.Series:
-    """GB 11643 check characters of 17-digit strings (null stays null), as one numpy dot product."""
-    out = np.full(len(first17), None, dtype=object)
-    mask = first17.is_not_null().to_numpy()
-    if mask.any():
-        blob = "".join(first17.filter(first17.is_not_null()).to_list()).encode("ascii")
-        digits = (np.frombuffer(blob, dtype=np.uint8).reshape(-1, 17) - 48).astype(np.int64)
-        out[mask] = np.array(list(ID_CHECK))[(digits @ np.array(ID_WEIGHTS)) % 11]
-    return pl.Series(out.tolist(), dtype=pl.String)
-
-
 def id_number_frame(frame: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
-    """`name` (18 chars or null), `name__valid`, `name__birth`, `name__sex` from the raw column.
-
-    Computed in stages on temporary columns: one big nested expression would repeat its parts."""
+    """`name` (18 chars, or null when blank or malformed), `name__valid`, `name__birth`, `name__sex`, by
+    ingestion's `normalize_id_number`. Valid = a real birth date (1900 to today) and the right check
+    character; a converted 15-digit number is valid."""
     t = f"__{name}_"
-    s = pl.col(f"{t}s")
     out = frame.with_columns(
-        pl.col(col).cast(pl.String).str.to_uppercase().str.replace_all(r"[^0-9X]", "").alias(f"{t}s")
+        normalize_id_number(
+            pl.col(col).cast(pl.String), min_birth_date=dt.date(1900, 1, 1), max_birth_date=dt.date.today()
+        ).alias(t)
     )
+    status = pl.col(t).struct.field("status")
+    valid = status.is_in(["valid", "converted_15"])
+    well_formed = ~status.is_in(["blank", "malformed"])
     out = out.with_columns(
-        ((s.str.len_chars() == 15) & s.str.contains(r"^[0-9]{15}$")).alias(f"{t}is15"),
-    ).with_columns(
-        pl.when(pl.col(f"{t}is15"))
-        .then(s.str.slice(0, 6) + pl.lit("19") + s.str.slice(6, 9))
-        .when(s.str.contains(r"^[0-9]{17}[0-9X]$"))
-        .then(s.str.slice(0, 17))
-        .otherwise(None)
-        .alias(f"{t}f17")
+        pl.when(well_formed).then(pl.col(t).struct.field("value")).alias(name),
+        valid.fill_null(False).alias(f"{name}__valid"),
+        pl.when(valid).then(pl.col(t).struct.field("birth_date")).alias(f"{name}__birth"),
+        pl.when(well_formed).then(pl.col(t).struct.field("sex")).alias(f"{name}__sex"),
     )
-    f17 = pl.col(f"{t}f17")
-    out = out.with_columns(_check_chars(out[f"{t}f17"]).alias(f"{t}chk")).with_columns(
-        pl.when(pl.col(f"{t}is15")).then(f17 + pl.col(f"{t}chk")).when(f17.is_not_null()).then(s).alias(name)
-    )
-    full = pl.col(name)
-    out = out.with_columns(
-        full.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False).alias(f"{t}birth"),
-    ).with_columns(
-        ((full.str.slice(17, 1) == pl.col(f"{t}chk")) & pl.col(f"{t}birth").is_not_null())
-        .fill_null(False)
-        .alias(f"{name}__valid"),
-    )
-    valid = pl.col(f"{name}__valid")
-    out = out.with_columns(
-        pl.when(valid).then(pl.col(f"{t}birth")).otherwise(None).alias(f"{name}__birth"),
-        pl.when(full.is_not_null())
-        .then(
-            pl.when(full.str.slice(16, 1).cast(pl.Int32, strict=False).mod(2) == 1)
-            .then(pl.lit("男"))
-            .otherwise(pl.lit("女"))
-        )
-        .alias(f"{name}__sex"),
-    )
-    return out.drop([c for c in out.columns if c.startswith(t)])
+    return out.drop(t)
 
 
 @lru_cache(maxsize=65536)
@@ -135,16 +104,29 @@ def _feature_exprs(name: str, feat, dtype: pl.DataType, source: str | None = Non
         return [
             _blank_to_null(col.cast(pl.String).str.normalize("NFKC").str.replace_all(r"\D", "")).alias(name)
         ]
-    if t == "address":
-        cleaned = col.cast(pl.String).str.normalize("NFKC").str.replace_all(_PUNCT, "")
-        return [_blank_to_null(_strip_prefixes(cleaned, feat.strip_prefixes)).alias(name)]
+    if t == "phone":
+        return [normalize_phone(col.cast(pl.String)).struct.field("value").alias(name)]
+    if t == "sex":
+        return [normalize_sex(col.cast(pl.String)).struct.field("value").alias(name)]
     if t == "date":
         if dtype in (pl.Date, pl.Datetime):
             return [col.cast(pl.Date).alias(name)]
+        text = col.cast(pl.String)
         return [
-            col.cast(pl.String).str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False).alias(name)
+            pl.coalesce(
+                parse_date(text).struct.field("value"), parse_year_month(text).struct.field("value")
+            ).alias(name)
         ]
-    return [col.alias(name)]  # none
+    return [col.alias(name)]  # none; name and address are series functions (see _series_feature)
+
+
+def _series_feature(name: str, feat, values: pl.Series) -> pl.Series | None:
+    """Transforms that work on a whole column of distinct values (a character table, not an expression)."""
+    if feat.transform == "name":
+        return person_name(values).alias(name)
+    if feat.transform == "address":
+        return address(values, tuple(feat.strip_prefixes)).alias(name)
+    return None
 
 
 def feature_lookups(
@@ -165,6 +147,10 @@ def feature_lookups(
     for column, names in by_column.items():
         dtype = frame.schema[column]
         if dtype in (pl.Date, pl.Datetime) or not isinstance(dtype, (pl.String, pl.Categorical)):
+            if any(spec_features[n].transform in ("name", "address") for n in names):
+                frame = frame.with_columns(pl.col(column).cast(pl.String))
+                todo.append((column, names))
+                continue
             direct.extend(e for n in names for e in _feature_exprs(n, spec_features[n], dtype))
         else:
             todo.append((column, names))
@@ -176,6 +162,8 @@ def feature_lookups(
             feat = spec_features[n]
             if feat.transform == "id_number":
                 derived = id_number_frame(derived, "__src", n)
+            elif feat.transform in ("name", "address"):
+                derived = derived.with_columns(_series_feature(n, feat, derived["__src"].cast(pl.String)))
             else:
                 derived = derived.with_columns(_feature_exprs(n, feat, dtype, "__src"))
             if feat.transform == "pinyin":

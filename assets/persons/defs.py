@@ -93,6 +93,8 @@ def persons(context: dg.AssetExecutionContext, config: PersonsConfig, warehouse:
             "pairs_by_blocking_rule": dg.MetadataValue.json(run.stats.get("pairs_by_rule", {})),
             "seconds": dg.MetadataValue.json(run.stats.get("seconds", {})),
             "id_events": dg.MetadataValue.md(markdown_preview(events)),
+            # the fitted weights table's verdict (docs/matching.md: the sanity report)
+            "model_sanity": dg.MetadataValue.md("\n".join(run.stats.get("model_sanity", [])) or "-"),
         }
         if config.ground_truth_path:
             if not Path(config.ground_truth_path).exists():

@@ -52,6 +52,12 @@ def _load_model(con: duckdb.DuckDBPyConnection) -> FSModel | None:
     return FSModel.from_dict({"lambda": rows["lambda"][0], "levels": rows.to_dicts()})
 
 
+def _fits(model: FSModel, spec) -> bool:
+    return model.comparisons == [c.name for c in spec.comparisons] and model.levels == [
+        [lv.name for lv in c.levels] for c in spec.comparisons
+    ]
+
+
 def _model_frame(model: FSModel, run_id: str, spec_entity: str) -> pl.DataFrame:
     order = {name: i for i, name in enumerate(model.comparisons)}
     return pl.DataFrame(model.to_records()).with_columns(
@@ -84,11 +90,14 @@ def resolve_persons(
         if previous_records is not None and previous_records.height
         else None
     )
-    model = None if full_rebuild or previous is None else _load_model(con)
+    stored = _load_model(con) if previous is not None else None
+    model = None if full_rebuild else stored
+    # A full refit that the sanity report refuses keeps the stored model (when it still fits the spec).
+    fallback = stored if stored is not None and _fits(stored, spec) else None
     engine = MatchEngine(spec, memory_limit=memory_limit)
     try:
         try:
-            result = engine.resolve(rows, previous=previous, model=model)
+            result = engine.resolve(rows, previous=previous, model=model, fallback=fallback)
         except SpecError:
             if model is None:
                 raise
@@ -96,7 +105,7 @@ def resolve_persons(
             engine.close()
             engine = MatchEngine(spec, memory_limit=memory_limit)
             model = None
-            result = engine.resolve(rows, previous=previous, model=None)
+            result = engine.resolve(rows, previous=previous, model=None, fallback=None)
     finally:
         engine.close()
     mode = "incremental" if model is not None else "full"

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from assets.matching.transforms import ID_CHECK, ID_WEIGHTS, id_number_frame
+from assets.common.gb11643 import CHECK_CHARS as ID_CHECK
+from assets.common.gb11643 import ID_WEIGHTS
+from assets.matching.transforms import id_number_frame
 
 SURNAMES = list(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"

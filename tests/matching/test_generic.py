@@ -26,7 +26,6 @@ ENTERPRISE_SPEC = {
         {"name": "addr", "feature": "addr", "levels": [{"kind": "exact"}, {"kind": "jaro_winkler", "min": 0.9},
                                                         {"kind": "else"}]},
     ],
-    "estimation": {"u_sample_records": 100},
     "threshold": {"match_probability": 0.9},
     "identity": {"prefix": "ENT", "anchor": "code"},
 }  # fmt: skip
@@ -38,7 +37,8 @@ def test_enterprise_spec_resolves_companies():
     for i in range(60):
         code = f"91310{i:04d}MA1FL{i:04d}X"
         name = f"上海{'宏达华鑫明珠申通'[i % 4 * 2 : i % 4 * 2 + 2]}{i}号贸易有限公司"
-        addr = f"上海市浦东新区张杨路{100 + i}号"
+        # streets vary, as real addresses do (random pairs rarely share one: that is what u measures)
+        addr = f"上海市{'浦东新区张杨路|黄浦区南京东路|徐汇区漕溪北路|静安区延安中路|闵行区莘庄路'.split('|')[i % 5]}{100 + i * 7}号"
         for j in range(1 + i % 3):
             # planted variants: a lowercase code, the city prefix dropped from the address
             rows.append({"row_id": f"e{i}_{j}", "企业名称": name, "统一社会信用代码": code.lower() if j == 1 else code,

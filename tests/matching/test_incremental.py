@@ -7,14 +7,15 @@ import polars as pl
 import pytest
 
 from assets.matching import MatchEngine
-from assets.matching.spec import Estimation
 from assets.persons.synthetic import generate_rows
 from tests.matching.conftest import records, valid_id
 
 
 @pytest.fixture(scope="module")
 def spec(resident_spec):
-    return resident_spec.model_copy(update={"estimation": Estimation(u_sample_records=300)})
+    # a smaller random-pair sample for u keeps the test fast
+    est = resident_spec.estimation.model_copy(update={"u_max_pairs": 50_000})
+    return resident_spec.model_copy(update={"estimation": est})
 
 
 @pytest.fixture(scope="module")

@@ -46,9 +46,9 @@ def test_planted_ids_are_what_the_tests_claim():
 
 def test_id_levels(levels):
     assert levels[("a", "a15")]["id_number"] == "exact"  # 15-digit legacy form widened to 18
-    assert levels[("a", "chk")]["id_number"] == "id_check_digit"
-    assert levels[("a", "tr")]["id_number"] == "id_one_edit"  # transposed digits
-    assert levels[("a", "sub")]["id_number"] == "id_one_edit"  # one substituted digit
+    assert levels[("a", "chk")]["id_number"] == "id_typo"  # only the check digit differs
+    assert levels[("a", "tr")]["id_number"] == "id_typo"  # transposed digits
+    assert levels[("a", "sub")]["id_number"] == "id_typo"  # one substituted digit
     assert levels[("a", "twin")]["id_number"] == "id_both_valid"  # twins: both valid, must not match
     assert levels[("a", "far")]["id_number"] == "null"  # malformed -> missing, not a disagreement
 
@@ -65,8 +65,10 @@ def test_date_and_phone_levels(levels):
     assert levels[("a", "twin")]["birth_date"] == "exact"
     assert levels[("a", "sub")]["birth_date"] == "same_month"
     assert levels[("a", "far")]["birth_date"] == "within_a_year"
-    assert levels[("a", "twin")]["phone"] == "exact"
-    assert levels[("a", "far")]["phone"] == "levenshtein_max_1"
+    # phone, addresses and committee are one household comparison (correlated evidence counts once)
+    assert levels[("a", "twin")]["household"] == "same_phone"
+    assert levels[("a", "far")]["household"] == "else"  # phones one digit apart: no shared home
+    assert levels[("a", "a15")]["household"] == "null"  # nothing known about the home
     # birth date of a record without one falls back to the birth date in its valid ID number
     assert levels[("a", "a15")]["birth_date"] == "exact"
 

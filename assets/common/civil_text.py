@@ -1,0 +1,74 @@
+"""Chinese civil text for comparison: traditional → simplified, names and addresses in one form.
+
+Built on ingestion's vectorized normalizers (assets/ingest/normalize.py: NFKC full-width → half-width,
+whitespace, the middle dot of minority names) and OpenCC's traditional → simplified table. Everything
+works per distinct value or per distinct character, so a million rows cost what their vocabulary costs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+
+from assets.ingest.normalize import normalize_name, normalize_text
+
+# Character variants OpenCC keeps (both are "simplified") that addresses spell either way.
+_ADDRESS_VARIANTS = {"衖": "弄", "號": "号", "：": ":"}
+# Administrative prefixes a resident may or may not write: province, city, district/county, township.
+_ADMIN_PREFIX = (
+    r"^(?:\p{Han}{2,3}(?:省|自治区))?"
+    r"(?:\p{Han}{2,3}市)?"
+    r"(?:\p{Han}{1,3}(?:新区|区|县))?"
+    r"(?:\p{Han}{2,5}?(?:街道|镇|乡))?"
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # imported on first use: only the matching transforms need it
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(values: pl.Series) -> pl.Series:
+    """Traditional → simplified, character by character (張偉 → 张伟, 歐陽 → 欧阳): one OpenCC call on the
+    distinct characters, then one Aho-Corasick pass over the column."""
+    chars = sorted(set("".join(values.drop_nulls().unique().to_list())) - set(map(chr, range(128))))
+    if not chars:
+        return values
+    converted = _t2s().convert("\n".join(chars)).split("\n")
+    pairs = {c: s for c, s in zip(chars, converted, strict=True) if s != c and len(s) == 1}
+    if not pairs:
+        return values
+    return values.str.replace_many(list(pairs), list(pairs.values()))
+
+
+def person_name(values: pl.Series) -> pl.Series:
+    """A name as one comparable string: ingestion's name rules (NFKC, 张 伟 → 张伟, ‧ • ・ → ·), then
+    simplified characters, no whitespace at all (Latin names too), upper case."""
+    text = pl.select(normalize_name(pl.lit(values.cast(pl.String)))).to_series()
+    return (
+        to_simplified(text)
+        .str.replace_all(r"\s+", "")
+        .str.to_uppercase()
+        .replace("", None)
+        .alias(values.name)
+    )
+
+
+def address(values: pl.Series, strip_prefixes: tuple[str, ...] = ()) -> pl.Series:
+    """An address as one comparable string: NFKC, simplified, no whitespace or punctuation except
+    the '-' of 1-2-301, variant characters unified (衖 → 弄), 栋/幢/号楼 → 号楼, a trailing 室 dropped,
+    the given prefixes and then any province/city/district/township prefix stripped."""
+    text = pl.select(normalize_text(pl.lit(values.cast(pl.String)))).to_series()
+    text = to_simplified(text).str.replace_many(list(_ADDRESS_VARIANTS), list(_ADDRESS_VARIANTS.values()))
+    text = text.str.replace_all(r"[\s\p{P}\p{S}&&[^-]]+", "")
+    for prefix in sorted(strip_prefixes, key=len, reverse=True):
+        text = text.str.strip_prefix(prefix)
+    text = (
+        text.str.replace(_ADMIN_PREFIX, "")
+        .str.replace_all(r"(\d+)(?:栋|幢|号楼)", "${1}号楼")
+        .str.replace(r"(\d+)室$", "${1}")
+    )
+    return text.replace("", None).alias(values.name)

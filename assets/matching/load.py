@@ -1,0 +1,148 @@
+"""Loading: input frame -> table `__rec` of features (transforms once per distinct value), block keys,
+term frequencies, and for an incremental run the previous entity of each old record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from assets.matching import sql as S
+from assets.matching.pairs import tf_columns
+from assets.matching.spec import MatchSpec
+from assets.matching.transforms import feature_lookups
+
+
+class InputError(ValueError):
+    """The input frame does not fit the spec (missing columns, duplicate record ids, no rows)."""
+
+
+@dataclass
+class Loaded:
+    record_ids: pl.Series  # in __rid order (= record id order)
+    n: int
+    initial: np.ndarray | None  # previous group per record (-1 = new), incremental runs only
+    incremental: bool
+    seconds: float
+
+
+def required_pinyin(spec: MatchSpec) -> set[str]:
+    """Text features whose pinyin companion something reads."""
+    need = set()
+    for comp in spec.comparisons:
+        for level in comp.levels:
+            if level.kind == "pinyin_equal":
+                need.add(level.feature or comp.feature)
+    refs = [k for r in spec.blocking for k in r.keys]
+    refs += [a.column for a in spec.golden.attributes]
+    refs += [f.sql or "" for f in spec.features.values()]
+    for name, feat in spec.features.items():
+        if feat.column is not None and feat.transform in ("text", "name"):
+            if any(f"{name}__py" in r for r in refs):
+                need.add(name)
+    return need
+
+
+def load_records(
+    con: duckdb.DuckDBPyConnection,
+    spec: MatchSpec,
+    holder: list[pl.DataFrame],
+    previous: pl.DataFrame | None,
+    with_golden: bool,
+) -> Loaded:
+    """Table `__rec`: one row per record with its features, block keys and term frequencies.
+
+    `holder` carries the only reference to the input, so it is freed as soon as features exist."""
+    t0 = time.perf_counter()
+    frame = holder.pop()
+    missing = [c for c in spec.input_columns() if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"input lacks column(s) {missing} needed by spec `{spec.entity}` (has: {frame.columns})"
+        )
+    frame = frame.select(spec.input_columns()).with_columns(pl.col(spec.record_id).cast(pl.String))
+    if frame.height == 0:
+        raise InputError("the input has no records (an empty or header-only file)")
+    rid = frame[spec.record_id]
+    if rid.null_count():
+        raise InputError(f"{rid.null_count()} record(s) have a null `{spec.record_id}`")
+    if rid.n_unique() != frame.height:
+        dup = frame.filter(pl.col(spec.record_id).is_duplicated())[spec.record_id].head(5).to_list()
+        raise InputError(f"`{spec.record_id}` is not unique, e.g. {dup}")
+    needed = spec.needed_features(golden=with_golden)
+    features = {
+        n: f for n, f in spec.features.items() if n in needed or any(c.startswith(n + "__") for c in needed)
+    }
+    direct, lookups = feature_lookups(
+        frame, features, required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed)
+    )
+    # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
+    lookups = {c: d.select([x for x in d.columns if x == "__src" or x in needed]) for c, d in lookups.items()}
+    produced = set(direct.columns) | {c for d in lookups.values() for c in d.columns if c != "__src"}
+    # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
+    wanted = ({spec.golden.recency} | {a.column for a in spec.golden.attributes}) if with_golden else set()
+    raw = [c for c in frame.columns if c in wanted and c not in produced and c != spec.record_id]
+    base = pl.concat(
+        [
+            # __rid = rank of the record id: every later step sees the same numbering in any input order.
+            frame.select(
+                (pl.col(spec.record_id).rank("ordinal") - 1).cast(pl.Int32).alias("__rid"),
+                pl.col(spec.record_id).alias("record_id"),
+                *dict.fromkeys([*raw, *lookups]),
+            ),
+            direct,
+        ],
+        how="horizontal",
+    )
+    del frame
+    newest = pl.CompatLevel.newest()  # string views: handed to DuckDB without a copy
+    tables = {"__in": base.to_arrow(compat_level=newest)}
+    joins = []
+    select = [
+        "i.__rid",
+        "i.record_id",
+        *(f"i.{S.q(c)}" for c in raw),
+        *(f"i.{S.q(c)}" for c in direct.columns),
+    ]
+    for k, (column, derived) in enumerate(lookups.items()):
+        tables[f"__lk{k}"] = derived.to_arrow(compat_level=newest)
+        joins.append(f"LEFT JOIN __lk{k} d{k} ON i.{S.q(column)} IS NOT DISTINCT FROM d{k}.__src")
+        select.append(f"d{k}.* EXCLUDE (__src)")
+    if previous is not None and previous.height:
+        prev = previous.select(pl.col("record_id").cast(pl.String), pl.col("entity_id").cast(pl.String))
+        tables["__prev"] = prev.to_arrow()
+        joins.append("LEFT JOIN __prev p ON p.record_id = i.record_id")
+        select.append("p.entity_id IS NULL AS __new")
+        select.append("p.entity_id AS __entity")
+        incremental = True
+    else:
+        select.append("TRUE AS __new")
+        incremental = False
+    for name, table in tables.items():
+        con.register(name, table)
+    del base, lookups, direct, tables
+    sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
+    extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
+    block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec)])
+    con.execute(
+        f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "
+        f"y AS (SELECT *{extra} FROM x) SELECT *{block_keys} FROM y"
+    )
+    for statement in S.block_cap_statements(spec, "__rec"):
+        con.execute(statement)
+    for name in ("__in", "__prev", *(f"__lk{k}" for k in range(len(joins)))):
+        con.unregister(name)
+    record_ids = con.sql("SELECT record_id FROM __rec ORDER BY __rid").pl()["record_id"]
+    if incremental:
+        res = con.execute(
+            "SELECT CASE WHEN __entity IS NULL THEN -1 ELSE dense_rank() OVER (ORDER BY __entity) END AS g "
+            "FROM __rec ORDER BY __rid"
+        ).fetchnumpy()
+        initial: np.ndarray | None = np.asarray(res["g"], dtype=np.int64)
+        con.execute("ALTER TABLE __rec DROP COLUMN __entity")
+    else:
+        initial = None
+    return Loaded(record_ids, len(record_ids), initial, incremental, time.perf_counter() - t0)

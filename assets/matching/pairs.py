@@ -1,0 +1,154 @@
+"""Candidate pairs and random pairs, as comparison patterns.
+
+Each candidate pair gets one BIGINT code: its comparison levels (gamma, mixed radix) plus a bit mask of
+the blocking rules it satisfies (EM trains one session per rule). Pairs are summarised by their distinct
+codes, so estimation works on a few hundred rows whatever the number of pairs. Random pairs (for u) are
+the cross product of a seeded sample of records.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from assets.matching import sql as S
+from assets.matching.spec import MatchSpec
+
+
+@dataclass
+class Pairs:
+    """Candidate pairs (a < b, record indexes) and their patterns.
+
+    gammas/masks/counts are per distinct pattern; `pattern` maps each pair to its row there; `tf` holds,
+    per term-frequency comparison index, how many records hold the pair's value when it agrees exactly
+    (else nan), and `tf_total` the records with a value."""
+
+    a: np.ndarray
+    b: np.ndarray
+    pattern: np.ndarray
+    gammas: np.ndarray
+    masks: np.ndarray
+    counts: np.ndarray
+    tf: dict[int, np.ndarray] = field(default_factory=dict)
+    tf_total: dict[int, int] = field(default_factory=dict)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Coder:
+    """Packs and unpacks the gamma vector of a spec's comparisons."""
+
+    def __init__(self, spec: MatchSpec):
+        self.spec = spec
+        self.levels = [len(c.levels) for c in spec.comparisons]
+        self.radix = math.prod(k + 1 for k in self.levels)
+
+    def gamma_code(self) -> str:
+        terms, radix = [], 1
+        for comp, k in zip(self.spec.comparisons, self.levels, strict=True):
+            terms.append(f"(({S.gamma_expr(self.spec, comp)}) + 1) * {radix}")
+            radix *= k + 1
+        return " + ".join(terms)
+
+    def decode(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(gammas, rule masks) of codes."""
+        codes = codes.astype(np.int64)
+        rest = codes % self.radix
+        out = np.empty((len(codes), len(self.levels)), dtype=np.int64)
+        for ci, k in enumerate(self.levels):
+            out[:, ci] = rest % (k + 1) - 1
+            rest = rest // (k + 1)
+        return out, codes // self.radix
+
+
+def tf_columns(spec: MatchSpec) -> list[str]:
+    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value."""
+    out = []
+    for ci, comp in enumerate(spec.comparisons):
+        if comp.term_frequency:
+            f = S.q(comp.feature)
+            out.append(
+                f"CASE WHEN {f} IS NOT NULL THEN (count(*) OVER (PARTITION BY {f}))::DOUBLE END AS __tf_{ci}"
+            )
+    return out
+
+
+def _mask_expr(spec: MatchSpec) -> str:
+    terms = []
+    for i, rule in enumerate(spec.blocking):
+        if rule.masked_windows is None:
+            cond = f"l.__bk_{i} = r.__bk_{i}" + (f" AND ({rule.filter})" if rule.filter else "")
+            terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << i} ELSE 0 END")
+        else:
+            terms.append(f"CASE WHEN c.rule = {i} THEN {1 << i} ELSE 0 END")
+    return " + ".join(terms)
+
+
+def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
+    t0 = time.perf_counter()
+    coder = Coder(spec)
+    con.execute(f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(spec, table, restrict_new)}")
+    per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
+    tf_idx = [ci for ci, c in enumerate(spec.comparisons) if c.term_frequency]
+    tf_sel = "".join(
+        f", CASE WHEN l.{S.q(spec.comparisons[ci].feature)} = r.{S.q(spec.comparisons[ci].feature)} "
+        f"THEN greatest(l.__tf_{ci}, r.__tf_{ci}) END AS __tf_{ci}"
+        for ci in tf_idx
+    )
+    res = con.execute(
+        f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * ({_mask_expr(spec)}) AS __code"
+        f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
+    ).fetchnumpy()
+    con.execute("DROP TABLE __cand")
+    code = np.asarray(res["__code"], dtype=np.int64)
+    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    gammas, masks = coder.decode(uniq)
+    tf = {}
+    for ci in tf_idx:
+        col = res[f"__tf_{ci}"]
+        tf[ci] = np.asarray(
+            np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
+        )
+    totals = {
+        ci: int(
+            con.execute(f"SELECT count({S.q(spec.comparisons[ci].feature)}) FROM {table}").fetchall()[0][0]
+        )
+        for ci in tf_idx
+    }
+    return Pairs(
+        tf_total=totals,
+        a=np.asarray(res["rid_l"], dtype=np.int32),
+        b=np.asarray(res["rid_r"], dtype=np.int32),
+        pattern=inverse.astype(np.int32).reshape(-1),
+        gammas=gammas,
+        masks=masks,
+        counts=counts.astype(float),
+        tf=tf,
+        by_rule={r.name: int(per_rule.get(i, 0)) for i, r in enumerate(spec.blocking)},
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def random_pairs(
+    con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, n_records: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(gammas, counts, sampled records) of the cross product of a seeded random sample of records,
+    about `estimation.u_max_pairs` pairs (Splink's `estimate_u_using_random_sampling`)."""
+    est = spec.estimation
+    k = min(n_records, max(2, math.ceil(math.sqrt(2 * est.u_max_pairs))))
+    coder = Coder(spec)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __samp AS SELECT * FROM {table} "
+        f"ORDER BY hash(record_id, {int(est.seed)}), record_id LIMIT {k}"
+    )
+    res = con.execute(
+        f"SELECT {coder.gamma_code()} AS __code, count(*) AS __n FROM __samp l JOIN __samp r "
+        "ON l.__rid < r.__rid GROUP BY __code"
+    ).fetchnumpy()
+    con.execute("DROP TABLE __samp")
+    gammas, _ = coder.decode(np.asarray(res["__code"]))
+    return gammas, np.asarray(res["__n"], dtype=float), k
