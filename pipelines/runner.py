@@ -102,11 +102,20 @@ def summary(warehouse: Path) -> str:
         for (table,) in tables:
             n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             lines.append(f"  {table:<40} {n:>12,}")
-        lines.append("Files by status:")
-        for status, n, rows in con.sql(
-            "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1 ORDER BY 1"
-        ).fetchall():
-            lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
+        lines.append("Files by status (every file under the landing root):")
+        by_status = {status: (n, rows) for status, n, rows in con.sql(
+            "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1").fetchall()}  # fmt: skip
+        for status in ("ingested", "rejected", "superseded", "duplicate", "ignored", *sorted(by_status)):
+            if status in by_status or status in ("duplicate", "ignored", "superseded"):
+                n, rows = by_status.pop(status, (0, 0))
+                lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
+        for label, status in (("Ignored files (not deliveries) by reason:", "ignored"),
+                              ("Duplicate files (same bytes delivered twice):", "duplicate")):  # fmt: skip
+            found = con.sql(f"SELECT reason_code, count(*) FROM raw.landing_files WHERE status = '{status}' "
+                            "GROUP BY 1 ORDER BY 2 DESC").fetchall()  # fmt: skip
+            if found:
+                lines.append(label)
+                lines += [f"  {reason or '-':<28} {n:>8,}" for reason, n in found]
         lines.append("Quarantined rows by reason:")
         for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
@@ -117,12 +126,15 @@ def summary(warehouse: Path) -> str:
         for reason, n in con.sql("SELECT reason, count(*) FROM raw.skipped_rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
         accounting = ingest_pipeline.file_accounting(con)
-        totals = accounting.select(pl.col("rows_read", "staged", "quarantined", "skipped", "unaccounted").sum())
+        totals = accounting.select(
+            pl.col("rows_read", "staged", "quarantined", "skipped", "replaced", "unaccounted").sum()
+        )
         t = totals.row(0, named=True)
         bad = accounting.filter(pl.col("unaccounted") != 0).height
         lines.append(
             f"Row accounting: read {t['rows_read']:,} = staged {t['staged']:,} + quarantined {t['quarantined']:,} "
-            f"+ skipped {t['skipped']:,}; files that do not add up: {bad} of {accounting.height}"
+            f"+ skipped {t['skipped']:,} + replaced {t['replaced']:,}; unaccounted {t['unaccounted']:,}; "
+            f"files that do not add up: {bad} of {accounting.height}"
         )
         lines += _domain_headlines(con)
     finally:
