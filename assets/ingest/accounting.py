@@ -22,8 +22,9 @@ def file_accounting(con: duckdb.DuckDBPyConnection, district_code: str | None = 
     """Per file: rows read vs rows found in the staged, quarantined, skipped and replaced tables."""
     where = "WHERE f.district_code = ?" if district_code else ""
     params = [district_code] if district_code else []
-    return con.sql(
-        f"""
+    return (
+        con.sql(
+            f"""
         WITH s AS (SELECT file_id, count(*) n FROM staging.form_records GROUP BY ALL),
              q AS (SELECT file_id, count(*) n FROM quarantine.rows GROUP BY ALL),
              k AS (SELECT file_id, count(*) n FROM raw.skipped_rows GROUP BY ALL),
@@ -38,10 +39,18 @@ def file_accounting(con: duckdb.DuckDBPyConnection, district_code: str | None = 
         {where}
         ORDER BY f.source_file
         """,
-        params=params or None,
-    ).pl().with_columns(
-        (pl.col("rows_read") - pl.col("staged") - pl.col("quarantined") - pl.col("skipped") - pl.col("replaced"))
-        .alias("unaccounted")
+            params=params or None,
+        )
+        .pl()
+        .with_columns(
+            (
+                pl.col("rows_read")
+                - pl.col("staged")
+                - pl.col("quarantined")
+                - pl.col("skipped")
+                - pl.col("replaced")
+            ).alias("unaccounted")
+        )
     )
 
 
@@ -75,7 +84,9 @@ def landing_accounting(
     """
     root = Path(root)
     found, unplaced = district_folders(root, districts, rules)
-    ingested = {r[0] for r in con.sql("SELECT DISTINCT district_code FROM raw.landing_files").fetchall() if r[0]}
+    ingested = {
+        r[0] for r in con.sql("SELECT DISTINCT district_code FROM raw.landing_files").fetchall() if r[0]
+    }
     expected = {m.source_file for m in unplaced}
     for code, folders in found.items():
         if code in ingested:

@@ -92,7 +92,9 @@ def district_folders(
     the root are misplaced. catalog/ belongs to the form catalog and is not scanned here.
     """
     by_name = {name: code for code, name in (districts or {}).items()}
-    by_name.update({name.removesuffix("区"): code for code, name in (districts or {}).items() if len(name) > 2})
+    by_name.update(
+        {name.removesuffix("区"): code for code, name in (districts or {}).items() if len(name) > 2}
+    )
     found: dict[str, list[Path]] = {}
     reported: list[MisplacedFile] = []
     for entry in sorted(Path(root).iterdir()):
@@ -126,7 +128,10 @@ def _district_of(
 ) -> tuple[str | None, tuple[str, str]]:
     match = DISTRICT_DIR.fullmatch(name.strip())
     if not match:
-        return None, ("unknown_district_folder", f"folder '{name}' names no district (6-digit code or 区 name)")
+        return None, (
+            "unknown_district_folder",
+            f"folder '{name}' names no district (6-digit code or 区 name)",
+        )
     code, label = match.group("code"), match.group("name").strip()
     if districts is None:
         if code and not label:
@@ -169,7 +174,9 @@ def _classify(scan: Scan, root: Path, path: Path, district_code: str, rules: Del
     parts = rel.split("/")
     reason = rules.is_ignored(path.name)
     if reason:
-        scan.ignored.append(MisplacedFile(path, rel, district_code, reason, f"{rel}: not a delivery", "ignored"))
+        scan.ignored.append(
+            MisplacedFile(path, rel, district_code, reason, f"{rel}: not a delivery", "ignored")
+        )
         return
     if len(parts) != 4:
         scan.misplaced.append(MisplacedFile(path, rel, district_code, "bad_location",
@@ -184,10 +191,20 @@ def _classify(scan: Scan, root: Path, path: Path, district_code: str, rules: Del
     if code is None:
         named = next((t for t in NAME_TOKENS.split(core) if t and rules.committee_core(t) != t), None)
     scan.files.append(
-        LandingFile(path=path, source_file=rel, district_code=district_code, form_code=parts[1], period=parts[2],
-                    committee_code=code.group(1) if code else None, file_format=suffix.lower() or "none",
-                    size_bytes=stat.st_size, modified_at=stat.st_mtime, correction_rank=rank, is_copy=is_copy,
-                    committee_name=named)  # fmt: skip
+        LandingFile(
+            path=path,
+            source_file=rel,
+            district_code=district_code,
+            form_code=parts[1],
+            period=parts[2],
+            committee_code=code.group(1) if code else None,
+            file_format=suffix.lower() or "none",
+            size_bytes=stat.st_size,
+            modified_at=stat.st_mtime,
+            correction_rank=rank,
+            is_copy=is_copy,
+            committee_name=named,
+        )  # fmt: skip
     )
 
 
@@ -200,7 +217,12 @@ def discover(root: Path, district_code: str | None = None) -> tuple[list[Landing
 def ranking(file: LandingFile) -> tuple[int, int, int, str]:
     """Order of precedence among deliveries of one report: declared correction, then the committee's own file
     over a roll-up, then modification time (a copy or checkout can reset it), then the name."""
-    return (file.correction_rank, int(file.committee_code is not None), int(file.modified_at), file.source_file)
+    return (
+        file.correction_rank,
+        int(file.committee_code is not None),
+        int(file.modified_at),
+        file.source_file,
+    )
 
 
 def current_deliveries(files: list[LandingFile]) -> tuple[list[LandingFile], dict[str, LandingFile]]:
@@ -250,7 +272,9 @@ def validate_location(
 ) -> None:
     """Reject a file whose folder names an unknown form, an impossible period or a foreign committee."""
     if file.form_code not in known_forms:
-        raise FileRejected("unknown_form", f"{file.source_file}: form '{file.form_code}' is not in the catalog")
+        raise FileRejected(
+            "unknown_form", f"{file.source_file}: form '{file.form_code}' is not in the catalog"
+        )
     problem = period_problem(file.period, known_forms[file.form_code], rules or load_delivery_rules())
     if problem:
         raise FileRejected("bad_period", f"{file.source_file}: {problem}")
@@ -262,7 +286,8 @@ def validate_location(
             )
         if file.committee_code not in committees:
             raise FileRejected(
-                "unknown_committee", f"{file.source_file}: committee code {file.committee_code} is not a known division"
+                "unknown_committee",
+                f"{file.source_file}: committee code {file.committee_code} is not a known division",
             )
 
 

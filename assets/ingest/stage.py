@@ -455,11 +455,11 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         .group_by("record_id")
         .agg(pl.format("missing_required:{}", "field_label").unique().alias("_missing"))
     )
+    # Compared at the precision delivered: a partial date (1941, 1941-02) agrees with any day inside it.
+    id_birth = pl.col("id_birth_date").dt.to_string("%Y-%m-%d")
     birth_mismatch = pl.col("id_birth_date").is_not_null() & (
-        (pl.col("row_birth_date").is_not_null()
-         & (pl.col("id_birth_date").dt.to_string("%Y-%m-%d") != pl.col("row_birth_date")))
-        | (pl.col("row_birth_month").is_not_null()
-           & (pl.col("id_birth_date").dt.to_string("%Y-%m") != pl.col("row_birth_month")))
+        (pl.col("row_birth_date").is_not_null() & ~id_birth.str.starts_with(pl.col("row_birth_date")))
+        | (pl.col("row_birth_month").is_not_null() & ~id_birth.str.starts_with(pl.col("row_birth_month")))
     )
     sex_mismatch = (
         pl.col("id_sex").is_not_null() & pl.col("row_sex").is_in(["男", "女"]) & (pl.col("id_sex") != pl.col("row_sex"))

@@ -48,7 +48,9 @@ def test_non_deliveries_are_ignored_with_a_reason_at_any_depth(tmp_path: Path, r
     scan, unplaced = scan_landing(tmp_path, "310101", DISTRICTS, rules)
     assert [f.source_file for f in scan.files] == [f"{folder}/310101002001_名册.csv"]
     assert scan.misplaced == [] and unplaced == []
-    reasons = {m.source_file.rsplit("/", 1)[1]: m.reason_code for m in scan.ignored if m.source_file.count("/") == 3}
+    reasons = {
+        m.source_file.rsplit("/", 1)[1]: m.reason_code for m in scan.ignored if m.source_file.count("/") == 3
+    }
     assert reasons == {
         "Thumbs.db": "system_file", ".DS_Store": "system_file", "desktop.ini": "system_file",
         "~$310101002001_名册.xlsx": "lock_or_hidden_file", "README.txt": "notes_file", "说明.txt": "notes_file",
@@ -121,7 +123,12 @@ def test_impossible_periods_are_named(period: str, frequency: str, problem: str 
         ("310101002001_名册 - 副本", "310101002001_名册", 0, True),  # a copy is no correction
         ("310101002001_名册 - 副本 (2)", "310101002001_名册", 0, True),  # second copy, still no correction
         ("长宁区_养老保险参保名册_2025", "长宁区_养老保险参保名册_2025", 0, False),  # a year is not a version
-        ("居民信息修改登记表", "居民信息修改登记表", 0, False),  # 修改 inside a form name, no separator... see note
+        (
+            "居民信息修改登记表",
+            "居民信息修改登记表",
+            0,
+            False,
+        ),  # 修改 inside a form name, no separator... see note
     ],
 )
 def test_correction_marks_as_prefix_or_suffix(name: str, core: str, rank: int, is_copy: bool, rules) -> None:
@@ -137,12 +144,18 @@ def test_corrections_supersede_by_rank_then_time(tmp_path: Path, rules) -> None:
     touch(tmp_path, f"{folder}/310101002001_名册_v2.csv")  # v2 (rank 2) beats 更正 (rank 1)
     touch(tmp_path, f"{folder}/310101002002_名册.csv")
     scan, _ = scan_landing(tmp_path, "310101", DISTRICTS, rules)
-    assert {f.source_file.rsplit("/", 1)[1]: f.committee_code for f in scan.files}["更正_310101002001_名册.csv"] == (
-        "310101002001"
-    )
+    assert {f.source_file.rsplit("/", 1)[1]: f.committee_code for f in scan.files}[
+        "更正_310101002001_名册.csv"
+    ] == ("310101002001")
     current, superseded = current_deliveries(scan.files)
-    assert [f.source_file.rsplit("/", 1)[1] for f in current] == ["310101002001_名册_v2.csv", "310101002002_名册.csv"]
-    assert sorted(s.rsplit("/", 1)[1] for s in superseded) == ["310101002001_名册.csv", "更正_310101002001_名册.csv"]
+    assert [f.source_file.rsplit("/", 1)[1] for f in current] == [
+        "310101002001_名册_v2.csv",
+        "310101002002_名册.csv",
+    ]
+    assert sorted(s.rsplit("/", 1)[1] for s in superseded) == [
+        "310101002001_名册.csv",
+        "更正_310101002001_名册.csv",
+    ]
 
 
 def _named(name: str) -> LandingFile:
@@ -153,12 +166,17 @@ def _named(name: str) -> LandingFile:
 def test_files_named_by_committee_name_resolve_or_are_rejected(rules) -> None:
     by_core = {("310101", "云南中路"): ["310101002001"], ("310101", "北京"): ["310101013003", "310101099001"]}
     for spelling in ("云南中路居委会", "云南中路居委", "云南中路居民委员会", "云南中路社区"):
-        assert resolve_committee_name(_named(f"{spelling}_名册.csv"), by_core, rules).committee_code == "310101002001"
+        assert (
+            resolve_committee_name(_named(f"{spelling}_名册.csv"), by_core, rules).committee_code
+            == "310101002001"
+        )
     with pytest.raises(FileRejected) as info:
         resolve_committee_name(_named("不存在居委会_名册.csv"), by_core, rules)  # planted: no such committee
     assert info.value.reason_code == "unknown_committee_name" and "不存在居委会" in info.value.message
     with pytest.raises(FileRejected) as info:
-        resolve_committee_name(_named("北京居委_名册.csv"), by_core, rules)  # planted: two committees named 北京
+        resolve_committee_name(
+            _named("北京居委_名册.csv"), by_core, rules
+        )  # planted: two committees named 北京
     assert info.value.reason_code == "ambiguous_committee_name"
     # A token ending only in 社区 that names no committee is part of a form name: the file stays district-wide.
     assert resolve_committee_name(_named("老年社区_名册.csv"), by_core, rules).committee_code is None
