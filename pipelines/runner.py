@@ -105,10 +105,10 @@ def summary(warehouse: Path) -> str:
         lines.append("Files by status (every file under the landing root):")
         by_status = {status: (n, rows) for status, n, rows in con.sql(
             "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1").fetchall()}  # fmt: skip
-        for status in ("ingested", "rejected", "superseded", "duplicate", "ignored", *sorted(by_status)):
-            if status in by_status or status in ("duplicate", "ignored", "superseded"):
-                n, rows = by_status.pop(status, (0, 0))
-                lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
+        statuses = ("ingested", "rejected", "superseded", "duplicate", "ignored")
+        for status in (*statuses, *sorted(set(by_status) - set(statuses))):
+            n, rows = by_status.get(status, (0, 0))
+            lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
         for label, status in (("Ignored files (not deliveries) by reason:", "ignored"),
                               ("Duplicate files (same bytes delivered twice):", "duplicate")):  # fmt: skip
             found = con.sql(f"SELECT reason_code, count(*) FROM raw.landing_files WHERE status = '{status}' "
