@@ -109,13 +109,18 @@ def summary(warehouse: Path) -> str:
         for status in (*statuses, *sorted(set(by_status) - set(statuses))):
             n, rows = by_status.get(status, (0, 0))
             lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
-        for label, status in (("Ignored files (not deliveries) by reason:", "ignored"),
-                              ("Duplicate files (same bytes delivered twice):", "duplicate")):  # fmt: skip
-            found = con.sql(f"SELECT reason_code, count(*) FROM raw.landing_files WHERE status = '{status}' "
-                            "GROUP BY 1 ORDER BY 2 DESC").fetchall()  # fmt: skip
-            if found:
-                lines.append(label)
-                lines += [f"  {reason or '-':<28} {n:>8,}" for reason, n in found]
+        ignored = con.sql("SELECT reason_code, count(*) FROM raw.landing_files WHERE status = 'ignored' "
+                          "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()  # fmt: skip
+        if ignored:
+            lines.append("Ignored files (not deliveries) by reason:")
+            lines += [f"  {reason or '-':<28} {n:>8,}" for reason, n in ignored]
+        replaced = con.sql("SELECT status, source_file, replaced_by FROM raw.landing_files "
+                           "WHERE status IN ('duplicate', 'superseded') ORDER BY 1, 2").fetchall()  # fmt: skip
+        if replaced:
+            lines.append("Duplicate (same bytes) and superseded files, with the file that replaced them:")
+            lines += [f"  {status:<10} {source} → {by}" for status, source, by in replaced[:10]]
+            if len(replaced) > 10:
+                lines.append(f"  … and {len(replaced) - 10} more (raw.landing_files.replaced_by)")
         lines.append("Quarantined rows by reason:")
         for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
@@ -136,10 +141,26 @@ def summary(warehouse: Path) -> str:
             f"+ skipped {t['skipped']:,} + replaced {t['replaced']:,}; unaccounted {t['unaccounted']:,}; "
             f"files that do not add up: {bad} of {accounting.height}"
         )
+        lines += _landing_line(con)
         lines += _domain_headlines(con)
     finally:
         con.close()
     return "\n".join(lines)
+
+
+def _landing_line(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Landing level: every file under the landing root registered (the catalog/ folder aside)."""
+    from assets.common.warehouse import table_exists
+    from assets.ingest.accounting import landing_accounting
+    from assets.ingest.rules import load_delivery_rules
+
+    landing = os.environ.get("JIANFU_LANDING")
+    if not landing or not Path(landing).is_dir() or not table_exists(con, "core.divisions"):
+        return []
+    districts = dict(con.sql("SELECT DISTINCT district_code, district_name FROM core.divisions").fetchall())
+    missing, totals = landing_accounting(con, Path(landing), districts, load_delivery_rules())
+    return [f"Landing accounting: {totals['files']:,} files registered; files under the landing root missing from "
+            f"raw.landing_files: {missing.height}" + (f" (e.g. {missing['source_file'][0]})" if missing.height else "")]  # fmt: skip
 
 
 def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:
