@@ -17,6 +17,7 @@ from assets.common.warehouse import connect
 from assets.ingest import accounting, pipeline
 from assets.ingest.catalog import load_catalog
 from assets.ingest.rules import load_delivery_rules
+from assets.persons.rows import build_person_rows
 from assets.reference.divisions import load_divisions
 
 FORMS = "\ufeff报表编号,报表名称,主管部门,下发层级,填报频次,填报对象\nMZ01,高龄老人补贴名册,民政局,市级,月报,全部\n"
@@ -143,7 +144,7 @@ def test_every_file_has_a_status_and_every_row_a_place(landing: Path, tmp_path: 
             *[(C, n, "310101002001", "duplicate_file", B) for n in (2, 3, 4)],
             (R, 2, "310101002001", "delivered_by_other_file", B),
         ]
-        records = con.sql("SELECT source_file, person_name, committee_code, id_number, id_number_raw, id_status, "
+        records = con.sql("SELECT record_id, source_file, person_name, committee_code, id_number, id_number_raw, id_status, "
                           "flags FROM staging.form_records ORDER BY source_file, row_number").pl()  # fmt: skip
         by_name = {
             r["person_name"] + "@" + r["source_file"].split("/")[-1]: r for r in records.iter_rows(named=True)
@@ -169,6 +170,10 @@ def test_every_file_has_a_status_and_every_row_a_place(landing: Path, tmp_path: 
                               f"USING (record_id) WHERE r.source_file = '{B}' AND v.field_label = '出生日期'"
                               ).fetchall())  # fmt: skip
         assert values == {"1940年1月": "1940-01", "1941": "1941", "1942-03-03": "1942-03-03"}
+        # Person matching sees the float-damaged ID as unknown, never as its digits.
+        person_rows = build_person_rows(con)
+        assert person_rows.filter(pl.col("record_id") == zhang["record_id"])["id_number"].to_list() == [None]
+        assert person_rows.filter(pl.col("id_status") == "precision_lost").height == 1
         unplaced = con.sql("SELECT district_code, message FROM raw.landing_files WHERE source_file = '杂项/旧表.csv'"
                            ).fetchall()  # fmt: skip
         assert unplaced[0][0] is None and "names no district" in unplaced[0][1]
