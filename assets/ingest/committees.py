@@ -60,7 +60,10 @@ class Divisions:
                 return code, None
         codes = self.by_name.get((district, value), [])
         if not codes and self.rules is not None:  # X居委 / X社区 / X居民委员会 for X居委会
-            codes = self.by_core.get((district, self.rules.committee_core(value)), [])
+            # the core as written (新村 for 新村居委会) before the core with one more ending removed (新)
+            codes = self.by_core.get((district, value)) or self.by_core.get(
+                (district, self.rules.committee_core(value)), []
+            )
         if len(codes) == 1:
             return codes[0], None
         if not codes:

@@ -84,3 +84,27 @@ def test_an_empty_file_supersedes_nothing_and_dispositions_change_with_the_outco
     assert delivery.disposition("duplicate", None, "x.csv") != delivery.disposition(
         "duplicate", None, "y.csv"
     )
+
+
+def test_committee_cells_resolve_whatever_ending_they_are_written_with() -> None:
+    import polars as pl
+
+    from assets.ingest.committees import Divisions
+
+    divisions = Divisions.from_frame(
+        pl.DataFrame(
+            {
+                "district_code": ["310101"] * 3,
+                "district_name": ["黄浦区"] * 3,
+                "township_name": ["南京东路街道"] * 3,
+                "committee_code": ["310101002001", "310101002023", "310101013003"],
+                "committee_name": ["云南中路居委会", "顺天村居委会", "北京居委会"],
+            }
+        )
+    )
+    for cell in ("云南中路居委会", "云南中路居委", "云南中路居民委员会", "云南中路社区", "云南中路"):
+        assert divisions.resolve("310101", cell, None) == ("310101002001", None), cell
+    for cell in ("顺天村居委会", "顺天村居委", "顺天村"):  # 村 belongs to this name: 顺天村 is not 顺天
+        assert divisions.resolve("310101", cell, None) == ("310101002023", None), cell
+    code, problem = divisions.resolve("310101", "不存在居委", None)  # planted: no such committee
+    assert code is None and "不存在居委" in (problem or "")
