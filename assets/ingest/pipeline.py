@@ -176,11 +176,13 @@ def ingest_district(
     dup_of = delivery.duplicates((e.file, e.file_hash) for e in entries)
     elsewhere = delivery.same_bytes_elsewhere((e.file, e.file_hash) for e in entries)
     usable: list[_Entry] = []
+    rejected: dict[tuple[str, str, str], list[str]] = {}  # (form, period, committee) → rejected deliveries
     for e in entries:
         if e.file.source_file in dup_of:
             continue
         if e.known is not None and e.known["status"] == "rejected":
             keep_ids.append(e.file_id)  # same bytes, same parser: still rejected, nothing to do
+            _note_rejected(rejected, e.file)
             continue
         try:
             e.file = resolve_committee_name(e.file, ctx.divisions.by_core, ctx.rules)
@@ -193,6 +195,7 @@ def ingest_district(
         except FileRejected as exc:
             batch.outcomes.append(stage.FileOutcome(e.file, e.file_id, e.file_hash, "rejected", exc.reason_code,
                                                     exc.message, rows_read=_count_rows(e.file, e.data)))  # fmt: skip
+            _note_rejected(rejected, e.file)
     lost_map = delivery.replacements([delivery.Usable(e.file, e.committees or []) for e in usable])
     by_source = {e.file.source_file: e for e in entries}
     for e in usable:
@@ -201,7 +204,9 @@ def ingest_district(
         superseded = delivery.is_superseded(u, lost)
         status = "superseded" if superseded else "ingested"
         main = delivery.main_replacer(lost)
-        disp = delivery.disposition(status, lost)
+        # A rejected delivery of the same report replaces nothing; say so on the file that stays current.
+        blocked = sorted({r for c in u.committees for r in rejected.get((e.file.form_code, e.file.period, c), [])})
+        disp = delivery.disposition(status, lost, note=";".join(blocked))
         if e.known is not None and e.known["disposition"] == disp:
             keep_ids.append(e.file_id)
             continue
@@ -216,6 +221,8 @@ def ingest_district(
                 outcome.warnings.append(f"rows of {len(lost)} committee(s) delivered by other files: "
                                         + ", ".join(sorted(set(lost.values()))))  # fmt: skip
         outcome.warnings += [f"same bytes as {o}" for o in elsewhere.get(e.file.source_file, [])]
+        if not superseded:
+            outcome.warnings += [f"stays current: {r} for the same report was rejected" for r in blocked]
         outcome.disposition = disp
     for e in entries:
         keep = dup_of.get(e.file.source_file)
@@ -248,6 +255,11 @@ def ingest_district(
         rows_skipped=staged.skipped.height,
         rows_replaced=staged.replaced.height,
     )
+
+
+def _note_rejected(rejected: dict[tuple[str, str, str], list[str]], file: LandingFile) -> None:
+    if file.committee_code:
+        rejected.setdefault((file.form_code, file.period, file.committee_code), []).append(file.source_file)
 
 
 def _prepare(e: _Entry, ctx: IngestContext) -> stage.Prepared:

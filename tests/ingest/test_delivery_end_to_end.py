@@ -219,6 +219,13 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
         # An unreadable correction replaces nothing: the committee's earlier file stays current.
         assert status[f"{F}/310101002002_名册.csv"] == "ingested"
         assert status[f"{F}/310101002002_名册_v2.xlsx"] == "rejected"
+        warnings = con.sql(
+            f"SELECT warnings FROM raw.landing_files WHERE source_file = '{F}/310101002002_名册.csv'"
+        )
+        assert warnings.fetchall()[0][0] == [
+            "missing column 出生日期",
+            f"stays current: {F}/310101002002_名册_v2.xlsx for the same report was rejected",
+        ]  # fmt: skip
         problems = accounting.replacement_problems(con)
         assert problems.select("replaced_file", "replaced_by", "rows_replaced", "replacing_status",
                                "replacing_rows_staged").rows() == [(A, B, 2, "ingested", 0)]  # fmt: skip
