@@ -229,3 +229,31 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
         problems = accounting.replacement_problems(con)
         assert problems.select("replaced_file", "replaced_by", "rows_replaced", "replacing_status",
                                "replacing_rows_staged").rows() == [(A, B, 2, "ingested", 0)]  # fmt: skip
+
+
+def test_the_dagster_checks_block_on_lost_data(tmp_path: Path) -> None:
+    from assets.ingest.defs import landing_accounting, replacements_keep_data
+    from pipelines.resources import LandingResource, WarehouseResource
+
+    root = tmp_path / "landing"
+    write(root, "catalog/forms.csv", FORMS)
+    write(root, "catalog/form_fields.csv", FIELDS)
+    write(root, A, f"姓名,身份证号,补贴金额\n张三,{ID[0]},300\n")
+    write(root, B, "姓名,身份证号,补贴金额\n")  # planted: an empty template sent as the correction
+    path = tmp_path / "w.duckdb"
+    with connect(path) as con:
+        run(con, root, "run-1")
+        con.register("divisions", load_divisions().to_arrow())
+        con.execute(
+            "CREATE SCHEMA IF NOT EXISTS core; CREATE TABLE core.divisions AS SELECT * FROM divisions"
+        )
+    warehouse = WarehouseResource(path=str(path))
+    blocked = replacements_keep_data(warehouse=warehouse)
+    assert not blocked.passed and blocked.metadata["failing_rows"].value == 1
+    landed = landing_accounting(landing=LandingResource(root=str(root)), warehouse=warehouse)
+    assert landed.passed, landed.description
+    write(
+        root, f"{F}/310101002003_名册.csv", f"姓名,身份证号,补贴金额\n赵六,{ID[3]},300\n"
+    )  # planted: never ingested
+    landed = landing_accounting(landing=LandingResource(root=str(root)), warehouse=warehouse)
+    assert not landed.passed and landed.metadata["failing_rows"].value == 1
