@@ -245,8 +245,13 @@ def current_deliveries(files: list[LandingFile]) -> tuple[list[LandingFile], dic
     return current, superseded
 
 
-def period_problem(period: str, frequency: str, rules: DeliveryRules) -> str | None:
-    """Why a period folder is impossible for a form of `frequency` (None when it is a real period)."""
+def period_problem(
+    period: str, frequency: str, rules: DeliveryRules, as_of: dt.date | None = None
+) -> str | None:
+    """Why a period folder is impossible for a form of `frequency` (None when it is a real period).
+
+    With `as_of` (the run date), a period that starts after it is impossible too (2027-10 for 2026-10).
+    """
     pattern = rules.period_patterns.get(frequency)
     if pattern is None:
         return None
@@ -257,25 +262,31 @@ def period_problem(period: str, frequency: str, rules: DeliveryRules) -> str | N
     year = int(parts["year"])
     if year < rules.min_period_year:
         return f"period '{period}': year {year} is before {rules.min_period_year}"
-    if parts.get("day"):
-        try:
-            dt.date(year, int(parts["month"]), int(parts["day"]))
-        except ValueError:
-            return f"period '{period}' is not a real date"
-    elif parts.get("month") and not 1 <= int(parts["month"]) <= 12:
-        return f"period '{period}' has no month {parts['month']}"
+    month = int(parts.get("month") or 0) or 3 * int(parts.get("quarter") or 1) - 2
+    if not 1 <= month <= 12:
+        return f"period '{period}' has no month {month}"
+    try:
+        start = dt.date(year, month, int(parts.get("day") or 1))
+    except ValueError:
+        return f"period '{period}' is not a real date"
+    if as_of is not None and start > as_of:
+        return f"period '{period}' starts after the run date {as_of.isoformat()}"
     return None
 
 
 def validate_location(
-    file: LandingFile, known_forms: dict[str, str], committees: set[str], rules: DeliveryRules | None = None
+    file: LandingFile,
+    known_forms: dict[str, str],
+    committees: set[str],
+    rules: DeliveryRules | None = None,
+    as_of: dt.date | None = None,
 ) -> None:
     """Reject a file whose folder names an unknown form, an impossible period or a foreign committee."""
     if file.form_code not in known_forms:
         raise FileRejected(
             "unknown_form", f"{file.source_file}: form '{file.form_code}' is not in the catalog"
         )
-    problem = period_problem(file.period, known_forms[file.form_code], rules or load_delivery_rules())
+    problem = period_problem(file.period, known_forms[file.form_code], rules or load_delivery_rules(), as_of)
     if problem:
         raise FileRejected("bad_period", f"{file.source_file}: {problem}")
     if file.committee_code is not None:

@@ -189,7 +189,7 @@ def ingest_district(
             if e.known is not None and e.known["status"] in ("ingested", "superseded"):
                 e.committees = list(e.known["committees"] or [])
             else:
-                e.prepared = _prepare(e, ctx)
+                e.prepared = _prepare(e, ctx, as_of)
                 e.committees = e.prepared.committee_set
             usable.append(e)
         except FileRejected as exc:
@@ -210,7 +210,7 @@ def ingest_district(
         if e.known is not None and e.known["disposition"] == disp:
             keep_ids.append(e.file_id)
             continue
-        prepared = e.prepared or _prepare(e, ctx)
+        prepared = e.prepared or _prepare(e, ctx, as_of)
         if superseded:
             outcome = stage.add_prepared(batch, prepared, {"*": main or ""}, status="superseded", reason="superseded")
             outcome.replaced_by = main
@@ -232,7 +232,7 @@ def ingest_district(
         if e.known is not None and e.known["disposition"] == disp:
             keep_ids.append(e.file_id)
             continue
-        _add_duplicate(batch, e, by_source[keep.source_file], ctx).disposition = disp
+        _add_duplicate(batch, e, by_source[keep.source_file], ctx, as_of).disposition = disp
     for m in scan.misplaced + scan.ignored:
         registry.append(_misplaced_row(m, district_code, run_id, now))
 
@@ -262,19 +262,21 @@ def _note_rejected(rejected: dict[tuple[str, str, str], list[str]], file: Landin
         rejected.setdefault((file.form_code, file.period, file.committee_code), []).append(file.source_file)
 
 
-def _prepare(e: _Entry, ctx: IngestContext) -> stage.Prepared:
+def _prepare(e: _Entry, ctx: IngestContext, as_of: dt.date) -> stage.Prepared:
     """Validate the file's place, parse it and sort its rows (raises FileRejected)."""
-    validate_location(e.file, ctx.frequency, ctx.divisions.committees, ctx.rules)
+    validate_location(e.file, ctx.frequency, ctx.divisions.committees, ctx.rules, as_of)
     parsed = parse_file(e.file, e.data)
     return stage.prepare(e.file, e.file_id, e.file_hash, parsed, ctx.fields_by_form[e.file.form_code],
                          ctx.synonyms, ctx.divisions)  # fmt: skip
 
 
-def _add_duplicate(batch: stage.Batch, e: _Entry, keep: _Entry, ctx: IngestContext) -> stage.FileOutcome:
+def _add_duplicate(
+    batch: stage.Batch, e: _Entry, keep: _Entry, ctx: IngestContext, as_of: dt.date
+) -> stage.FileOutcome:
     """Identical bytes to `keep`: its data rows are replaced by that file, its non-data rows skipped as usual."""
     message = f"{e.file.source_file}: the same bytes as {keep.file.source_file}"
     try:
-        prepared = _prepare(e, ctx)
+        prepared = _prepare(e, ctx, as_of)
     except FileRejected:
         parsed: ParsedFile | None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -99,10 +100,15 @@ def test_district_folders_written_with_their_name(tmp_path: Path, rules) -> None
         ("2026-02-29", "adhoc", "not a real date"),  # planted: 2026 is no leap year
         ("2024-02-29", "adhoc", None),
         ("1899", "annual", "before 2000"),  # planted: a year no delivery comes from
+        ("2027-10", "monthly", "starts after the run date"),  # planted: a year typed wrong
+        ("2026Q4", "quarterly", None),  # the current quarter may be delivered before it ends
+        ("2027Q1", "quarterly", "starts after the run date"),  # planted
+        ("2026-11-29", "adhoc", None),  # collected today
+        ("2026-11-30", "adhoc", "starts after the run date"),  # planted: tomorrow
     ],
 )
 def test_impossible_periods_are_named(period: str, frequency: str, problem: str | None, rules) -> None:
-    got = period_problem(period, frequency, rules)
+    got = period_problem(period, frequency, rules, as_of=dt.date(2026, 11, 29))
     assert (got is None) if problem is None else (problem in (got or ""))
 
 
