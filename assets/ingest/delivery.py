@@ -95,8 +95,12 @@ def main_replacer(lost: dict[str, str]) -> str | None:
     return max(sorted(counts), key=lambda w: counts[w])
 
 
-def disposition(status: str, lost: dict[str, str] | None, replaced_by: str | None = None, note: str = "") -> str:
+def disposition(
+    status: str, lost: dict[str, str] | None, replaced_by: str | None = None, note: str = ""
+) -> str:
     """A short fingerprint of what a file's rows became (and what it is warned about): a kept file is re-staged
     when this changes."""
-    text = f"{status}|{replaced_by or ''}|{note}|" + ";".join(f"{c}>{w}" for c, w in sorted((lost or {}).items()))
+    text = f"{status}|{replaced_by or ''}|{note}|" + ";".join(
+        f"{c}>{w}" for c, w in sorted((lost or {}).items())
+    )
     return hashlib.sha1(text.encode()).hexdigest()[:12]
