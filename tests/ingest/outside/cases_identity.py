@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .forms import MZ01, MZ01_NAME, MZ05, MZ05_NAME, mz01, mz05
+from .forms import MZ01, MZ01_NAME, mz01
 from .model import Case, Ctx, FileExp, RowExp, case
 from .people import committees
 from .writers import Sheet, delimited, write_text, write_xlsx
@@ -25,7 +25,7 @@ def _mz01_file(
         write_text(ctx.path(rel), delimited(rows)[0], "gbk")
 
 
-def _good(ctx: Ctx, fmt: str = "xlsx", n: int = 3, start: int = 0) -> tuple[str, list]:
+def good_delivery(ctx: Ctx, fmt: str = "xlsx", n: int = 3, start: int = 0) -> tuple[str, list]:
     c = ctx.committee
     rel = f"{ctx.folder('MZ01', 'monthly')}/{c.code}_{MZ01_NAME}.{fmt}"
     ps = ctx.people(n, start)
@@ -33,87 +33,11 @@ def _good(ctx: Ctx, fmt: str = "xlsx", n: int = 3, start: int = 0) -> tuple[str,
     return rel, ps
 
 
-def _staged(rel, ps, committee: str | None = None) -> list[RowExp]:
+def staged_rows(rel, ps, committee: str | None = None) -> list[RowExp]:
     return [
         RowExp(rel, p.name, "staged", row_number=i + 2, committee=committee, id_valid=True)
         for i, p in enumerate(ps)
     ]
-
-
-@case(37, "period_folder_impossible_date")
-def impossible_period(ctx: Ctx) -> Case:
-    """An ad-hoc (不定期) form filed under 2026-11-31: no such day. Rejected with a reason."""
-    c = ctx.committee
-    rel = f"310101/MZ05/2026-11-31/{c.code}_{MZ05_NAME}.csv"
-    ps = ctx.people(3)
-    write_text(ctx.path(rel), delimited([MZ05] + [mz05(p, "2026-11-20") for p in ps])[0], "gbk")
-    return Case(
-        "",
-        "",
-        files=[FileExp(rel, status=("rejected",), reason=True, reason_words=("period",))],
-        rows=[RowExp(rel, p.name, "not_staged") for p in ps],
-    )
-
-
-@case(38, "junk_thumbs_db")
-def thumbs(ctx: Ctx) -> Case:
-    """Windows Explorer left Thumbs.db beside the delivery (photos of the paper form were in the folder)."""
-    rel, ps = _good(ctx)
-    junk = f"{ctx.folder('MZ01', 'monthly')}/Thumbs.db"
-    ctx.path(junk).write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 504)
-    return Case("", "", files=[FileExp(rel, staged=3), FileExp(junk, status=IGNORED)], rows=_staged(rel, ps))
-
-
-@case(39, "junk_ds_store")
-def ds_store(ctx: Ctx) -> Case:
-    """A Mac user copied the folder: .DS_Store in the period folder and in the form folder."""
-    rel, ps = _good(ctx)
-    junk1 = f"{ctx.folder('MZ01', 'monthly')}/.DS_Store"
-    junk2 = "310101/MZ01/.DS_Store"
-    for j in (junk1, junk2):
-        ctx.path(j).write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 60)
-    return Case(
-        "",
-        "",
-        files=[FileExp(rel, staged=3), FileExp(junk1, status=IGNORED), FileExp(junk2, status=IGNORED)],
-        rows=_staged(rel, ps),
-    )
-
-
-@case(40, "junk_office_lock_file")
-def lock_file(ctx: Ctx) -> Case:
-    """The workbook was open when the folder was zipped: ~$ owner file next to it. Never supersedes it."""
-    rel, ps = _good(ctx)
-    lock = rel.rsplit("/", 1)[0] + "/~$" + rel.rsplit("/", 1)[1]
-    owner = "张丽华".encode("utf-16-le")
-    ctx.path(lock).write_bytes(
-        bytes([3]) + b"\x00" * 53 + bytes([3, 0]) + owner + b"\x00" * (162 - 56 - len(owner))
-    )
-    return Case("", "", files=[FileExp(rel, staged=3), FileExp(lock, status=IGNORED)], rows=_staged(rel, ps))
-
-
-@case(41, "junk_readme")
-def readme(ctx: Ctx) -> Case:
-    """A README.txt the district clerk put in the folder for the department."""
-    rel, ps = _good(ctx)
-    note = f"{ctx.folder('MZ01', 'monthly')}/README.txt"
-    write_text(
-        ctx.path(note),
-        "本文件夹为本月高龄老人补贴名册，共1个居委，请查收。\r\n如有疑问请联系街道民政科 63281234。\r\n",
-        "gbk",
-    )
-    return Case("", "", files=[FileExp(rel, staged=3), FileExp(note, status=IGNORED)], rows=_staged(rel, ps))
-
-
-@case(42, "junk_scanned_signed_pdf")
-def scanned_pdf(ctx: Ctx) -> Case:
-    """The stamped paper form scanned to PDF, named like the delivery: ignored, and it supersedes nothing."""
-    rel, ps = _good(ctx)
-    pdf = rel.rsplit(".", 1)[0] + "（盖章扫描件）.pdf"
-    ctx.path(pdf).write_bytes(
-        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-    )
-    return Case("", "", files=[FileExp(rel, staged=3), FileExp(pdf, status=IGNORED)], rows=_staged(rel, ps))
 
 
 def _by_name(ctx: Ctx, filename: str, fmt: str) -> Case:
@@ -209,7 +133,7 @@ def _names_replacement(con, replaced: str, by: str) -> list[str]:
 
 def _correction(ctx: Ctx, corrected: str, fmt: str = "xlsx") -> Case:
     """Original (3 rows) and its correction (rows 1–2 again with a new amount, row 3 dropped, 1 row added)."""
-    orig, ps = _good(ctx, fmt, 3)
+    orig, ps = good_delivery(ctx, fmt, 3)
     new_rel = f"{ctx.folder('MZ01', 'monthly')}/{corrected}.{fmt}"
     added = ctx.people(1, 10)
     _mz01_file(ctx, new_rel, ps[:2] + added, fmt, amount=300)
@@ -283,7 +207,7 @@ def corr_prefix_bracket(ctx: Ctx) -> Case:
 @case(55, "correction_that_is_unreadable")
 def corr_broken(ctx: Ctx) -> Case:
     """A correction that is a truncated workbook must not replace the good original."""
-    orig, ps = _good(ctx)
+    orig, ps = good_delivery(ctx)
     bad = f"{ctx.folder('MZ01', 'monthly')}/{ctx.committee.code}_{MZ01_NAME}_更正.xlsx"
     _mz01_file(ctx, bad, ctx.people(3, 10), "xlsx")
     data = ctx.path(bad).read_bytes()
@@ -292,14 +216,14 @@ def corr_broken(ctx: Ctx) -> Case:
         "",
         "",
         files=[FileExp(orig, staged=3), FileExp(bad, status=("rejected",), reason=True)],
-        rows=_staged(orig, ps),
+        rows=staged_rows(orig, ps),
     )
 
 
 @case(56, "correction_header_only")
 def corr_empty(ctx: Ctx) -> Case:
     """A correction with only the header replaces a data-bearing file: rows kept or the run says so."""
-    orig, ps = _good(ctx, "csv")
+    orig, ps = good_delivery(ctx, "csv")
     empty = f"{ctx.folder('MZ01', 'monthly')}/{ctx.committee.code}_{MZ01_NAME}_更正.csv"
     write_text(ctx.path(empty), delimited([MZ01])[0], "gbk")
 
@@ -319,7 +243,7 @@ def corr_empty(ctx: Ctx) -> Case:
 
 
 def _duplicate(ctx: Ctx, fmt: str, copy_name: str) -> Case:
-    rel, ps = _good(ctx, fmt)
+    rel, ps = good_delivery(ctx, fmt)
     twin = f"{ctx.folder('MZ01', 'monthly')}/{copy_name}.{fmt}"
     ctx.path(twin).write_bytes(ctx.path(rel).read_bytes())
 
@@ -382,7 +306,7 @@ def rollup(ctx: Ctx) -> Case:
         ["合计"] + [None] * 7 + [750, None],
     ]
     write_xlsx(ctx.path(up), [Sheet("汇总", rows, merges=[(0, 0, 0, 9)])])
-    exp = _staged(fa, pa, a.code) + _staged(fb, pb, b.code)
+    exp = staged_rows(fa, pa, a.code) + staged_rows(fb, pb, b.code)
     return Case(
         "",
         "",
@@ -429,7 +353,7 @@ def two_townships(ctx: Ctx) -> Case:
         rows = [["居委会"] + MZ01] + [[c.code] + mz01(p, start + i + 1, period) for i, p in enumerate(ps)]
         write_xlsx(ctx.path(rel), [Sheet("Sheet1", rows)])
         out.append(FileExp(rel, staged=len(ps)))
-        rows_exp += _staged(rel, ps, c.code)
+        rows_exp += staged_rows(rel, ps, c.code)
     assert a.township_code != b.township_code
     return Case("", "", files=out, rows=rows_exp)
 

@@ -1,11 +1,13 @@
-"""Layout habits: notes under the data, shifted blocks, paged headers; files in the wrong place."""
+"""Layout habits (notes under the data, shifted blocks, paged headers) and the landing tree: impossible or
+misplaced folders, junk files beside deliveries, archives."""
 
 from __future__ import annotations
 
 import io
 import zipfile
 
-from .forms import MZ01, MZ01_NAME, mz01
+from .cases_identity import IGNORED, good_delivery, staged_rows
+from .forms import MZ01, MZ01_NAME, MZ05, MZ05_NAME, mz01, mz05
 from .model import Case, Ctx, FileExp, RowExp, SkipExp, case
 from .writers import Sheet, delimited, write_text, write_xlsx
 
@@ -180,3 +182,87 @@ def chinese_period(ctx: Ctx) -> Case:
         return [] if status == "ingested" or reason else [f"{rel}: {status} without a reason"]
 
     return Case("", "", files=[FileExp(rel, status=("ingested", "rejected"))], extra=[check])
+
+
+@case(37, "period_folder_impossible_date")
+def impossible_period(ctx: Ctx) -> Case:
+    """An ad-hoc (不定期) form filed under 2026-11-31: no such day. Rejected with a reason."""
+    c = ctx.committee
+    rel = f"310101/MZ05/2026-11-31/{c.code}_{MZ05_NAME}.csv"
+    ps = ctx.people(3)
+    write_text(ctx.path(rel), delimited([MZ05] + [mz05(p, "2026-11-20") for p in ps])[0], "gbk")
+    return Case(
+        "",
+        "",
+        files=[FileExp(rel, status=("rejected",), reason=True, reason_words=("period",))],
+        rows=[RowExp(rel, p.name, "not_staged") for p in ps],
+    )
+
+
+@case(38, "junk_thumbs_db")
+def thumbs(ctx: Ctx) -> Case:
+    """Windows Explorer left Thumbs.db beside the delivery (photos of the paper form were in the folder)."""
+    rel, ps = good_delivery(ctx)
+    junk = f"{ctx.folder('MZ01', 'monthly')}/Thumbs.db"
+    ctx.path(junk).write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 504)
+    return Case(
+        "", "", files=[FileExp(rel, staged=3), FileExp(junk, status=IGNORED)], rows=staged_rows(rel, ps)
+    )
+
+
+@case(39, "junk_ds_store")
+def ds_store(ctx: Ctx) -> Case:
+    """A Mac user copied the folder: .DS_Store in the period folder and in the form folder."""
+    rel, ps = good_delivery(ctx)
+    junk1 = f"{ctx.folder('MZ01', 'monthly')}/.DS_Store"
+    junk2 = "310101/MZ01/.DS_Store"
+    for j in (junk1, junk2):
+        ctx.path(j).write_bytes(b"\x00\x00\x00\x01Bud1" + b"\x00" * 60)
+    return Case(
+        "",
+        "",
+        files=[FileExp(rel, staged=3), FileExp(junk1, status=IGNORED), FileExp(junk2, status=IGNORED)],
+        rows=staged_rows(rel, ps),
+    )
+
+
+@case(40, "junk_office_lock_file")
+def lock_file(ctx: Ctx) -> Case:
+    """The workbook was open when the folder was zipped: ~$ owner file next to it. Never supersedes it."""
+    rel, ps = good_delivery(ctx)
+    lock = rel.rsplit("/", 1)[0] + "/~$" + rel.rsplit("/", 1)[1]
+    owner = "张丽华".encode("utf-16-le")
+    ctx.path(lock).write_bytes(
+        bytes([3]) + b"\x00" * 53 + bytes([3, 0]) + owner + b"\x00" * (162 - 56 - len(owner))
+    )
+    return Case(
+        "", "", files=[FileExp(rel, staged=3), FileExp(lock, status=IGNORED)], rows=staged_rows(rel, ps)
+    )
+
+
+@case(41, "junk_readme")
+def readme(ctx: Ctx) -> Case:
+    """A README.txt the district clerk put in the folder for the department."""
+    rel, ps = good_delivery(ctx)
+    note = f"{ctx.folder('MZ01', 'monthly')}/README.txt"
+    write_text(
+        ctx.path(note),
+        "本文件夹为本月高龄老人补贴名册，共1个居委，请查收。\r\n如有疑问请联系街道民政科 63281234。\r\n",
+        "gbk",
+    )
+    return Case(
+        "", "", files=[FileExp(rel, staged=3), FileExp(note, status=IGNORED)], rows=staged_rows(rel, ps)
+    )
+
+
+@case(42, "junk_scanned_signed_pdf")
+def scanned_pdf(ctx: Ctx) -> Case:
+    """The stamped paper form scanned to PDF, named like the delivery: ignored, and it supersedes nothing."""
+    rel, ps = good_delivery(ctx)
+    pdf = rel.rsplit(".", 1)[0] + "（盖章扫描件）.pdf"
+    ctx.path(pdf).write_bytes(
+        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    return Case(
+        "", "", files=[FileExp(rel, staged=3), FileExp(pdf, status=IGNORED)], rows=staged_rows(rel, ps)
+    )

@@ -24,6 +24,16 @@ class Warehouse:
     lost: list[str] = field(default_factory=list)  # planted rows found in no table
     silent: list[str] = field(default_factory=list)  # values staged wrong without a flag
 
+    @property
+    def has_person_rows(self) -> bool:
+        """staging.person_rows (what matching reads) exists only when the downstream stage ran."""
+        return bool(
+            self.rows(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema='staging' "
+                "AND table_name='person_rows'"
+            )
+        )
+
     def execute(self, sql: str, params: list | None = None):
         return self.con.execute(sql, params or [])
 
@@ -122,6 +132,16 @@ def check_row(w: Warehouse, r: RowExp) -> list[str]:
     if r.id_valid is False and id_status == "valid":
         out.append(f"{where}: Excel-damaged ID staged as valid (raw {id_raw!r})")
         w.silent.append(f"{where}: id")
+    if r.id_valid is False and w.has_person_rows:
+        # what matching reads: a float-damaged ID must reach it as unknown (null, or a status that says
+        # unusable), not as a usable ID nor as an ordinary typo (wrong_check_digit) to be compared fuzzily
+        known = w.rows(
+            "SELECT id_number, id_status FROM staging.person_rows WHERE record_id=? AND id_number IS NOT NULL "
+            "AND id_status IN ('valid', 'converted_15', 'wrong_check_digit')",
+            [rid],
+        )
+        if known:
+            out.append(f"{where}: damaged ID reaches matching as {known[0]}; it must be unknown")
     if r.id_raw:
         raws = [id_raw or ""] + [
             v for (v,) in w.rows("SELECT value_raw FROM staging.form_values WHERE record_id=?", [rid]) if v

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .cases_workbooks import legacy_source
+from .cases_formats import legacy_source
 from .forms import MZ01, mz01
 from .model import FIXTURES, Ctx
 from .writers import Sheet, write_xlsx
