@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import cases_formats, cases_identity, cases_layout, cases_text, cases_workbooks  # noqa: F401  (register the cases)
+from . import cases_formats, cases_identity, cases_layout, cases_more, cases_text, cases_workbooks  # noqa: F401  (register the cases)
 from .model import REGISTRY, Case, Ctx
 from .people import REPO
 
