@@ -311,17 +311,27 @@ def rollup(ctx: Ctx) -> Case:
         ["合计"] + [None] * 7 + [750, None],
     ]
     write_xlsx(ctx.path(up), [Sheet("汇总", rows, merges=[(0, 0, 0, 9)])])
-    exp = staged_rows(fa, pa, a.code) + staged_rows(fb, pb, b.code)
+    # which copy wins is not fixed by the issue; that each person is staged once, under the right
+    # committee, with every file accounted for, is
+    either = ("ingested", "superseded", "duplicate")
+
+    def right_committee(con) -> list[str]:
+        out = []
+        for c, ps in ((a, pa), (b, pb)):
+            for p in ps:
+                got = con.execute(
+                    "SELECT committee_code FROM staging.form_records WHERE trim(person_name)=?", [p.name]
+                ).fetchall()
+                if got and {g for (g,) in got} != {c.code}:
+                    out.append(f"{p.name}: staged under {sorted(g for (g,) in got)}, want {c.code}")
+        return out
+
     return Case(
         "",
         "",
-        files=[
-            FileExp(fa, staged=3),
-            FileExp(fb, staged=2),
-            FileExp(up, status=("ingested", "superseded", "duplicate")),
-        ],
-        rows=exp,
+        files=[FileExp(fa, status=either), FileExp(fb, status=either), FileExp(up, status=either)],
         staged_once=[p.name for p in pa + pb],
+        extra=[right_committee],
     )
 
 

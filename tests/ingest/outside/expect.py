@@ -20,9 +20,9 @@ class Warehouse:
     """A read-only warehouse connection plus the job's console output (for checks that read the log)."""
 
     con: duckdb.DuckDBPyConnection
-    run_log: str = ""
-    lost: list[str] = field(default_factory=list)  # planted rows found in no table
-    silent: list[str] = field(default_factory=list)  # values staged wrong without a flag
+    run_log: str = field(default="", repr=False)
+    lost: list[str] = field(default_factory=list, repr=False)  # planted rows found in no table
+    silent: list[str] = field(default_factory=list, repr=False)  # values staged wrong without a flag
 
     @property
     def has_person_rows(self) -> bool:

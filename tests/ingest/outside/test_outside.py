@@ -109,7 +109,8 @@ def test_no_planted_row_lost_and_no_silent_misparse(run):
     w.silent.clear()
     for case in cases.values():
         check_case(w, case)
-    assert not w.lost and not w.silent, (
-        f"{len(w.lost)} planted rows lost, {len(w.silent)} values staged wrong without a flag\n  "
-        + "\n  ".join(w.lost + w.silent)
+    lost, silent = list(w.lost), list(w.silent)
+    assert not lost and not silent, (
+        f"{len(lost)} planted rows lost, {len(silent)} values staged wrong without a flag\n  "
+        + "\n  ".join(lost + silent)
     )
