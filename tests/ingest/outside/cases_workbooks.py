@@ -201,6 +201,7 @@ def hidden_rows(ctx: Ctx) -> Case:
     rows = _staged(rel, ps, 2, c.code)
     for r in rows:
         r.flagged = r.row_number in (3, 5)
+        r.wrong_if_unflagged = False  # a hidden row is right, only unmarked
     return Case("", "", files=[FileExp(rel, staged=6, quarantined=0)], rows=rows)
 
 

@@ -150,7 +150,8 @@ def check_row(w: Warehouse, r: RowExp) -> list[str]:
             out.append(f"{where}: raw ID text {r.id_raw!r} not kept (id_number_raw {id_raw!r})")
     if r.flagged is True and not is_flagged:
         out.append(f"{where}: staged without any flag (flags {flags})")
-        w.silent.append(f"{where}: unflagged")
+        if r.wrong_if_unflagged:
+            w.silent.append(f"{where}: unflagged")
     if r.flagged is False and is_flagged:
         out.append(f"{where}: clean row carries flags {flags} / value flags")
     for v in r.values:

@@ -49,6 +49,9 @@ class RowExp:
     id_valid: bool | None = None  # True: id_status valid with the planted ID; False: never staged valid
     id_raw: str | None = None  # the damaged text must be kept (id_number_raw, a value_raw or raw_row)
     flagged: bool | None = None  # True: a flag on the record or one of its values; False: clean
+    wrong_if_unflagged: bool = (
+        True  # a missing flag means a wrong value got through (not just a missing note)
+    )
     values: list[ValueExp] = field(default_factory=list)
 
 
