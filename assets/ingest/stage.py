@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from assets.ingest import normalize
-from assets.ingest.layout import CatalogField, FileLayout, classify_row, find_layout, label_key
+from assets.ingest.layout import CatalogField, FileLayout, label_key
 from assets.ingest.reader import FileRejected, LandingFile, ParsedFile
+from assets.ingest.sheets import plan_file
 
 INGEST_VERSION = "2026.11.1"  # bump when parsing or normalization changes: files are then read again
 IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "sex")
@@ -25,6 +26,7 @@ RECORD_SCHEMA = {
     "record_id": pl.String, "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String,
     "sheet": pl.String, "row_number": pl.Int32, "district_code": pl.String, "township_code": pl.String, "committee_code": pl.String,
     "form_code": pl.String, "period": pl.String, "raw_row": pl.String, "committee_problem": pl.String,
+    "row_flags": pl.List(pl.String),
 }  # fmt: skip
 VALUE_SCHEMA = {
     "record_id": pl.String, "field_order": pl.Int32, "field_label": pl.String, "header_label": pl.String,
@@ -119,36 +121,34 @@ def add_file(
     divisions: Divisions,
 ) -> FileOutcome:
     """Sort one parsed file's rows into the batch; raise FileRejected when the file has no usable layout."""
-    layout = find_layout(parsed.rows, catalog_fields, synonyms)
-    if layout is None:
+    plan = plan_file(parsed, catalog_fields, synonyms)  # every sheet: read with a layout, or skipped with a reason
+    if not plan.sheets:
         raise FileRejected(
             "no_header",
             f"{file.source_file}: no header row naming the fields of form {file.form_code} in the first rows",
         )
-    if file.committee_code is None and layout.committee_col is None:
+    if file.committee_code is None and any(s.layout.committee_col is None for s in plan.sheets):
         raise FileRejected(
             "no_committee",
             f"{file.source_file}: the file name does not start with a 12-digit committee code "
             "and the sheet has no committee column (居委会 / 社区 …)",
         )
-    outcome = FileOutcome(file, file_id, file_hash, "ingested", encoding=parsed.encoding, sheet=parsed.sheet,
-                          rows_read=len(parsed.rows), warnings=_layout_warnings(file, layout))  # fmt: skip
+    warnings = [w for s in plan.sheets for w in _layout_warnings(file, s.layout)] + plan.notes
+    outcome = FileOutcome(file, file_id, file_hash, "ingested", encoding=parsed.encoding, sheet=plan.sheets[0].name,
+                          rows_read=plan.rows_read, warnings=warnings)  # fmt: skip
     skip = batch.skipped
-    data_rows: list[tuple[int, list[str]]] = []
-    for row_number, cells in parsed.rows:
-        reason = classify_row(cells, layout, row_number)
-        if reason is None:
-            data_rows.append((row_number, cells))
-            continue
-        skip["file_id"].append(file_id)
-        skip["file_hash"].append(file_hash)
-        skip["source_file"].append(file.source_file)
-        skip["sheet"].append(parsed.sheet)
-        skip["row_number"].append(row_number)
-        skip["district_code"].append(file.district_code)
-        skip["reason"].append(reason)
-        skip["raw_text"].append(",".join(c for c in cells if c)[:500])
-    _add_data_rows(batch, file, file_id, file_hash, parsed.sheet, layout, data_rows, divisions)
+    for sheet in plan.sheets:
+        for row_number, reason, cells in sheet.skipped:
+            skip["file_id"].append(file_id)
+            skip["file_hash"].append(file_hash)
+            skip["source_file"].append(file.source_file)
+            skip["sheet"].append(sheet.name)
+            skip["row_number"].append(row_number)
+            skip["district_code"].append(file.district_code)
+            skip["reason"].append(reason)
+            skip["raw_text"].append(",".join(c for c in cells if c)[:500])
+        _add_data_rows(batch, file, file_id, file_hash, sheet.name, sheet.layout, sheet.data_rows, divisions,
+                       sheet.row_flags)  # fmt: skip
     batch.outcomes.append(outcome)
     return outcome
 
@@ -162,6 +162,7 @@ def _add_data_rows(
     layout: FileLayout,
     data_rows: list[tuple[int, list[str]]],
     divisions: Divisions,
+    row_flags: dict[int, list[str]] | None = None,
 ) -> None:
     """Append a file's data rows column by column (a row loop over every cell would dominate ingest time)."""
     n = len(data_rows)
@@ -194,6 +195,7 @@ def _add_data_rows(
     rec["period"] += [file.period] * n
     rec["raw_row"] += [json.dumps(cells, ensure_ascii=False) for _, cells in data_rows]
     rec["committee_problem"] += problems
+    rec["row_flags"] += [(row_flags or {}).get(number, []) for number in numbers]
     val = batch.values
     for col in layout.columns:
         i = col.index
@@ -328,6 +330,7 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         return pl.when(condition.fill_null(False)).then(pl.lit([name])).otherwise(empty)
 
     flags = pl.concat_list(
+        pl.col("row_flags").fill_null(empty),  # hidden_row, duplicate_row, extra_cells … (assets/ingest/sheets.py)
         pl.col("_value_flags").fill_null(empty),
         pl.col("_missing").fill_null(empty),
         tag(birth_mismatch, "birth_date_mismatch"),
@@ -338,7 +341,7 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         records.join(per_value, on="record_id", how="left")
         .join(missing_required, on="record_id", how="left")
         .with_columns(flags.list.unique().list.sort().alias("flags"))
-        .drop("_value_flags", "_missing")
+        .drop("_value_flags", "_missing", "row_flags")
     )
 
 

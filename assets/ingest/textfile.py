@@ -52,17 +52,24 @@ def _plausible(text: str) -> float:
         if (
             (32 <= o < 127)
             or ch in "\t\r\n"
-            or 0x4E00 <= o <= 0x9FFF
-            or 0x3000 <= o <= 0x303F
-            or 0xFF00 <= o <= 0xFFEF
-            or 0x2000 <= o <= 0x206F
-            or ch in "·×—…‘’“”"
+            or 0xA0 <= o <= 0xFF  # ° · × in Latin-1
+            or 0x3400 <= o <= 0x9FFF  # CJK ideographs (with extension A)
+            or 0x2000 <= o <= 0x2BFF  # punctuation, number forms, ① ② …, arrows, shapes, √
+            or 0x3000 <= o <= 0x303F  # CJK punctuation
+            or 0xF900 <= o <= 0xFAFF  # compatibility ideographs
+            or 0xFF00 <= o <= 0xFFEF  # full-width forms
+            or 0x20000 <= o <= 0x3FFFF  # CJK extensions B… (GB18030 four-byte codes)
         ):
             good += 1
     score = good / len(sample)
     if len(sample) > 200 and "\n" not in sample and "\r" not in sample:
         score /= 2  # a real export of that size has line breaks
     return score
+
+
+def _tabular(text: str) -> bool:
+    """Any table exported as text has a line break or a delimiter; random bytes read as UTF-16 have none."""
+    return any(ch in text for ch in "\n\r\t,;|")
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -90,7 +97,7 @@ def decode_bytes(data: bytes, source_file: str) -> Decoded:
                 text = body.decode(codec)
             except UnicodeDecodeError:
                 text = None
-            if text is not None and _plausible(text) >= 0.9:
+            if text is not None and _plausible(text) >= 0.9 and (codec == "utf-8" or _tabular(text)):
                 return Decoded(text, name)
             notes.append(f"{name} byte-order mark does not match the content; ignored")
             break
@@ -103,7 +110,7 @@ def decode_bytes(data: bytes, source_file: str) -> Decoded:
             text = body.decode(codec)
         except UnicodeDecodeError:
             continue
-        if "\x00" in text:
+        if "\x00" in text or (codec.startswith("utf-16") and not _tabular(text)):
             continue
         score = _plausible(text)
         if score >= 0.98:
