@@ -152,7 +152,11 @@ def read_spreadsheet_ml(text: str) -> list[Sheet]:
                 col = int(cell.get(f"{ns}Index", col + 1))
                 data = cell.find(f"{ns}Data")
                 text_value = "".join(data.itertext()) if data is not None else ""
-                if data is not None and data.get(f"{ns}Type") == "DateTime" and text_value.endswith("T00:00:00.000"):
+                if (
+                    data is not None
+                    and data.get(f"{ns}Type") == "DateTime"
+                    and text_value.endswith("T00:00:00.000")
+                ):
                     text_value = text_value[:10]
                 while len(cells) < col - 1:
                     cells.append("")
@@ -167,7 +171,12 @@ def read_spreadsheet_ml(text: str) -> list[Sheet]:
             rows.append((r, cells))
         width = max((len(c) for _, c in rows), default=0)
         sheets.append(
-            Sheet(name=name, rows=[(n, c + [""] * (width - len(c))) for n, c in rows], hidden_rows=hidden, merges=merges)
+            Sheet(
+                name=name,
+                rows=[(n, c + [""] * (width - len(c))) for n, c in rows],
+                hidden_rows=hidden,
+                merges=merges,
+            )
         )
     return sheets
 

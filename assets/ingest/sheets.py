@@ -51,7 +51,10 @@ def _single_cell_rows(sheet: SheetRows) -> bool:
 
 
 def plan_file(
-    parsed: ParsedFile, catalog: list[CatalogField], synonyms: dict[str, str], rules: LayoutRules | None = None
+    parsed: ParsedFile,
+    catalog: list[CatalogField],
+    synonyms: dict[str, str],
+    rules: LayoutRules | None = None,
 ) -> FilePlan:
     """Decide per sheet: read (with its layout) or skip (with a reason); then sort the rows of read sheets."""
     rules = rules or load_layout_rules()
@@ -119,8 +122,10 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
         if reason is None and in_notes and sum(1 for c in cells if c and c.strip()) == 1:
             reason = "notes"  # a prose line under 填表说明
         if reason is not None:
-            in_notes = in_notes or reason == "notes" or (
-                reason == "footer" and bool(rules.rows.notes_heading.match(_first_key(cells)))
+            in_notes = (
+                in_notes
+                or reason == "notes"
+                or (reason == "footer" and bool(rules.rows.notes_heading.match(_first_key(cells))))
             )
             plan.skipped.append((row_number, reason, cells))
             continue
@@ -180,4 +185,6 @@ def _keep_extra_cells(plan: SheetPlan, delimiter: str | None) -> None:
         used.update(i for i, c in enumerate(cells) if i not in known and c.strip())
     for i in sorted(used):
         label = layout.header_cells[i].strip() if i < len(layout.header_cells) else ""
-        layout.columns.append(ColumnMap(i, label or f"列{i + 1}", None, f"列{i + 1}", "text", False, None, "overflow"))
+        layout.columns.append(
+            ColumnMap(i, label or f"列{i + 1}", None, f"列{i + 1}", "text", False, None, "overflow")
+        )

@@ -143,7 +143,9 @@ def _records(text: str, delimiter: str, quotechar: str, limit: int | None) -> li
     return out
 
 
-def sniff_dialect(text: str, delimiters: tuple[str, ...] = DELIMITERS, sample: int = SNIFF_RECORDS) -> Dialect:
+def sniff_dialect(
+    text: str, delimiters: tuple[str, ...] = DELIMITERS, sample: int = SNIFF_RECORDS
+) -> Dialect:
     """The delimiter under which most records have the same number of cells (and more than one).
 
     Title, blank and sign-off rows have one cell under every delimiter, so they do not decide; a stray
@@ -168,7 +170,9 @@ def sniff_dialect(text: str, delimiters: tuple[str, ...] = DELIMITERS, sample: i
 
 def read_records(text: str, dialect: Dialect) -> list[tuple[int, list[str]]]:
     """Every record with the PHYSICAL line number it starts on (a quoted cell may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar=dialect.quotechar)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar=dialect.quotechar
+    )
     rows: list[tuple[int, list[str]]] = []
     start = 1
     for cells in reader:

@@ -95,28 +95,63 @@ def _check_zip(data: bytes, source_file: str) -> None:
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise WorkbookRejected("unreadable_workbook", f"{source_file}: damaged workbook ({exc})") from exc
     if bad:
-        raise WorkbookRejected("unreadable_workbook", f"{source_file}: damaged workbook (member {bad} is corrupt)")
+        raise WorkbookRejected(
+            "unreadable_workbook", f"{source_file}: damaged workbook (member {bad} is corrupt)"
+        )
+
+
+def _ole_header_needs(data: bytes) -> int:
+    """Bytes the compound-file header says exist: its FAT sectors and first directory sector must fit."""
+    if len(data) < 512:
+        return 512
+    sector = 1 << int.from_bytes(data[0x1E:0x20], "little")
+    sectors = [int.from_bytes(data[0x30:0x34], "little")]
+    sectors += [int.from_bytes(data[o : o + 4], "little") for o in range(0x4C, 0x200, 4)]
+    used = [s for s in sectors if s < 0xFFFFFFFA]
+    return (max(used) + 2) * sector if used else 512
 
 
 def _check_ole(data: bytes, source_file: str) -> None:
     """Refuse encrypted and truncated compound files before calamine guesses at them."""
+    needs = _ole_header_needs(data)
+    if needs > len(data):
+        raise WorkbookRejected(
+            "truncated_workbook",
+            f"{source_file}: the workbook is cut short ({len(data)} bytes, needs {needs})",
+        )
     try:
         ole = olefile.OleFileIO(data)
         streams = {"/".join(p) for p in ole.listdir()}
     except Exception as exc:  # olefile raises several types for damaged files
-        reason = "truncated_workbook" if len(data) % 512 or "incomplete" in str(exc).lower() else "unreadable_workbook"
+        reason = (
+            "truncated_workbook"
+            if len(data) % 512 or "incomplete" in str(exc).lower()
+            else "unreadable_workbook"
+        )
         raise WorkbookRejected(reason, f"{source_file}: damaged compound file ({exc})") from exc
+    used = [i for i, nxt in enumerate(ole.fat) if nxt != olefile.FREESECT]
+    if used and (max(used) + 2) * ole.sectorsize > len(data):
+        raise WorkbookRejected(
+            "truncated_workbook",
+            f"{source_file}: the workbook is cut short ({len(data)} bytes, its allocation table needs "
+            f"{(max(used) + 2) * ole.sectorsize})",
+        )
     if "EncryptionInfo" in streams or "EncryptedPackage" in streams:
         raise WorkbookRejected(
-            "encrypted_workbook", f"{source_file}: the workbook is password-protected; ask for an unprotected copy"
+            "encrypted_workbook",
+            f"{source_file}: the workbook is password-protected; ask for an unprotected copy",
         )
     stream = next((s for s in ("Workbook", "Book") if s in streams), None)
     if stream is None:
-        raise WorkbookRejected("unreadable_workbook", f"{source_file}: compound file without a workbook stream")
+        raise WorkbookRejected(
+            "unreadable_workbook", f"{source_file}: compound file without a workbook stream"
+        )
     try:
         content = ole.openstream(stream).read()
     except Exception as exc:
-        raise WorkbookRejected("truncated_workbook", f"{source_file}: workbook stream is cut short ({exc})") from exc
+        raise WorkbookRejected(
+            "truncated_workbook", f"{source_file}: workbook stream is cut short ({exc})"
+        ) from exc
     if len(content) < ole.get_size(stream):
         raise WorkbookRejected("truncated_workbook", f"{source_file}: workbook stream is cut short")
     head = content[:4096]
@@ -128,7 +163,8 @@ def _check_ole(data: bytes, source_file: str) -> None:
         size = int.from_bytes(head[pos + 2 : pos + 4], "little")
         if rtype == BIFF_FILEPASS:
             raise WorkbookRejected(
-                "encrypted_workbook", f"{source_file}: the workbook is password-protected; ask for an unprotected copy"
+                "encrypted_workbook",
+                f"{source_file}: the workbook is password-protected; ask for an unprotected copy",
             )
         if rtype == 0x0085:  # BOUNDSHEET: past the point where FILEPASS can be
             break
@@ -147,8 +183,12 @@ def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = list(workbook.sheets_metadata)
-    except Exception as exc:  # calamine raises several error types for broken workbooks
-        raise WorkbookRejected("unreadable_workbook", f"{source_file}: not a readable workbook ({exc})") from exc
+    except BaseException as exc:  # calamine: several error types, and a Rust panic
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise WorkbookRejected(
+            "unreadable_workbook", f"{source_file}: not a readable workbook ({exc})"
+        ) from exc
     hidden_rows = _hidden_rows(container, data)
     odf_merges = _odf_merges(data) if container == "odf" else {}
     sheets: list[Sheet] = []
@@ -161,7 +201,9 @@ def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list
             sheet = workbook.get_sheet_by_name(meta.name)
             values = sheet.to_python(skip_empty_area=False)
             merges = [(a[0] + 1, a[1], b[0] + 1, b[1]) for a, b in (sheet.merged_cell_ranges or [])]
-        except Exception as exc:
+        except BaseException as exc:  # as above: a damaged sheet can make calamine panic
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
             raise WorkbookRejected(
                 "unreadable_workbook", f"{source_file}: sheet '{meta.name}' cannot be read ({exc})"
             ) from exc
@@ -264,4 +306,3 @@ def _odf_merges(data: bytes) -> dict[str, list[Merge]]:
     except Exception as exc:
         log.warning("merged cells not readable: %s", exc)
         return {}
-
