@@ -239,7 +239,7 @@ def stack_header(window: list[list[str]], rules: LayoutRules) -> tuple[list[str]
 
     A group cell written once above several sub-columns (merged, or left blank by an export that
     unmerged it) is carried right over the sub-columns it heads. Each column is tried as all parts run
-    together (监护人姓名), then by its lowest part alone with a penalty (省市).
+    together (监护人姓名), then by shorter tails down to its lowest part alone, each with a penalty.
     """
     width = max(len(c) for c in window)
     grid = [c + [""] * (width - len(c)) for c in window]
@@ -260,10 +260,8 @@ def stack_header(window: list[list[str]], rules: LayoutRules) -> tuple[list[str]
             if part and (not parts or label_key(parts[-1]) != label_key(part)):
                 parts.append(part)
         labels.append(rules.header.join.join(parts))
-        options = [("".join(parts), 0.0)]
-        if len(parts) > 1:
-            options.append((parts[-1], penalty))
-        alternates.append(options)
+        # all parts run together, then shorter tails: 联系信息/监护人/姓名 → 监护人姓名 → 姓名
+        alternates.append([("".join(parts[k:]), penalty * k) for k in range(len(parts))] or [("", 0.0)])
     return labels, alternates
 
 
