@@ -108,16 +108,20 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
             for c in range(c1, c2 + 1):
                 if (r, c) != (r1, c1):
                     covered[(r, c)] = (r1, c1)
+    tops: dict[int, list[int]] = {}  # row → columns where a merged area starts
+    for r1, c1, _, _ in vertical:
+        tops.setdefault(r1, []).append(c1)
     top_values: dict[tuple[int, int], str] = {}
     group_cols = [c for c in (layout.township_col, layout.committee_col) if c is not None]
+    serial = set(layout.serial_cols)
     previous: dict[int, str] = {}
-    seen: dict[tuple[str, ...], int] = {}
+    seen: set[tuple[str, ...]] = set()
     in_notes = False
     width = _label_width(layout)
     for row_number, cells in sheet.rows:
-        for c, value in enumerate(cells):
-            if value:
-                top_values[(row_number, c)] = value
+        for c in tops.get(row_number, ()):
+            if c < len(cells):
+                top_values[(row_number, c)] = cells[c]
         reason = classify_row(cells, layout, row_number, rules)
         if reason is None and in_notes and sum(1 for c in cells if c and c.strip()) == 1:
             reason = "notes"  # a prose line under 填表说明
@@ -130,12 +134,14 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
             plan.skipped.append((row_number, reason, cells))
             continue
         flags: list[str] = []
-        cells = list(cells)
-        for c in range(len(cells)):
-            if not cells[c].strip() and (row_number, c) in covered:
-                cells[c] = top_values.get(covered[(row_number, c)], "")
-                if cells[c]:
-                    flags.append("merged_cell_filled")
+        if covered or group_cols:
+            cells = list(cells)
+        if covered:
+            for c in range(len(cells)):
+                if (row_number, c) in covered and not cells[c].strip():
+                    cells[c] = top_values.get(covered[(row_number, c)], "")
+                    if cells[c]:
+                        flags.append("merged_cell_filled")
         for c in group_cols:
             if c < len(cells) and not cells[c].strip() and previous.get(c):
                 cells[c] = previous[c]
@@ -146,13 +152,15 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
             flags.append("hidden_row")
         if sheet.hidden:
             flags.append("hidden_sheet")
-        key = tuple(label_key(c) for c in cells)
+        # A block pasted twice: the same cells again (序号 aside: a re-pasted block is often renumbered).
+        key = tuple("".join(c.split()) for i, c in enumerate(cells) if i not in serial)
         key = key[: len(key) - next((n for n, k in enumerate(reversed(key)) if k), 0)]
-        if key in seen:
-            flags.append("duplicate_row")
-        else:
-            seen[key] = row_number
-        if any(c.strip() for c in cells[width:]):
+        if sum(1 for k in key if k) >= 2:
+            if key in seen:
+                flags.append("duplicate_row")
+            else:
+                seen.add(key)
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
             flags.append("extra_cells")
         if flags:
             plan.row_flags[row_number] = sorted(set(flags))

@@ -143,6 +143,14 @@ def _records(text: str, delimiter: str, quotechar: str, limit: int | None) -> li
     return out
 
 
+def _sep_hint(text: str) -> str | None:
+    """Excel's "sep=;" first line names the delimiter outright."""
+    first = text[:12].split("\n", 1)[0].strip()
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return first[4]
+    return None
+
+
 def sniff_dialect(
     text: str, delimiters: tuple[str, ...] = DELIMITERS, sample: int = SNIFF_RECORDS
 ) -> Dialect:
@@ -152,6 +160,10 @@ def sniff_dialect(
     comma inside an address breaks one record under ',' but not the majority. Ties go to more columns,
     then to the order of `delimiters` (comma first).
     """
+    hint = _sep_hint(text)
+    if hint:
+        records = _records(text, hint, '"', sample)
+        return Dialect(hint, '"', 1.0, max((len(r) for r in records), default=1))
     best = Dialect(delimiters[0])
     best_key: tuple[float, int, int] = (-1.0, 0, 0)
     for rank, delimiter in enumerate(delimiters):

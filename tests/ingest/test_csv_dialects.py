@@ -51,6 +51,15 @@ def test_delimiter_and_quoting_are_detected(delimiter: str) -> None:
     assert parsed.rows[1:] == [(n, row) for n, row in enumerate(ROWS, start=2)]
 
 
+def test_excel_sep_hint_line_names_the_delimiter() -> None:
+    text = "sep=;\r\n" + render(",").replace(",", ";")  # planted: Excel's sep= line, then ; as delimiter
+    parsed = parse("310101002001_a.csv", text.encode("utf-8"))
+    assert parsed.sheets[0].delimiter == ";" and parsed.rows[0] == (1, ["sep=", ""])
+    assert parsed.rows[1] == (2, ROWS[0])
+    plan = plan_file(parsed, CATALOG, SYNONYMS)
+    assert plan.sheets[0].skipped[0][:2] == (1, "title")
+
+
 def test_semicolon_file_with_a_stray_comma_keeps_semicolons() -> None:
     # planted: a semicolon file whose address holds an unquoted comma in one row: ',' must not win
     text = "姓名;身份证号;补贴金额;居住地址\n张伟;110101194001011231;300;黄浦区,南京东路\n李娜;110101194503032349;300;云南中路\n"
