@@ -92,6 +92,7 @@ class SheetRows:
     hidden_rows: set[int] = field(default_factory=set)
     merges: list[Merge] = field(default_factory=list)  # (first_row, first_col, last_row, last_col)
     delimiter: str | None = None  # text files: the delimiter found
+    row_flags: dict[int, list[str]] = field(default_factory=dict)  # reader findings per row (unbalanced_quote)
 
 
 @dataclass
@@ -286,11 +287,13 @@ def _parse_text(file: LandingFile, decoded: textfile.Decoded, named_workbook: bo
             raise FileRejected(
                 "unreadable_workbook", f"{file.source_file}: not a workbook, and not a table of delimited text"
             )
+        flags: dict[int, list[str]] = {}
         try:
-            rows = textfile.read_records(text, dialect)
+            rows = textfile.read_records(text, dialect, flags)
         except Exception as exc:  # csv.Error: NUL byte, field larger than the limit
             raise FileRejected("unparseable_csv", f"{file.source_file}: {exc}") from exc
-        parsed = ParsedFile(decoded.encoding, [SheetRows(None, rows, delimiter=dialect.delimiter)], container="text")
+        sheet = SheetRows(None, rows, delimiter=dialect.delimiter, row_flags=flags)
+        parsed = ParsedFile(decoded.encoding, [sheet], container="text")
         if dialect.delimiter != ",":
             parsed.notes.append(f"delimiter {dialect.delimiter!r}")
     parsed.notes += decoded.notes

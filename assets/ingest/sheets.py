@@ -61,6 +61,7 @@ def plan_file(
     skipped = list(parsed.skipped_sheets)
     plans: list[SheetPlan] = []
     without_header: list[SheetRows] = []
+    seen: set[tuple[str, ...]] = set()  # a row pasted into two sheets of one file is a duplicate too
     for sheet in parsed.sheets:
         name = sheet.name or ""
         if name and rules.sheets.instructions.search(name):
@@ -70,7 +71,7 @@ def plan_file(
         if layout is None:
             without_header.append(sheet)
             continue
-        plans.append(plan_sheet(sheet, layout, rules))
+        plans.append(plan_sheet(sheet, layout, rules, seen))
     for sheet in without_header:
         name = sheet.name or ""
         if sheet.hidden:
@@ -98,8 +99,10 @@ def _label_width(layout: FileLayout) -> int:
     return named[-1] + 1 if named else len(layout.header_cells)
 
 
-def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> SheetPlan:
-    """Sort every row of one data sheet and flag the data rows."""
+def plan_sheet(
+    sheet: SheetRows, layout: FileLayout, rules: LayoutRules, seen: set[tuple[str, ...]] | None = None
+) -> SheetPlan:
+    """Sort every row of one data sheet and flag the data rows (`seen`: rows of earlier sheets of the file)."""
     plan = SheetPlan(sheet.name, layout)
     vertical = [m for m in sheet.merges if m[2] > m[0] and m[2] > layout.header_row]
     covered: dict[tuple[int, int], tuple[int, int]] = {}  # (row, col) → (top row, col) of its merged area
@@ -115,7 +118,7 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
     group_cols = [c for c in (layout.township_col, layout.committee_col) if c is not None]
     serial = set(layout.serial_cols)
     previous: dict[int, str] = {}
-    seen: set[tuple[str, ...]] = set()
+    seen = seen if seen is not None else set()
     in_notes = False
     width = _label_width(layout)
     for row_number, cells in sheet.rows:
@@ -133,7 +136,7 @@ def plan_sheet(sheet: SheetRows, layout: FileLayout, rules: LayoutRules) -> Shee
             )
             plan.skipped.append((row_number, reason, cells))
             continue
-        flags: list[str] = []
+        flags: list[str] = list(sheet.row_flags.get(row_number, ()))
         if covered or group_cols:
             cells = list(cells)
         if covered:

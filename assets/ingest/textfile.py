@@ -180,16 +180,45 @@ def sniff_dialect(
     return best
 
 
-def read_records(text: str, dialect: Dialect) -> list[tuple[int, list[str]]]:
-    """Every record with the PHYSICAL line number it starts on (a quoted cell may span lines)."""
+def _runaway(cells: list[str], dialect: Dialect) -> bool:
+    """A stray quote swallowed whole rows: a continuation line of one cell looks like a row of its own."""
+    needed = max(2, dialect.columns // 2)
+    for cell in cells:
+        if "\n" in cell or "\r" in cell:
+            for line in cell.splitlines()[1:]:
+                if line.count(dialect.delimiter) >= needed:
+                    return True
+    return False
+
+
+def read_records(
+    text: str, dialect: Dialect, flags: dict[int, list[str]] | None = None
+) -> list[tuple[int, list[str]]]:
+    """Every record with the PHYSICAL line number it starts on (a quoted cell may span lines).
+
+    A record that a stray, unbalanced quote stretched over following rows is split back into its
+    physical lines, each read on its own and flagged `unbalanced_quote` in `flags` (row → flags).
+    """
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=dialect.delimiter, quotechar=dialect.quotechar
     )
     rows: list[tuple[int, list[str]]] = []
+    lines: list[str] | None = None
     start = 1
     for cells in reader:
-        rows.append((start, cells))
-        start = reader.line_num + 1
+        end = reader.line_num
+        if end > start and _runaway(cells, dialect):
+            lines = lines if lines is not None else io.StringIO(text, newline="").readlines()
+            for number in range(start, end + 1):
+                line = lines[number - 1] if number <= len(lines) else ""
+                one = next(csv.reader([line.rstrip("\r\n")], delimiter=dialect.delimiter,
+                                      quotechar=dialect.quotechar), [])  # fmt: skip
+                rows.append((number, one))
+                if flags is not None:
+                    flags.setdefault(number, []).append("unbalanced_quote")
+        else:
+            rows.append((start, cells))
+        start = end + 1
     return rows
 
 

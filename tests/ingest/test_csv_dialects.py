@@ -115,6 +115,24 @@ def test_a_multiline_cell_keeps_the_physical_line_of_its_row() -> None:
     assert parsed.rows[1][1][3] == "黄浦区\n南京东路1号\n3楼"
 
 
+def test_a_stray_quote_does_not_swallow_the_rows_after_it() -> None:
+    text = (
+        "姓名,身份证号,补贴金额,居住地址\n"
+        '张伟,"110101194001011231,300,南京东路1号\n'  # planted: an opening quote that is never closed
+        "李娜,110101194503032349,300,云南中路\n"
+        "王强,110101195005053452,200,淮海中路\n"
+    )
+    parsed = parse("310101002001_a.csv", text.encode("utf-8"))
+    assert [n for n, _ in parsed.rows] == [1, 2, 3, 4]  # three rows, not one row holding three
+    assert parsed.rows[2] == (3, ["李娜", "110101194503032349", "300", "云南中路"])
+    plan = plan_file(parsed, CATALOG, SYNONYMS)
+    assert plan.sheets[0].row_flags == {
+        2: ["unbalanced_quote"],
+        3: ["unbalanced_quote"],
+        4: ["unbalanced_quote"],
+    }
+
+
 def test_an_unquoted_delimiter_in_the_last_text_field_is_joined_and_flagged() -> None:
     text = (
         "姓名,身份证号,补贴金额,居住地址\n"
