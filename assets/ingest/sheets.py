@@ -10,6 +10,7 @@ them, pasted them twice, or wrote more cells than the header has (an unquoted de
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from assets.ingest.layout import CatalogField, ColumnMap, FileLayout, classify_row, find_layout, label_key
@@ -50,6 +51,11 @@ def _single_cell_rows(sheet: SheetRows) -> bool:
     return all(sum(1 for c in cells if c and c.strip()) <= 1 for _, cells in sheet.rows)
 
 
+def _mentions(sheet: SheetRows, pattern: re.Pattern[str], rows: int = 5) -> bool:
+    """The first rows name the sheet's purpose (填表说明 in A1 of a sheet called Sheet2)."""
+    return any(pattern.search(label_key(c)) for _, cells in sheet.rows[:rows] for c in cells if c)
+
+
 def plan_file(
     parsed: ParsedFile,
     catalog: list[CatalogField],
@@ -78,7 +84,7 @@ def plan_file(
             reason = "hidden_lookup"
         elif rules.sheets.lookup.search(name):
             reason = "lookup"
-        elif _single_cell_rows(sheet):
+        elif _single_cell_rows(sheet) or _mentions(sheet, rules.sheets.instructions):
             reason = "instructions"
         else:
             reason = "no_header"

@@ -111,8 +111,16 @@ def _ole_header_needs(data: bytes) -> int:
     return (max(used) + 2) * sector if used else 512
 
 
+ENCRYPTION_NAMES = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
+
+
 def _check_ole(data: bytes, source_file: str) -> None:
     """Refuse encrypted and truncated compound files before calamine guesses at them."""
+    if any(name in data for name in ENCRYPTION_NAMES):  # directory entry names, even when the file is cut
+        raise WorkbookRejected(
+            "encrypted_workbook",
+            f"{source_file}: the workbook is password-protected; ask for an unprotected copy",
+        )
     needs = _ole_header_needs(data)
     if needs > len(data):
         raise WorkbookRejected(

@@ -282,3 +282,31 @@ def test_pipeline_stores_sheets_flags_and_skipped_sheets(tmp_path: Path, fixture
         assert skipped == [("column_numbers", 1), ("date_line", 1), ("footer", 2), ("header", 3), ("template_row", 1),
                            ("title", 1), ("total", 1)]  # fmt: skip
         assert pipeline.file_accounting(con).filter(pl.col("unaccounted") != 0).height == 0
+
+
+def test_sheets_are_told_apart_by_content_when_names_say_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    wb.add_worksheet("Sheet1").write_row(0, 0, ["姓名", "身份证号", "联系电话"])
+    notes = wb.add_worksheet("Sheet2")  # planted: a two-column field guide headed 填表说明, not a data table
+    notes.write_row(0, 0, ["填表说明", ""])
+    notes.write_row(1, 0, ["姓名", "填写身份证上的姓名"])
+    notes.write_row(2, 0, ["身份证号", "18位"])
+    other = wb.add_worksheet("Sheet3")  # planted: a visible table of something else
+    other.write_row(0, 0, ["项目", "数量"])
+    other.write_row(1, 0, ["走访", "3"])
+    wb.close()
+    plan = plan_file(parse("310101002001_a.xlsx", path.read_bytes()), CATALOG, SYNONYMS)
+    assert [(s.name, s.reason, s.rows) for s in plan.skipped_sheets] == [
+        ("Sheet2", "instructions", 3),
+        ("Sheet3", "no_header", 2),
+    ]
+    assert [s.name for s in plan.sheets] == ["Sheet1"]
+
+
+def test_a_compound_file_naming_encryption_streams_is_encrypted_even_when_damaged() -> None:
+    fake = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600
+    fake += "EncryptionInfo".encode("utf-16-le") + b"\x00" * 100  # planted: a damaged encrypted package
+    with pytest.raises(FileRejected) as info:
+        parse("310101002001_a.xlsx", fake)
+    assert info.value.reason_code == "encrypted_workbook"
