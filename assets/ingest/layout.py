@@ -352,7 +352,7 @@ def _is_column_numbers(values: list[str]) -> bool:
 def classify_row(cells: list[str], layout: FileLayout, row_number: int, rules: LayoutRules | None = None) -> str | None:
     """The reason a row is not data, or None for a data row.
 
-    Reasons: title, blank, header, column_numbers, total, footer (sign-off: 填表人, 单位（盖章）, 联系电话：),
+    Reasons: title, blank, header, column_numbers, header_notes, total, footer (sign-off: 填表人, 单位（盖章）, 联系电话：),
     notes (填表说明 items), date_line (a bare signing date), template_row (only a pre-printed 序号).
     """
     if row_number < layout.first_row:
@@ -375,8 +375,12 @@ def classify_row(cells: list[str], layout: FileLayout, row_number: int, rules: L
         return "date_line"
     if len(filled) == 1 and row_rules.note_item.match(first) and len(first) > 4:
         return "notes"
-    if row_number <= layout.header_row + 2 and _is_column_numbers([label_key(cells[i]) for i in filled]):
-        return "column_numbers"
+    if row_number <= layout.header_row + 2:
+        keys = [label_key(cells[i]) for i in filled]
+        if _is_column_numbers(keys):
+            return "column_numbers"
+        if all(BRACKET_NOTE.fullmatch(k) for k in keys):
+            return "header_notes"  # （必填） （18位） （元） under the labels
     serial = layout.serial_cols or [0]
     if all(i in serial for i in filled) and all(INTEGER.match(label_key(cells[i])) for i in filled):
         return "template_row"

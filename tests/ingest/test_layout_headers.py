@@ -125,6 +125,7 @@ HEADER = ["序号", "姓名", "身份证号", "联系电话"]
         (["（2）联系电话填写手机。", "", "", ""], "notes"),
         (["7", "", "", ""], "template_row"),  # only the pre-printed 序号
         (["1", "2", "3", "4"], "column_numbers"),
+        (["", "（必填）", "（18位）", ""], "header_notes"),
         (["合 计", "", "", "4"], "total"),
         (["7", "张伟", "", ""], None),  # a row with a name is data, however sparse
         (["", "2026年10月15日出生", "", ""], None),
