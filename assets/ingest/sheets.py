@@ -140,6 +140,8 @@ def plan_sheet(
                 or reason == "notes"
                 or (reason == "footer" and bool(rules.rows.notes_heading.match(_first_key(cells))))
             )
+            if reason == "header" and row_number > layout.header_row:
+                _retitle(plan)  # a block pasted again brings its title rows with it
             plan.skipped.append((row_number, reason, cells))
             continue
         flags: list[str] = list(sheet.row_flags.get(row_number, ()))
@@ -176,6 +178,22 @@ def plan_sheet(
         plan.data_rows.append((row_number, cells))
     _keep_extra_cells(plan, sheet.delimiter)
     return plan
+
+
+def _retitle(plan: SheetPlan, most: int = 3) -> None:
+    """Data rows right above a repeated header that hold one cell only are that block's title rows."""
+    moved: list[tuple[int, str, list[str]]] = []
+    while plan.data_rows and len(moved) < most:
+        number, cells = plan.data_rows[-1]
+        if sum(1 for c in cells if c and c.strip()) != 1 or (moved and moved[-1][0] != number + 1):
+            break
+        if plan.skipped and plan.skipped[-1][0] > number:
+            break
+        plan.data_rows.pop()
+        plan.row_flags.pop(number, None)
+        moved.append((number, "title", cells))
+    plan.skipped.extend(reversed(moved))
+    plan.skipped.sort(key=lambda s: s[0])
 
 
 def _keep_extra_cells(plan: SheetPlan, delimiter: str | None) -> None:

@@ -174,3 +174,20 @@ def test_blank_group_cells_of_a_district_file_are_filled_down() -> None:
         ["南京东路街道", "贵州居委会"],
     ]
     assert sheet.row_flags == {3: ["group_filled_down"], 4: ["group_filled_down"]}
+
+
+def test_a_block_pasted_again_with_its_title_and_header() -> None:
+    text = (
+        "XX居委会名册\n"
+        "姓名,身份证号,补贴金额\n"
+        "张伟,110101194001011231,300\n"
+        "李娜,110101194503032349,300\n"
+        "XX居委会名册\n"  # planted: the whole export pasted again below: title,
+        "姓名,身份证号,补贴金额\n"  # header,
+        "张伟,110101194001011231,300\n"  # and the same rows
+        "李娜,110101194503032349,300\n"
+    )
+    sheet = plan_file(parse("310101002001_a.csv", text.encode("utf-8")), CATALOG, SYNONYMS).sheets[0]
+    assert [(n, r) for n, r, _ in sheet.skipped] == [(1, "title"), (2, "header"), (5, "title"), (6, "header")]
+    assert [n for n, _ in sheet.data_rows] == [3, 4, 7, 8]
+    assert sheet.row_flags == {7: ["duplicate_row"], 8: ["duplicate_row"]}
