@@ -265,6 +265,15 @@ def stack_header(window: list[list[str]], rules: LayoutRules) -> tuple[list[str]
     return labels, alternates
 
 
+LONG_NUMBER = re.compile(r"\d{6}")
+
+
+def _could_be_header(cells: list[str]) -> bool:
+    """A row below a header row that may continue it: something written, and no ID/phone-like number."""
+    filled = [c for c in cells if c and c.strip()]
+    return bool(filled) and not any(LONG_NUMBER.search(c) for c in filled)
+
+
 def find_layout(
     rows: list[tuple[int, list[str]]],
     catalog: list[CatalogField],
@@ -302,8 +311,15 @@ def find_layout(
         return None
     choice = (best[0], -1, best[1], best[1])  # (score, -rows, first index, last index)
     p = best[1]
-    for first in range(max(0, p - depth + 1), p + 1):
-        for last in range(max(first + 1, p), min(first + depth, len(area))):
+    # Rows that cannot be part of a header: a title above (one cell), a data row below (an ID, a phone).
+    lo = p
+    while lo > max(0, p - depth + 1) and sum(1 for c in area[lo - 1][1] if c and c.strip()) >= 2:
+        lo -= 1
+    hi = p
+    while hi < min(len(area) - 1, p + depth - 1) and _could_be_header(area[hi + 1][1]):
+        hi += 1
+    for first in range(lo, p + 1):
+        for last in range(max(first + 1, p), min(first + depth, hi + 1)):
             window = [cells for _, cells in area[first : last + 1]]
             labels, alternates = stack_header(window, rules)
             score = score_of(map_columns(labels, catalog, synonyms, alternates, rules))
