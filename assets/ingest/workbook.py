@@ -2,8 +2,8 @@
 
 The container is told by its first bytes, not by the suffix: a zip is OOXML or ODF, an OLE compound file is
 BIFF (or an encrypted OOXML package), and the rest is for the HTML/text readers. python-calamine reads the
-cell values of every kind; what it does not expose (hidden rows, ODF merged cells, encryption) is read
-from the container here with the standard library, olefile and xlrd.
+cell values of OOXML and BIFF; what it does not expose (hidden rows, encryption) is read from the
+container here with the standard library, olefile and xlrd. ODF is read by assets/ingest/odf.py.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from xml.etree import ElementTree as ET
 import olefile
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+from assets.ingest import odf
+
 log = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_END = b"PK\x05\x06"
 BIFF_FILEPASS = 0x002F
-ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -179,6 +180,16 @@ def _check_ole(data: bytes, source_file: str) -> None:
         pos += 4 + size
 
 
+def _read_odf(data: bytes, source_file: str) -> tuple[list[Sheet], list[tuple[str, str, int]]]:
+    """ODF straight from content.xml (values, hidden rows and sheets, merged areas in one pass)."""
+    try:
+        tables = odf.scan(data)
+    except (KeyError, ET.ParseError, ValueError, zipfile.BadZipFile) as exc:
+        raise WorkbookRejected("unreadable_workbook", f"{source_file}: not a readable .ods ({exc})") from exc
+    sheets = [Sheet(t.name, t.rows, t.hidden, t.hidden_rows, t.merges) for t in tables]
+    return sheets, []
+
+
 def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list[tuple[str, str, int]]]:
     """(container, worksheets, skipped) where skipped lists (sheet name, reason, rows) of non-worksheets."""
     container = sniff_container(data)
@@ -188,6 +199,8 @@ def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list
         raise WorkbookRejected("unreadable_workbook", f"{source_file}: a zip archive, not a workbook")
     if container == "ole":
         _check_ole(data, source_file)
+    if container == "odf":
+        return container, *_read_odf(data, source_file)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = list(workbook.sheets_metadata)
@@ -198,7 +211,6 @@ def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list
             "unreadable_workbook", f"{source_file}: not a readable workbook ({exc})"
         ) from exc
     hidden_rows = _hidden_rows(container, data)
-    odf_merges = _odf_merges(data) if container == "odf" else {}
     sheets: list[Sheet] = []
     skipped: list[tuple[str, str, int]] = []
     for meta in metadata:
@@ -222,7 +234,7 @@ def read_workbook(data: bytes, source_file: str) -> tuple[str, list[Sheet], list
                 rows=rows,
                 hidden=meta.visible != SheetVisibleEnum.Visible,
                 hidden_rows=hidden_rows.get(meta.name, set()),
-                merges=merges or odf_merges.get(meta.name, []),
+                merges=merges,
             )
         )
     return container, sheets, skipped
@@ -233,8 +245,6 @@ def _hidden_rows(container: str, data: bytes) -> dict[str, set[int]]:
     try:
         if container == "ooxml":
             return _ooxml_hidden_rows(data)
-        if container == "odf":
-            return {name: hidden for name, (hidden, _) in _odf_scan(data).items()}
         if container == "ole":
             return _biff_hidden_rows(data)
     except Exception as exc:  # metadata only: the values are read by calamine either way
@@ -277,40 +287,3 @@ def _biff_hidden_rows(data: bytes) -> dict[str, set[int]]:
         out[sheet.name] = {r + 1 for r, info in sheet.rowinfo_map.items() if info.hidden}
         book.unload_sheet(index)
     return out
-
-
-def _odf_scan(data: bytes) -> dict[str, tuple[set[int], list[Merge]]]:
-    """Per table of content.xml: hidden rows and merged areas (calamine reports neither for ODF)."""
-    t = f"{{{ODF_TABLE}}}"
-    out: dict[str, tuple[set[int], list[Merge]]] = {}
-    with zipfile.ZipFile(io.BytesIO(data)).open("content.xml") as stream:
-        name, row, hidden, merges = None, 0, set(), []
-        for event, elem in ET.iterparse(stream, events=("start", "end")):
-            if event == "start" and elem.tag == f"{t}table":
-                name, row, hidden, merges = elem.get(f"{t}name"), 0, set(), []
-            elif event == "end" and elem.tag == f"{t}table":
-                out[name or ""] = (hidden, merges)
-                elem.clear()
-            elif event == "end" and elem.tag == f"{t}table-row":
-                repeat = min(int(elem.get(f"{t}number-rows-repeated", "1")), 1_048_576)
-                if elem.get(f"{t}visibility") in ("collapse", "filter"):
-                    hidden.update(range(row + 1, row + 1 + min(repeat, 10_000)))
-                col = 0
-                for cell in elem:
-                    span = int(cell.get(f"{t}number-columns-repeated", "1"))
-                    rows_spanned = int(cell.get(f"{t}number-rows-spanned", "1"))
-                    cols_spanned = int(cell.get(f"{t}number-columns-spanned", "1"))
-                    if rows_spanned > 1 or cols_spanned > 1:
-                        merges.append((row + 1, col, row + rows_spanned, col + cols_spanned - 1))
-                    col += span
-                row += repeat
-                elem.clear()
-    return out
-
-
-def _odf_merges(data: bytes) -> dict[str, list[Merge]]:
-    try:
-        return {name: merges for name, (_, merges) in _odf_scan(data).items()}
-    except Exception as exc:
-        log.warning("merged cells not readable: %s", exc)
-        return {}

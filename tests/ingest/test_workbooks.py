@@ -7,6 +7,7 @@ for real BIFF8 and ODF) carry the same planted shapes; see make_fixtures.py for 
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import olefile
@@ -310,3 +311,38 @@ def test_a_compound_file_naming_encryption_streams_is_encrypted_even_when_damage
     with pytest.raises(FileRejected) as info:
         parse("310101002001_a.xlsx", fake)
     assert info.value.reason_code == "encrypted_workbook"
+
+
+ODS_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">
+<office:body><office:spreadsheet><table:table table:name="名册">
+<table:table-row><table:table-cell table:number-columns-spanned="3" office:value-type="string"><text:p>名册</text:p>
+ </table:table-cell><table:covered-table-cell table:number-columns-repeated="2"/></table:table-row>
+<table:table-row><table:table-cell office:value-type="string"><text:p>姓名</text:p></table:table-cell>
+ <table:table-cell office:value-type="string"><text:p>身份证号</text:p></table:table-cell>
+ <table:table-cell office:value-type="string"><text:p>联系电话</text:p></table:table-cell></table:table-row>
+<table:table-row table:number-rows-repeated="2"><table:table-cell table:number-columns-repeated="3"/></table:table-row>
+<table:table-row table:visibility="collapse"><table:table-cell office:value-type="string"><text:p>张伟</text:p>
+ </table:table-cell></table:table-row>
+</table:table></office:spreadsheet></office:body></office:document-content>"""
+# planted: an .ods from a minimal writer (no META-INF/manifest.xml), a title spanned over 3 columns,
+# two blank rows written as one repeated row (rows 3–4), and a hidden row 5
+
+
+def test_minimal_ods_without_manifest_is_read_with_repeated_and_hidden_rows() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", ODS_CONTENT)
+    parsed = parse("310101002001_a.ods", buffer.getvalue())
+    sheet = parsed.sheets[0]
+    assert sheet.hidden_rows == {5} and sheet.merges == [(1, 0, 1, 2)]
+    assert [(n, cells[0]) for n, cells in parsed.rows] == [
+        (1, "名册"),
+        (2, "姓名"),
+        (3, ""),
+        (4, ""),
+        (5, "张伟"),
+    ]
