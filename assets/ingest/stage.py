@@ -17,7 +17,7 @@ from assets.ingest.layout import CatalogField, FileLayout, label_key
 from assets.ingest.reader import FileRejected, LandingFile, ParsedFile
 from assets.ingest.sheets import plan_file
 
-INGEST_VERSION = "2026.11.1"  # bump when parsing or normalization changes: files are then read again
+INGEST_VERSION = "2026.11.2"  # bump when parsing or normalization changes: files are then read again
 IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "sex")
 # Value flags that mean "the delivered value is not of the field's type" (as opposed to doubtful).
 TYPE_ERRORS = {"unparsed_date", "unparsed_year_month", "not_a_number", "not_an_integer", "unparsed_bool", "unparsed_sex"}

@@ -110,13 +110,20 @@ def decode_bytes(data: bytes, source_file: str) -> Decoded:
             text = body.decode(codec)
         except UnicodeDecodeError:
             continue
-        if "\x00" in text or (codec.startswith("utf-16") and not _tabular(text)):
+        if codec.startswith("utf-16") and not _tabular(text):
             continue
+        found = list(notes)
+        nuls = text.count("\x00")
+        if nuls:
+            if nuls > len(text) // 100:
+                continue  # many NULs: the bytes are not in this encoding
+            text = text.replace("\x00", "")
+            found.append(f"{nuls} NUL character(s) removed")
         score = _plausible(text)
         if score >= 0.98:
-            return Decoded(text.lstrip("\ufeff"), codec, notes)
+            return Decoded(text.lstrip("\ufeff"), codec, found)
         if score > best_score:
-            best, best_score = Decoded(text.lstrip("\ufeff"), codec, notes), score
+            best, best_score = Decoded(text.lstrip("\ufeff"), codec, found), score
     if best is not None and best_score >= 0.8:
         return best
     raise TextDecodeError(f"{source_file}: not UTF-8, UTF-16, GBK or GB18030 text")

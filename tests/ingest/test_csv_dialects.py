@@ -97,6 +97,15 @@ def test_a_bom_that_does_not_match_the_content_is_survived(data: bytes, encoding
     assert any("byte-order mark does not match" in n for n in parsed.notes)
 
 
+def test_a_stray_nul_byte_is_removed_not_fatal() -> None:
+    data = (
+        render(",").encode("gbk").replace("张伟".encode("gbk"), "张伟".encode("gbk") + b"\x00")
+    )  # planted NUL
+    parsed = parse("310101002001_a.csv", data)
+    assert parsed.encoding == "gbk" and parsed.rows[1] == (2, ROWS[1])
+    assert "1 NUL character(s) removed" in parsed.notes
+
+
 def test_decode_rejects_binary() -> None:
     with pytest.raises(FileRejected) as info:
         parse("310101002001_a.csv", bytes(range(256)) * 4)  # planted: binary bytes under a .csv name
