@@ -120,7 +120,7 @@ def decode_bytes(data: bytes, source_file: str) -> Decoded:
             text = text.replace("\x00", "")
             found.append(f"{nuls} NUL character(s) removed")
         score = _plausible(text)
-        if score >= 0.98:
+        if codec == "utf-8" or score >= 0.98:  # bytes that are valid UTF-8 by chance are vanishingly rare
             return Decoded(text.lstrip("\ufeff"), codec, found)
         if score > best_score:
             best, best_score = Decoded(text.lstrip("\ufeff"), codec, found), score
