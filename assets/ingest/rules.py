@@ -58,6 +58,7 @@ class SheetRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     instructions: re.Pattern[str]
+    cover: re.Pattern[str]
     lookup: re.Pattern[str]
 
     @field_validator("*", mode="before")

@@ -73,6 +73,9 @@ def plan_file(
         if name and rules.sheets.instructions.search(name):
             skipped.append(SkippedSheet(name, "instructions", len(sheet.rows)))
             continue
+        if name and rules.sheets.cover.search(name):
+            skipped.append(SkippedSheet(name, "cover", len(sheet.rows)))
+            continue
         layout = find_layout(sheet.rows, catalog, synonyms, sheet.merges, rules)
         if layout is None:
             without_header.append(sheet)

@@ -293,12 +293,15 @@ def test_sheets_are_told_apart_by_content_when_names_say_nothing(tmp_path: Path)
     notes.write_row(0, 0, ["填表说明", ""])
     notes.write_row(1, 0, ["姓名", "填写身份证上的姓名"])
     notes.write_row(2, 0, ["身份证号", "18位"])
+    cover = wb.add_worksheet("封面")  # planted: a cover page (填报单位 / 日期)
+    cover.write_row(0, 0, ["填报单位：", "南京东路街道"])
     other = wb.add_worksheet("Sheet3")  # planted: a visible table of something else
     other.write_row(0, 0, ["项目", "数量"])
     other.write_row(1, 0, ["走访", "3"])
     wb.close()
     plan = plan_file(parse("310101002001_a.xlsx", path.read_bytes()), CATALOG, SYNONYMS)
     assert [(s.name, s.reason, s.rows) for s in plan.skipped_sheets] == [
+        ("封面", "cover", 1),  # skipped by name first, then sheets without the header, in workbook order
         ("Sheet2", "instructions", 3),
         ("Sheet3", "no_header", 2),
     ]
