@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
@@ -252,6 +253,26 @@ def _hidden_rows(container: str, data: bytes) -> dict[str, set[int]]:
     return {}
 
 
+ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+HIDDEN_ATTR = re.compile(rb"""\bhidden=["'](?:1|true)["']""")
+ROW_NUMBER_ATTR = re.compile(rb"""\br=["'](\d+)["']""")
+
+
+def _hidden_in_sheet_xml(raw: bytes) -> set[int]:
+    """Numbers of <row hidden="1"> elements; a regex scan, since most sheets hide nothing and are large."""
+    if b"hidden=" not in raw:
+        return set()
+    hidden: set[int] = set()
+    number = 0
+    for match in ROW_TAG.finditer(raw):
+        attrs = match.group(1)
+        explicit = ROW_NUMBER_ATTR.search(attrs)
+        number = int(explicit.group(1)) if explicit else number + 1  # r may be left out: rows follow on
+        if HIDDEN_ATTR.search(attrs):
+            hidden.add(number)
+    return hidden
+
+
 def _ooxml_hidden_rows(data: bytes) -> dict[str, set[int]]:
     archive = zipfile.ZipFile(io.BytesIO(data))
     names = set(archive.namelist())
@@ -266,14 +287,7 @@ def _ooxml_hidden_rows(data: bytes) -> dict[str, set[int]]:
         path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
         if path not in names:
             continue
-        hidden: set[int] = set()
-        with archive.open(path) as stream:
-            for _, elem in ET.iterparse(stream, events=("end",)):
-                if elem.tag == f"{{{XLSX_MAIN}}}row":
-                    if elem.get("hidden") in ("1", "true") and elem.get("r"):
-                        hidden.add(int(elem.get("r")))
-                    elem.clear()
-        out[sheet.get("name", "")] = hidden
+        out[sheet.get("name", "")] = _hidden_in_sheet_xml(archive.read(path))
     return out
 
 
