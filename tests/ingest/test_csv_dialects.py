@@ -200,3 +200,44 @@ def test_a_block_pasted_again_with_its_title_and_header() -> None:
     assert [(n, r) for n, r, _ in sheet.skipped] == [(1, "title"), (2, "header"), (5, "title"), (6, "header")]
     assert [n for n, _ in sheet.data_rows] == [3, 4, 7, 8]
     assert sheet.row_flags == {7: ["duplicate_row"], 8: ["duplicate_row"]}
+
+
+def test_pipeline_keeps_physical_lines_flags_and_extra_cells(tmp_path: Path) -> None:
+    from assets.common.warehouse import connect
+    from assets.ingest import pipeline
+    from assets.ingest.catalog import load_catalog
+    from assets.reference.divisions import load_divisions
+
+    root = tmp_path / "landing"
+    (root / "catalog").mkdir(parents=True)
+    (root / "catalog" / "forms.csv").write_text(
+        "报表编号,报表名称,主管部门,下发层级,填报频次,填报对象\nMZ01,名册,民政局,市级,月报,全部\n",
+        encoding="utf-8",
+    )
+    (root / "catalog" / "form_fields.csv").write_text(
+        "报表编号,字段序号,字段名称,字段类型,是否必填\nMZ01,1,姓名,文本,是\nMZ01,2,公民身份号码,身份证号,是\n"
+        "MZ01,3,补贴金额,整数,否\n",
+        encoding="utf-8",
+    )
+    text = (
+        "姓名\t身份证号\t补贴金额\r\n"  # line 1
+        '"张\r\n伟"\t110101194001011231\t300\t已核实\r\n'  # lines 2–3: a cell over two lines, an extra cell
+        "李娜\t110101194503032349\t300\r\n"  # line 4
+        "填表人：王芳\r\n"  # line 5: sign-off
+    )  # planted: Excel "Unicode text" (UTF-16 LE with BOM, tab-separated) named .txt
+    target = root / "310101" / "MZ01" / "2026-10" / "310101002001_名册.txt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    with connect(tmp_path / "w.duckdb") as con:
+        ctx = pipeline.IngestContext.build(load_catalog(root), load_divisions())
+        pipeline.ingest_district(con, root, "310101", ctx, "run-1")
+        files = con.sql("SELECT status, encoding, rows_read FROM raw.landing_files").fetchall()
+        assert files == [("ingested", "utf-16-le", 4)]
+        records = con.sql("SELECT row_number, flags FROM staging.form_records ORDER BY 1").fetchall()
+        assert [r[0] for r in records] == [2, 4] and "extra_cells" in records[0][1]
+        extra = con.sql(
+            "SELECT field_label, value_raw FROM staging.form_values WHERE field_order IS NULL"
+        ).fetchall()
+        assert extra == [("列4", "已核实"), ("列4", "")]  # the extra cell is stored, not cut
+        skipped = con.sql("SELECT row_number, reason FROM raw.skipped_rows ORDER BY 1").fetchall()
+        assert skipped == [(1, "header"), (5, "footer")]
