@@ -20,7 +20,7 @@ from assets.ingest.rules import LayoutRules, load_layout_rules
 from assets.ingest.workbook import Merge
 
 BRACKET_NOTE = re.compile(r"[(（\[【][^)）\]】]*[)）\]】]")
-INTEGER = re.compile(r"^\d{1,5}$")
+INTEGER = re.compile(r"^[(（]?\d{1,5}[)）.、．]?$")  # a pre-printed 序号: 7, 7., (7)
 COLUMN_LETTERS = "甲乙丙丁戊己庚辛壬癸"
 
 
