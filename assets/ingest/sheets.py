@@ -56,6 +56,10 @@ def _mentions(sheet: SheetRows, pattern: re.Pattern[str], rows: int = 5) -> bool
     return any(pattern.search(label_key(c)) for _, cells in sheet.rows[:rows] for c in cells if c)
 
 
+def _names_people(layout: FileLayout) -> bool:
+    return any(c.element_code in ("person_name", "citizen_id") for c in layout.columns)
+
+
 def plan_file(
     parsed: ParsedFile,
     catalog: list[CatalogField],
@@ -79,6 +83,9 @@ def plan_file(
         layout = find_layout(sheet.rows, catalog, synonyms, sheet.merges, rules)
         if layout is None:
             without_header.append(sheet)
+            continue
+        if (sheet.hidden or rules.sheets.lookup.search(name)) and not _names_people(layout):
+            without_header.append(sheet)  # a drop-down source headed 性别 / 民族 is no data sheet
             continue
         plans.append(plan_sheet(sheet, layout, rules, seen))
     for sheet in without_header:

@@ -100,8 +100,11 @@ def test_biff_written_by_another_writer_with_hidden_rows_and_sheets() -> None:
     ws.write(3, 0, "李娜")
     ws.row(3).hidden = True  # planted: hidden row 4
     lookup = book.add_sheet("代码表")
-    lookup.write(0, 0, "男")
-    lookup.visibility = 1  # planted: hidden lookup sheet
+    lookup.write(0, 0, "联系电话")  # planted: hidden lookup sheet whose lists are headed like form fields
+    lookup.write(0, 1, "监护人电话")
+    lookup.write(0, 2, "序号")
+    lookup.write(1, 0, "固定电话")
+    lookup.visibility = 1
     buffer = io.BytesIO()
     book.save(buffer)
     parsed = parse("310101002001_a.xls", buffer.getvalue())
