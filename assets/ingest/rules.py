@@ -1,17 +1,23 @@
-"""Delivery rules from `schemas/ingest/delivery.yaml`: what is a delivery, period shapes, correction names.
+"""Ingestion rules read from YAML at run time: delivery rules and layout rules.
 
-Why a file: staff invent new ways to name a corrected file or a period folder; adding one is a YAML edit, not
-a code change. The rules are validated on load (a bad pattern names itself) and read at run time only.
+- `schemas/ingest/delivery.yaml` (DeliveryRules): what is a delivery, period shapes, correction names,
+  committee name endings. Staff invent new ways to name a corrected file or a period folder; adding one is a
+  YAML edit, not a code change.
+- `schemas/ingest/layout.yaml` (LayoutRules): header search, label lists, row and sheet patterns.
+
+Both are validated on load (a bad entry names the file and itself) and read at first use, never at import time.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from functools import cached_property
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assets.common.paths import SCHEMAS_DIR
 
@@ -162,3 +168,94 @@ def load_delivery_rules(path: Path | None = None) -> DeliveryRules:
         return DeliveryRules.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except Exception as exc:
         raise ValueError(f"{path}: invalid delivery rules: {exc}") from exc
+
+
+# --- layout rules (schemas/ingest/layout.yaml) ---
+
+LAYOUT_RULES_PATH = SCHEMAS_DIR / "ingest" / "layout.yaml"
+
+
+class LayoutRulesError(ValueError):
+    """schemas/ingest/layout.yaml cannot be used; the message names the file and the entry."""
+
+
+def _compile(value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc}): {value!r}") from exc
+
+
+class HeaderRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    search_rows: int = Field(ge=1, le=200)
+    max_header_rows: int = Field(ge=1, le=5)
+    fuzzy_label_threshold: float = Field(ge=50, le=100)
+    join: str = Field(min_length=1, max_length=3)
+    child_only_penalty: float = Field(ge=0, le=50)
+
+
+class RowRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    total: re.Pattern[str]
+    footer: re.Pattern[str]
+    notes_heading: re.Pattern[str]
+    note_item: re.Pattern[str]
+    bare_date: re.Pattern[str]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _pattern(cls, value: object) -> re.Pattern[str]:
+        return _compile(str(value))
+
+
+class SheetRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    instructions: re.Pattern[str]
+    cover: re.Pattern[str]
+    lookup: re.Pattern[str]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _pattern(cls, value: object) -> re.Pattern[str]:
+        return _compile(str(value))
+
+
+class LayoutRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    header: HeaderRules
+    committee_labels: frozenset[str] = Field(min_length=1)
+    township_labels: frozenset[str] = Field(min_length=1)
+    serial_labels: frozenset[str] = Field(min_length=1)
+    rows: RowRules
+    sheets: SheetRules
+
+    @field_validator("committee_labels", "township_labels", "serial_labels", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> frozenset[str]:
+        """Labels are compared as layout.label_key makes them: NFKC, no whitespace."""
+        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+            raise ValueError("expected a list of labels")
+        keys = {"".join(unicodedata.normalize("NFKC", str(v)).split()) for v in value}
+        if "" in keys:
+            raise ValueError("a label is blank")
+        return frozenset(keys)
+
+
+@functools.lru_cache(maxsize=4)
+def load_layout_rules(path: Path = LAYOUT_RULES_PATH) -> LayoutRules:
+    """The validated rules; cached per path for the life of the process."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LayoutRulesError(f"{path}: cannot be read ({exc})") from exc
+    try:
+        return LayoutRules.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise LayoutRulesError(f"{path}: {problems}") from None

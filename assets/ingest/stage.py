@@ -16,8 +16,9 @@ import polars as pl
 from assets.ingest import normalize
 from assets.ingest.committees import Divisions
 from assets.ingest.landing import FileRejected, LandingFile
-from assets.ingest.layout import CatalogField, FileLayout, classify_row, find_layout
+from assets.ingest.layout import CatalogField, FileLayout
 from assets.ingest.reader import ParsedFile
+from assets.ingest.sheets import SheetPlan, plan_file
 
 INGEST_VERSION = "2026.11.2"  # bump when parsing or normalization changes: files are then read again
 IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "sex")
@@ -29,6 +30,7 @@ RECORD_SCHEMA = {
     "sheet": pl.String, "row_number": pl.Int32, "district_code": pl.String, "township_code": pl.String, "committee_code": pl.String,
     "form_code": pl.String, "period": pl.String, "raw_row": pl.String, "committee_problem": pl.String,
     "committee_flag": pl.String,
+    "row_flags": pl.List(pl.String),
 }  # fmt: skip
 VALUE_SCHEMA = {
     "record_id": pl.String, "file_id": pl.String, "field_order": pl.Int32, "field_label": pl.String, "header_label": pl.String,
@@ -82,31 +84,46 @@ def record_id(file_id: str, sheet: str | None, row_number: int) -> str:
 
 
 @dataclass
+class PreparedSheet:
+    """One data sheet of a prepared file: its plan and, per data row, the committee it belongs to."""
+
+    plan: SheetPlan
+    committees: list[str | None]  # per data row
+    problems: list[str | None]  # per data row: why its committee could not be resolved
+    committee_flags: list[str | None]  # per data row: committee_mismatch when the column contradicts the name
+
+
+@dataclass
 class Prepared:
-    """A readable file split into data rows (with their committee) and non-data rows, before staging."""
+    """A readable file split, sheet by sheet, into data rows (with their committee) and non-data rows."""
 
     file: LandingFile
     file_id: str
     file_hash: str
     parsed: ParsedFile
-    layout: FileLayout
-    data_rows: list[tuple[int, list[str]]]
-    skipped: list[tuple[int, str, list[str]]]  # (row number, reason, cells)
-    committees: list[str | None]  # per data row
-    problems: list[str | None]  # per data row: why its committee could not be resolved
-    committee_flags: list[str | None]  # per data row: committee_mismatch when the column contradicts the name
+    sheets: list[PreparedSheet]
+    notes: list[str]  # skipped sheets, container notes (assets/ingest/sheets.py)
 
     @property
     def committee_set(self) -> list[str]:
         """The committees this file delivers rows for (what identifies a district-wide file)."""
         if self.file.committee_code is not None:
             return [self.file.committee_code]
-        return sorted({c for c in self.committees if c})
+        return sorted({c for s in self.sheets for c in s.committees if c})
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.plan.rows_read for s in self.sheets)
+
+    @property
+    def data_row_count(self) -> int:
+        return sum(len(s.plan.data_rows) for s in self.sheets)
 
     def outcome(self) -> FileOutcome:
+        warnings = [w for s in self.sheets for w in _layout_warnings(self.file, s.plan.layout)] + self.notes
         return FileOutcome(self.file, self.file_id, self.file_hash, "ingested", encoding=self.parsed.encoding,
-                           sheet=self.parsed.sheet, rows_read=len(self.parsed.rows),
-                           warnings=_layout_warnings(self.file, self.layout), committees=self.committee_set)  # fmt: skip
+                           sheet=self.sheets[0].plan.name, rows_read=self.rows_read, warnings=warnings,
+                           committees=self.committee_set)  # fmt: skip
 
 
 def prepare(
@@ -118,35 +135,43 @@ def prepare(
     synonyms: dict[str, str],
     divisions: Divisions,
 ) -> Prepared:
-    """Find the layout, sort rows into data and non-data, resolve each data row's committee.
+    """Plan every sheet (assets/ingest/sheets.py), then resolve each data row's committee.
 
-    Raises FileRejected when the file has no usable layout. A committee column in a file named for one
-    committee is read too: a row naming another committee is flagged `committee_mismatch`.
+    Raises FileRejected when no sheet has a usable layout, or a sheet's rows cannot be given a committee: the
+    file name names none, the sheet has no committee column and its name is no committee of the district (a
+    district workbook with one sheet per committee names each sheet after it). A committee column in a file
+    named for one committee is read too: a row naming another committee is flagged `committee_mismatch`.
     """
-    layout = find_layout(parsed.rows, catalog_fields, synonyms)
-    if layout is None:
+    plan = plan_file(parsed, catalog_fields, synonyms)  # every sheet: read with a layout, or skipped with a reason
+    if not plan.sheets:
         raise FileRejected(
             "no_header",
             f"{file.source_file}: no header row naming the fields of form {file.form_code} in the first rows",
         )
+    sheets = [_sheet_committees(file, s, divisions) for s in plan.sheets]
+    return Prepared(file, file_id, file_hash, parsed, sheets, plan.notes)
+
+
+def _sheet_committees(file: LandingFile, sheet: SheetPlan, divisions: Divisions) -> PreparedSheet:
+    layout = sheet.layout
+    n = len(sheet.data_rows)
     if file.committee_code is None and layout.committee_col is None:
-        raise FileRejected(
-            "no_committee",
-            f"{file.source_file}: the file name names no committee (12-digit code or 居委会 name) "
-            "and the sheet has no committee column (居委会 / 社区 …)",
-        )
-    data_rows: list[tuple[int, list[str]]] = []
-    skipped: list[tuple[int, str, list[str]]] = []
-    for row_number, cells in parsed.rows:
-        reason = classify_row(cells, layout, row_number)
-        if reason is None:
-            data_rows.append((row_number, cells))
-        else:
-            skipped.append((row_number, reason, cells))
+        code = None
+        if sheet.name and sheet.name.strip():
+            code, _ = divisions.resolve(file.district_code, sheet.name, None)
+        if code is None:
+            where = f"sheet '{sheet.name}'" if sheet.name else "the file"
+            raise FileRejected(
+                "no_committee",
+                f"{file.source_file}: the file name names no committee (12-digit code or 居委会 name), "
+                f"{where} has no committee column (居委会 / 社区 …)"
+                + (" and its name is no committee of the district" if sheet.name else ""),
+            )
+        return PreparedSheet(sheet, [code] * n, [None] * n, [None] * n)
     committees: list[str | None] = []
     problems: list[str | None] = []
     flags: list[str | None] = []
-    for _, cells in data_rows:
+    for _, cells in sheet.data_rows:
         township = _cell(cells, layout.township_col) or None
         cell = _cell(cells, layout.committee_col)
         if file.committee_code is not None:
@@ -159,7 +184,7 @@ def prepare(
         committees.append(code)
         problems.append(problem)
         flags.append(None)
-    return Prepared(file, file_id, file_hash, parsed, layout, data_rows, skipped, committees, problems, flags)
+    return PreparedSheet(sheet, committees, problems, flags)
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -192,35 +217,35 @@ def add_prepared(
     p = prepared
     outcome = p.outcome()
     outcome.status = status
-    skip = batch.skipped
-    for row_number, why, cells in p.skipped:
-        skip["file_id"].append(p.file_id)
-        skip["file_hash"].append(p.file_hash)
-        skip["source_file"].append(p.file.source_file)
-        skip["sheet"].append(p.parsed.sheet)
-        skip["row_number"].append(row_number)
-        skip["district_code"].append(p.file.district_code)
-        skip["reason"].append(why)
-        skip["raw_text"].append(",".join(c for c in cells if c)[:500])
-    keep: list[int] = []
     replaced_by = replaced_by or {}
-    rep = batch.replaced
-    for i, (row_number, _) in enumerate(p.data_rows):
-        committee = p.committees[i]
-        winner = replaced_by.get("*") or (replaced_by.get(committee) if committee else None)
-        if winner is None:
-            keep.append(i)
-            continue
-        rep["file_id"].append(p.file_id)
-        rep["file_hash"].append(p.file_hash)
-        rep["source_file"].append(p.file.source_file)
-        rep["sheet"].append(p.parsed.sheet)
-        rep["row_number"].append(row_number)
-        rep["district_code"].append(p.file.district_code)
-        rep["committee_code"].append(committee)
-        rep["reason"].append(reason)
-        rep["replaced_by"].append(winner)
-    _add_data_rows(batch, p, keep)
+    skip, rep = batch.skipped, batch.replaced
+    for s in p.sheets:
+        for row_number, why, cells in s.plan.skipped:
+            skip["file_id"].append(p.file_id)
+            skip["file_hash"].append(p.file_hash)
+            skip["source_file"].append(p.file.source_file)
+            skip["sheet"].append(s.plan.name)
+            skip["row_number"].append(row_number)
+            skip["district_code"].append(p.file.district_code)
+            skip["reason"].append(why)
+            skip["raw_text"].append(",".join(c for c in cells if c)[:500])
+        keep: list[int] = []
+        for i, (row_number, _) in enumerate(s.plan.data_rows):
+            committee = s.committees[i]
+            winner = replaced_by.get("*") or (replaced_by.get(committee) if committee else None)
+            if winner is None:
+                keep.append(i)
+                continue
+            rep["file_id"].append(p.file_id)
+            rep["file_hash"].append(p.file_hash)
+            rep["source_file"].append(p.file.source_file)
+            rep["sheet"].append(s.plan.name)
+            rep["row_number"].append(row_number)
+            rep["district_code"].append(p.file.district_code)
+            rep["committee_code"].append(committee)
+            rep["reason"].append(reason)
+            rep["replaced_by"].append(winner)
+        _add_data_rows(batch, p, s, keep)
     batch.outcomes.append(outcome)
     return outcome
 
@@ -228,29 +253,30 @@ def add_prepared(
 def add_replaced_file(batch: Batch, outcome: FileOutcome, parsed: ParsedFile | None, reason: str) -> None:
     """A file none of whose rows can be told apart (a copy of an unreadable file): every physical row replaced."""
     rep = batch.replaced
-    for row_number, _ in parsed.rows if parsed else []:
-        rep["file_id"].append(outcome.file_id)
-        rep["file_hash"].append(outcome.file_hash)
-        rep["source_file"].append(outcome.file.source_file)
-        rep["sheet"].append(parsed.sheet if parsed else None)
-        rep["row_number"].append(row_number)
-        rep["district_code"].append(outcome.file.district_code)
-        rep["committee_code"].append(outcome.file.committee_code)
-        rep["reason"].append(reason)
-        rep["replaced_by"].append(outcome.replaced_by)
+    for sheet in parsed.sheets if parsed else []:
+        for row_number, _ in sheet.rows:
+            rep["file_id"].append(outcome.file_id)
+            rep["file_hash"].append(outcome.file_hash)
+            rep["source_file"].append(outcome.file.source_file)
+            rep["sheet"].append(sheet.name)
+            rep["row_number"].append(row_number)
+            rep["district_code"].append(outcome.file.district_code)
+            rep["committee_code"].append(outcome.file.committee_code)
+            rep["reason"].append(reason)
+            rep["replaced_by"].append(outcome.replaced_by)
     batch.outcomes.append(outcome)
 
 
-def _add_data_rows(batch: Batch, p: Prepared, keep: list[int]) -> None:
-    """Append a file's kept data rows column by column (a row loop over every cell would dominate ingest time)."""
+def _add_data_rows(batch: Batch, p: Prepared, s: PreparedSheet, keep: list[int]) -> None:
+    """Append a sheet's kept data rows column by column (a row loop over every cell would dominate ingest time)."""
     n = len(keep)
     if not n:
         return
-    file, sheet, layout = p.file, p.parsed.sheet, p.layout
-    rows = [p.data_rows[i] for i in keep]
+    file, sheet, layout = p.file, s.plan.name, s.plan.layout
+    rows = [s.plan.data_rows[i] for i in keep]
     numbers = [number for number, _ in rows]
     ids = [record_id(p.file_id, sheet, number) for number in numbers]
-    committees = [p.committees[i] for i in keep]
+    committees = [s.committees[i] for i in keep]
     rec = batch.records
     rec["record_id"] += ids
     rec["file_id"] += [p.file_id] * n
@@ -264,8 +290,9 @@ def _add_data_rows(batch: Batch, p: Prepared, keep: list[int]) -> None:
     rec["form_code"] += [file.form_code] * n
     rec["period"] += [file.period] * n
     rec["raw_row"] += [json.dumps(cells, ensure_ascii=False) for _, cells in rows]
-    rec["committee_problem"] += [p.problems[i] for i in keep]
-    rec["committee_flag"] += [p.committee_flags[i] for i in keep]
+    rec["committee_problem"] += [s.problems[i] for i in keep]
+    rec["committee_flag"] += [s.committee_flags[i] for i in keep]
+    rec["row_flags"] += [s.plan.row_flags.get(number, []) for number in numbers]
     val = batch.values
     for col in layout.columns:
         i = col.index
@@ -417,6 +444,7 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         return pl.when(condition.fill_null(False)).then(pl.lit([name])).otherwise(empty)
 
     flags = pl.concat_list(
+        pl.col("row_flags").fill_null(empty),  # hidden_row, duplicate_row, extra_cells … (assets/ingest/sheets.py)
         pl.col("_value_flags").fill_null(empty),
         pl.col("_missing").fill_null(empty),
         tag(birth_mismatch, "birth_date_mismatch"),
@@ -428,7 +456,7 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         records.join(per_value, on="record_id", how="left")
         .join(missing_required, on="record_id", how="left")
         .with_columns(flags.list.unique().list.sort().alias("flags"))
-        .drop("_value_flags", "_missing", "committee_flag")
+        .drop("_value_flags", "_missing", "committee_flag", "row_flags")
     )
 
 
