@@ -311,8 +311,11 @@ def resolve_committee_name(
     (居委会 / 居委 / 居民委员会 …) but matches none, or several, rejects the file; a token ending only in 社区
     or 村 that matches nothing is read as part of a form name and the file stays district-wide.
     """
-    if file.committee_code is not None or not file.committee_name:
+    if file.committee_code is not None:
         return file
+    if not file.committee_name or rules.committee_core(file.committee_name) in rules.committee_collective_words:
+        prefixed = _committee_prefix(file, by_core, rules)
+        return prefixed if prefixed is not None else replace(file, committee_name=None)
     token = file.committee_name
     codes = by_core.get((file.district_code, rules.committee_core(token)), [])
     if len(codes) == 1:
@@ -325,3 +328,31 @@ def resolve_committee_name(
                            f"{file.source_file}: the file name names committee '{token}', which is not a committee "
                            f"of district {file.district_code}")  # fmt: skip
     return replace(file, committee_name=None)
+
+
+def _committee_prefix(
+    file: LandingFile, by_core: Mapping[tuple[str, str], list[str]], rules: DeliveryRules
+) -> LandingFile | None:
+    """A file name that starts with a known committee name and runs on into the form name, with no separator
+    (西一居委高龄补贴名册.csv): the longest prefix that is a committee name (core + 居委 / 居委会 / 社区 …) of the
+    district names the file. None when no prefix is one; several committees of that name reject the file."""
+    stem = path_stem(file.source_file)
+    core = rules.split_marks(stem)[0]
+    first = next((t for t in NAME_TOKENS.split(core) if t), "")
+    for k in range(len(first) - 1, 1, -1):
+        prefix = first[:k]
+        name_core = rules.committee_core(prefix)
+        if name_core == prefix or name_core in rules.committee_collective_words:
+            continue  # no committee ending, or 各居委 / 分居委
+        codes = by_core.get((file.district_code, name_core), [])
+        if len(codes) == 1:
+            return replace(file, committee_code=codes[0], committee_name=prefix)
+        if len(codes) > 1:
+            raise FileRejected("ambiguous_committee_name", f"{file.source_file}: committee name '{prefix}' matches "
+                               f"{len(codes)} committees in district {file.district_code} ({', '.join(sorted(codes))})")  # fmt: skip
+    return None
+
+
+def path_stem(source_file: str) -> str:
+    name = source_file.rsplit("/", 1)[-1]
+    return name.rpartition(".")[0] if "." in name else name

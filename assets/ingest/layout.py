@@ -369,7 +369,8 @@ def classify_row(cells: list[str], layout: FileLayout, row_number: int, rules: L
     """The reason a row is not data, or None for a data row.
 
     Reasons: title, blank, header, column_numbers, header_notes, total, footer (sign-off: 填表人, 单位（盖章）, 联系电话：),
-    notes (填表说明 items), date_line (a bare signing date), template_row (only a pre-printed 序号).
+    notes (填表说明 items), date_line (a bare signing date), page_marker (第2页，共2页), template_row (only a
+    pre-printed 序号).
     """
     if row_number < layout.first_row:
         return "title" if any(c and not c.isspace() for c in cells) else "blank"
@@ -389,6 +390,8 @@ def classify_row(cells: list[str], layout: FileLayout, row_number: int, rules: L
         return "footer"
     if len(filled) <= 2 and all(row_rules.bare_date.match(_row_key(cells[i])) for i in filled):
         return "date_line"
+    if len(filled) <= 2 and all(row_rules.page_marker.match(label_key(cells[i])) for i in filled):
+        return "page_marker"
     if len(filled) == 1 and row_rules.note_item.match(first) and len(first) > 4:
         return "notes"
     if row_number <= layout.header_row + 2:

@@ -106,9 +106,19 @@ def _frame(series: pl.Series) -> pl.DataFrame:
     return series.cast(pl.String).to_frame(_RAW)
 
 
+def unwrap_text_protection(expr: pl.Expr) -> pl.Expr:
+    """Undo what exports do to keep Excel off a value: ="310…" formula text and a leading ' apostrophe.
+
+    Applied after NFKC (so ＝＂…＂ is caught too) and a strip; the delivered text stays in value_raw.
+    """
+    return expr.str.replace(r'^=\s*"(.*)"$', "${1}").str.replace(r"^'", "").str.strip_chars()
+
+
 def _clean_expr(expr: pl.Expr) -> pl.Expr:
-    """NFKC (full-width → half-width, \u3000/\xa0 → space), drop zero-width characters, strip; blank → null."""
-    return expr.str.normalize("NFKC").str.replace_all(_ZERO_WIDTH, "").str.strip_chars().replace("", None)
+    """NFKC (full-width → half-width, \u3000/\xa0 → space), drop zero-width characters, strip, unwrap ="…" /
+    a leading '; blank → null."""
+    stripped = expr.str.normalize("NFKC").str.replace_all(_ZERO_WIDTH, "").str.strip_chars()
+    return unwrap_text_protection(stripped).replace("", None)
 
 
 def _flag_when_missing(value: str, cleaned: str, flag: str) -> pl.Expr:

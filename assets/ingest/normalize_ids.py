@@ -21,6 +21,7 @@ from assets.ingest.normalize_base import (
     MIN_BIRTH_DATE,
     _frame,
     _struct,
+    unwrap_text_protection,
 )
 
 
@@ -64,8 +65,7 @@ def is_valid_id(s: str | None, as_of: dt.date | None = None) -> bool:
 def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.Series:
     c, f17 = pl.col("c"), pl.col("first17")
     frame = _frame(series).with_columns(
-        c=pl.col(_RAW)
-        .str.normalize("NFKC")
+        c=unwrap_text_protection(pl.col(_RAW).str.normalize("NFKC").str.strip_chars())
         .str.replace_all(r"[\s" + _DASHES + r"]|" + _ZERO_WIDTH, "")
         .str.to_uppercase()
         .replace("", None)

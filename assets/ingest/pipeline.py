@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from assets.ingest.landing import (
 from assets.ingest.layout import CatalogField, load_synonyms
 from assets.ingest.reader import ParsedFile, parse_file, sha256_bytes
 from assets.ingest.rules import DeliveryRules, load_delivery_rules
+
+log = logging.getLogger(__name__)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS raw.landing_files (
@@ -196,6 +199,12 @@ def ingest_district(
             batch.outcomes.append(stage.FileOutcome(e.file, e.file_id, e.file_hash, "rejected", exc.reason_code,
                                                     exc.message, rows_read=_count_rows(e.file, e.data)))  # fmt: skip
             _note_rejected(rejected, e.file)
+    # A readable file with no data rows (a header-only correction) replaces nothing; the file that stays
+    # current is told so, like for a rejected one (issue 8, item 7).
+    empty: dict[tuple[str, str, str], list[str]] = {}
+    for e in usable:
+        if not e.committees:
+            _note_rejected(empty, e.file)
     lost_map = delivery.replacements([delivery.Usable(e.file, e.committees or []) for e in usable])
     by_source = {e.file.source_file: e for e in entries}
     for e in usable:
@@ -206,7 +215,8 @@ def ingest_district(
         main = delivery.main_replacer(lost)
         # A rejected delivery of the same report replaces nothing; say so on the file that stays current.
         blocked = sorted({r for c in u.committees for r in rejected.get((e.file.form_code, e.file.period, c), [])})
-        disp = delivery.disposition(status, lost, note=";".join(blocked))
+        hollow = sorted({r for c in u.committees for r in empty.get((e.file.form_code, e.file.period, c), [])})
+        disp = delivery.disposition(status, lost, note=";".join(blocked + ["empty:" + h for h in hollow]))
         if e.known is not None and e.known["disposition"] == disp:
             keep_ids.append(e.file_id)
             continue
@@ -223,6 +233,10 @@ def ingest_district(
         outcome.warnings += [f"same bytes as {o}" for o in elsewhere.get(e.file.source_file, [])]
         if not superseded:
             outcome.warnings += [f"stays current: {r} for the same report was rejected" for r in blocked]
+            outcome.warnings += [f"stays current: {h} for the same report holds no data rows" for h in hollow]
+        if not u.committees and e.file.committee_code:
+            outcome.warnings.append(f"{e.file.source_file}: holds no data rows, so it replaces no earlier delivery")
+            log.warning("%s: holds no data rows; it replaces nothing", e.file.source_file)
         outcome.disposition = disp
     for e in entries:
         keep = dup_of.get(e.file.source_file)

@@ -72,6 +72,7 @@ class DeliveryRules(BaseModel):
     corrections: Corrections
     committee_suffixes: list[str]
     committee_name_endings: list[str]
+    committee_collective_words: list[str] = Field(default_factory=list)
 
     @field_validator("periods")
     @classmethod
@@ -203,6 +204,7 @@ class RowRules(BaseModel):
     footer: re.Pattern[str]
     notes_heading: re.Pattern[str]
     note_item: re.Pattern[str]
+    page_marker: re.Pattern[str]
     bare_date: re.Pattern[str]
 
     @field_validator("*", mode="before")

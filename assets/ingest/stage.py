@@ -106,7 +106,10 @@ class Prepared:
 
     @property
     def committee_set(self) -> list[str]:
-        """The committees this file delivers rows for (what identifies a district-wide file)."""
+        """The committees this file delivers rows for (what identifies a district-wide file and what a correction
+        replaces). A file with no data rows (a header-only correction) delivers nothing and so replaces nothing."""
+        if not self.data_row_count:
+            return []
         if self.file.committee_code is not None:
             return [self.file.committee_code]
         return sorted({c for s in self.sheets for c in s.committees if c})

@@ -210,12 +210,22 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
     write(root, "catalog/forms.csv", FORMS)
     write(root, "catalog/form_fields.csv", FIELDS)
     write(root, A, f"姓名,身份证号,补贴金额\n张三,{ID[0]},300\n李四,{ID[1]},300\n")
-    write(root, B, "姓名,身份证号,补贴金额\n")  # planted: an empty template sent as the correction
+    # planted: a correction whose one data row has neither name nor ID: it replaces A, and is quarantined
+    write(root, B, "姓名,身份证号,补贴金额\n,,300\n")
     write(root, f"{F}/310101002002_名册.csv", f"姓名,身份证号,补贴金额\n赵六,{ID[3]},300\n")
     write(root, f"{F}/310101002002_名册_v2.xlsx", b"not a workbook")  # planted: unreadable correction
+    h_orig, h_corr = f"{F}/310101002003_名册.csv", f"{F}/310101002003_名册_更正.csv"
+    write(root, h_orig, f"姓名,身份证号,补贴金额\n钱七,{ID[2]},300\n")
+    write(root, h_corr, "姓名,身份证号,补贴金额\n")  # planted: an empty template sent as the correction
     with connect(tmp_path / "w.duckdb") as con:
         run(con, root, "run-1")
         status = dict(con.sql("SELECT source_file, status FROM raw.landing_files").fetchall())
+        # A header-only correction delivers no rows and so replaces nothing; both files say so.
+        assert (status[h_orig], status[h_corr]) == ("ingested", "ingested")
+        warn = dict(con.sql("SELECT source_file, warnings FROM raw.landing_files").fetchall())
+        assert f"stays current: {h_corr} for the same report holds no data rows" in warn[h_orig]
+        assert any("holds no data rows" in w for w in warn[h_corr])
+        assert con.sql(f"SELECT count(*) FROM staging.form_records WHERE source_file = '{h_orig}'").fetchall() == [(1,)]
         # An unreadable correction replaces nothing: the committee's earlier file stays current.
         assert status[f"{F}/310101002002_名册.csv"] == "ingested"
         assert status[f"{F}/310101002002_名册_v2.xlsx"] == "rejected"
@@ -239,7 +249,7 @@ def test_the_dagster_checks_block_on_lost_data(tmp_path: Path) -> None:
     write(root, "catalog/forms.csv", FORMS)
     write(root, "catalog/form_fields.csv", FIELDS)
     write(root, A, f"姓名,身份证号,补贴金额\n张三,{ID[0]},300\n")
-    write(root, B, "姓名,身份证号,补贴金额\n")  # planted: an empty template sent as the correction
+    write(root, B, "姓名,身份证号,补贴金额\n,,300\n")  # planted: a correction whose only row is quarantined
     path = tmp_path / "w.duckdb"
     with connect(path) as con:
         run(con, root, "run-1")

@@ -58,17 +58,39 @@ def _in_quarantine(w: Warehouse, file: str, text: str) -> list[tuple]:
     return list(dict.fromkeys(out))
 
 
+def has_replaced_rows(w: Warehouse) -> bool:
+    """docs/CONTRACTS.md: rows of a superseded or duplicate file are counted in raw.landing_files.rows_replaced
+    and listed in raw.replaced_rows naming the file that replaced them (issue 8, item 7)."""
+    return bool(
+        w.rows(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema='raw' AND table_name='landing_files' "
+            "AND column_name='rows_replaced'"
+        )
+    )
+
+
+def replaced_rows(w: Warehouse, file: str) -> int:
+    """The file's rows_replaced (0 where the contract has no such column)."""
+    if not has_replaced_rows(w):
+        return 0
+    return w.rows("SELECT coalesce(rows_replaced, 0) FROM raw.landing_files WHERE source_file=?", [file])[0][0]
+
+
 def check_file(w: Warehouse, f: FileExp) -> list[str]:
     got = w.rows(f"SELECT {LANDING_COLS} FROM raw.landing_files WHERE source_file=?", [f.path])
     if not got:
         return [f"{f.path}: not in raw.landing_files"]
     status, reason, message, read, staged, quar, skipped, committee, district = got[0]
+    replaced = replaced_rows(w, f.path)
     out = []
     where = f"{f.path} [{status}/{reason}]"
     if status not in f.status:
         out.append(f"{where}: status {status!r}, want one of {f.status}")
-    if read is not None and None not in (staged, quar, skipped) and read != staged + quar + skipped:
-        out.append(f"{where}: rows_read {read} != staged {staged} + quarantined {quar} + skipped {skipped}")
+    if read is not None and None not in (staged, quar, skipped) and read != staged + quar + skipped + replaced:
+        out.append(
+            f"{where}: rows_read {read} != staged {staged} + quarantined {quar} + skipped {skipped}"
+            f" + replaced {replaced}"
+        )
     if f.staged is not None and staged != f.staged:
         out.append(f"{where}: rows_staged {staged}, want {f.staged}")
     if f.quarantined is not None and quar != f.quarantined:
@@ -217,7 +239,8 @@ def check_ignored_sheet(w: Warehouse, file: str, sheet: str) -> list[str]:
         0
     ][0]
     landing = w.rows("SELECT * FROM raw.landing_files WHERE source_file=?", [file])
-    if not recorded and not any(isinstance(v, str) and sheet in v for row in landing for v in row):
+    texts = [t for row in landing for v in row for t in (v if isinstance(v, list) else [v]) if isinstance(t, str)]
+    if not recorded and not any(sheet in t for t in texts):
         out.append(
             f"{file}: skipped sheet {sheet!r} not recorded (raw.skipped_rows or the file's landing row)"
         )

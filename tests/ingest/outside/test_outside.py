@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from .builder import build, landing_files
-from .expect import Warehouse, check_case
+from .expect import Warehouse, check_case, has_replaced_rows
 from .model import REGISTRY
 from .people import REPO
 
@@ -92,14 +92,27 @@ def test_every_landing_file_is_accounted(run):
 
 
 def test_file_accounting_adds_up(run):
-    """Per file: rows_read = staged + quarantined + skipped, for every file the job recorded."""
+    """Per file: rows_read = staged + quarantined + skipped (+ replaced, where the contract has rows_replaced:
+    rows of a superseded or duplicate file, each listed in raw.replaced_rows with the file that replaced it)."""
     w, _, _ = run
+    replaced = has_replaced_rows(w)
     bad = w.rows(
-        "SELECT source_file, status, rows_read, rows_staged, rows_quarantined, rows_skipped "
-        "FROM raw.landing_files WHERE rows_read <> coalesce(rows_staged, 0) + coalesce(rows_quarantined, 0)"
-        " + coalesce(rows_skipped, 0)"
+        "SELECT source_file, status, rows_read, rows_staged, rows_quarantined, rows_skipped"
+        + (", rows_replaced" if replaced else "")
+        + " FROM raw.landing_files WHERE rows_read <> coalesce(rows_staged, 0) + coalesce(rows_quarantined, 0)"
+        " + coalesce(rows_skipped, 0)" + (" + coalesce(rows_replaced, 0)" if replaced else "")
     )
     assert not bad, "accounting broken:\n  " + "\n  ".join(map(str, bad))
+    if replaced:  # a replaced row names its replacing file, and the per-file count matches the listed rows
+        unnamed = w.rows(
+            "SELECT l.source_file, l.rows_replaced, count(r.source_file), count(r.replaced_by) "
+            "FROM raw.landing_files l LEFT JOIN raw.replaced_rows r USING (file_id) "
+            "GROUP BY ALL HAVING coalesce(l.rows_replaced, 0) <> count(r.replaced_by) "
+            "OR count(r.source_file) <> count(r.replaced_by)"
+        )
+        assert not unnamed, "replaced rows not listed or not naming the replacing file:\n  " + "\n  ".join(
+            map(str, unnamed)
+        )
 
 
 def test_no_planted_row_lost_and_no_silent_misparse(run):
