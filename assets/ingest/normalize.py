@@ -46,6 +46,7 @@ from assets.ingest.normalize_base import (
     _flag_when_missing,
     _frame,
     _struct,
+    unwrap_text_protection,
 )
 from assets.ingest.normalize_dates import _date_frame, _year_month_batch, parse_date, parse_year_month
 from assets.ingest.normalize_ids import (
@@ -108,8 +109,7 @@ def normalize_name(expr: pl.Expr) -> pl.Expr:
 def _phone_batch(series: pl.Series) -> pl.Series:
     c = pl.col("c")
     frame = _frame(series).with_columns(
-        c=pl.col(_RAW)
-        .str.normalize("NFKC")
+        c=unwrap_text_protection(pl.col(_RAW).str.normalize("NFKC").str.strip_chars())
         .str.replace_all(r"[\s" + _DASHES + r".()]|" + _ZERO_WIDTH, "")
         .replace("", None)
     )
