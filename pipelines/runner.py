@@ -59,10 +59,6 @@ def run_all(
     run_start = time.perf_counter()
     secrets = preflight.check(warehouse, landing)
     _configure_logging()
-    if os.environ.get("JIANFU_INGEST_WORKERS"):  # processes that parse files (assets/ingest/parallel.py)
-        from assets.ingest import parallel
-
-        parallel.configure(int(os.environ["JIANFU_INGEST_WORKERS"]))
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
@@ -123,9 +119,6 @@ def run_all(
             _record(warehouse, {f"ingest:{d}": plan.current[f"ingest:{d}"] for d in done}, plan)
     else:
         _skipped(instance, defs, INGEST_SELECTION, "ingestion", "no district's landing folder changed")
-    from assets.ingest import parallel
-
-    parallel.shutdown()  # the parsing workers are not needed downstream: free their memory
 
     # 3. forms + persons (+ every other domain between ingestion and publishing)
     t0 = time.perf_counter()
@@ -236,11 +229,25 @@ def summary(warehouse: Path) -> str:
         for (table,) in tables:
             n = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             lines.append(f"  {table:<40} {n:>12,}")
-        lines.append("Files by status:")
-        for status, n, rows in con.sql(
-            "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1 ORDER BY 1"
-        ).fetchall():
+        lines.append("Files by status (every file under the landing root):")
+        by_status = {status: (n, rows) for status, n, rows in con.sql(
+            "SELECT status, count(*), sum(rows_read) FROM raw.landing_files GROUP BY 1").fetchall()}  # fmt: skip
+        statuses = ("ingested", "rejected", "superseded", "duplicate", "ignored")
+        for status in (*statuses, *sorted(set(by_status) - set(statuses))):
+            n, rows = by_status.get(status, (0, 0))
             lines.append(f"  {status:<12} {n:>6,} files {int(rows or 0):>10,} rows")
+        ignored = con.sql("SELECT reason_code, count(*) FROM raw.landing_files WHERE status = 'ignored' "
+                          "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()  # fmt: skip
+        if ignored:
+            lines.append("Ignored files (not deliveries) by reason:")
+            lines += [f"  {reason or '-':<28} {n:>8,}" for reason, n in ignored]
+        replaced = con.sql("SELECT status, source_file, replaced_by FROM raw.landing_files "
+                           "WHERE status IN ('duplicate', 'superseded') ORDER BY 1, 2").fetchall()  # fmt: skip
+        if replaced:
+            lines.append("Duplicate (same bytes) and superseded files, with the file that replaced them:")
+            lines += [f"  {status:<10} {source} → {by}" for status, source, by in replaced[:10]]
+            if len(replaced) > 10:
+                lines.append(f"  … and {len(replaced) - 10} more (raw.landing_files.replaced_by)")
         lines.append("Quarantined rows by reason:")
         for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
@@ -251,17 +258,36 @@ def summary(warehouse: Path) -> str:
         for reason, n in con.sql("SELECT reason, count(*) FROM raw.skipped_rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
         accounting = ingest_pipeline.file_accounting(con)
-        totals = accounting.select(pl.col("rows_read", "staged", "quarantined", "skipped", "unaccounted").sum())
+        totals = accounting.select(
+            pl.col("rows_read", "staged", "quarantined", "skipped", "replaced", "unaccounted").sum()
+        )
         t = totals.row(0, named=True)
         bad = accounting.filter(pl.col("unaccounted") != 0).height
         lines.append(
             f"Row accounting: read {t['rows_read']:,} = staged {t['staged']:,} + quarantined {t['quarantined']:,} "
-            f"+ skipped {t['skipped']:,}; files that do not add up: {bad} of {accounting.height}"
+            f"+ skipped {t['skipped']:,} + replaced {t['replaced']:,}; unaccounted {t['unaccounted']:,}; "
+            f"files that do not add up: {bad} of {accounting.height}"
         )
+        lines += _landing_line(con)
         lines += _domain_headlines(con)
     finally:
         con.close()
     return "\n".join(lines)
+
+
+def _landing_line(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Landing level: every file under the landing root registered (the catalog/ folder aside)."""
+    from assets.common.warehouse import table_exists
+    from assets.ingest.accounting import landing_accounting
+    from assets.ingest.rules import load_delivery_rules
+
+    landing = os.environ.get("JIANFU_LANDING")
+    if not landing or not Path(landing).is_dir() or not table_exists(con, "core.divisions"):
+        return []
+    districts = dict(con.sql("SELECT DISTINCT district_code, district_name FROM core.divisions").fetchall())
+    missing, totals = landing_accounting(con, Path(landing), districts, load_delivery_rules())
+    return [f"Landing accounting: {totals['files']:,} files registered; files under the landing root missing from "
+            f"raw.landing_files: {missing.height}" + (f" (e.g. {missing['source_file'][0]})" if missing.height else "")]  # fmt: skip
 
 
 def _domain_headlines(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -1,6 +1,6 @@
 """Dagster wiring for ingestion: the form catalog, then each district's landing folder."""
 
-
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -10,8 +10,9 @@ from assets.common.checks import check_result
 from assets.common.expectations import load_suite_json, run_suite, suite_columns
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
-from assets.ingest import pipeline
+from assets.ingest import accounting, pipeline
 from assets.ingest.catalog import Catalog, load_catalog
+from assets.ingest.rules import load_delivery_rules
 from pipelines.partitions import district_partitions
 from pipelines.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 
@@ -27,10 +28,12 @@ INGEST_KEYS = {
     "staging.form_values": dg.AssetKey(["staging", "form_values"]),
     "quarantine.rows": dg.AssetKey(["quarantine", "rows"]),
     "raw.skipped_rows": dg.AssetKey(["raw", "skipped_rows"]),
+    "raw.replaced_rows": dg.AssetKey(["raw", "replaced_rows"]),
 }
 INGEST_DESCRIPTIONS = {
-    "raw.landing_files": "Every delivered file: hash, place, encoding, status (ingested / rejected / superseded / "
-    "duplicate) with its reason, and its row accounting (read = staged + quarantined + skipped).",
+    "raw.landing_files": "Every file under the landing root: hash, place, encoding, status (ingested / rejected / "
+    "superseded / duplicate / ignored) with its reason, the file that replaced it, the committees it carries, and "
+    "its row accounting (read = staged + quarantined + skipped + replaced).",
     "staging.form_records": "One row per usable data row, with lineage (file, sheet, row, hash, run), the committee's "
     "12-digit code, the cleaned name and ID (15-digit IDs converted, check digit validated) and doubt flags.",
     "staging.form_values": "Every field of every staged row: the value as delivered beside its normalized form "
@@ -38,6 +41,8 @@ INGEST_DESCRIPTIONS = {
     "quarantine.rows": "Rows that cannot be used (no identifier, a required value of the wrong type, an unknown "
     "committee), each with a reason code and a message naming the file, row and field.",
     "raw.skipped_rows": "Non-data rows (title, header, blank, 合计, 填表人 footer) with their reason, so they are counted.",
+    "raw.replaced_rows": "Data rows another delivery replaced (a correction, the same bytes, the committee's own "
+    "file for rows a roll-up repeats), each naming the replacing file, so they are counted once.",
 }
 
 
@@ -100,14 +105,20 @@ def district_files(
         )
         ctx = pipeline.IngestContext.build(catalog, read_frame(con, "SELECT * FROM core.divisions"))
         results = []
+        as_of = dt.datetime.now(dt.UTC).date()  # the run date: the latest birth date an ID may encode
         for district in districts:
             result = pipeline.ingest_district(con, Path(landing.root), district, ctx, run_id,
-                                              full_refresh=config.full_refresh)  # fmt: skip
+                                              full_refresh=config.full_refresh, as_of=as_of)  # fmt: skip
             context.log.info(f"district {district}: {result}")
             results.append(result)
             for name, value in vars(result).items():
                 if isinstance(value, int):
                     totals[name] = totals.get(name, 0) + value
+        unplaced = pipeline.record_unplaced(con, Path(landing.root), ctx, run_id)
+        if unplaced:
+            context.log.warning(f"{unplaced} file(s) or folder(s) outside any district folder: see raw.landing_files "
+                                "WHERE district_code IS NULL")  # fmt: skip
+        totals["files_unplaced"] = unplaced
         in_run = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")"
         summary = pl.DataFrame([vars(r) for r in results])
         for table, key in INGEST_KEYS.items():
@@ -124,13 +135,41 @@ def district_files(
 
 # ------------------------------------------------------------------------------------------------ checks
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
-                description="Per file, rows read = staged + quarantined + skipped: no row is lost or counted twice.")  # fmt: skip
+                description="Per file, rows read = staged + quarantined + skipped + replaced: no row is lost or "
+                            "counted twice.")  # fmt: skip
 def row_accounting(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
-        accounting = pipeline.file_accounting(con)
-    failing = accounting.filter(pl.col("unaccounted") != 0)
-    return check_result(what="files whose rows do not add up", failing=failing, total=accounting.height,
-                        extra={"rows_read": dg.MetadataValue.int(int(accounting["rows_read"].sum() or 0))})  # fmt: skip
+        per_file = accounting.file_accounting(con)
+    failing = per_file.filter(pl.col("unaccounted") != 0)
+    return check_result(what="files whose rows do not add up", failing=failing, total=per_file.height,
+                        extra={"rows_read": dg.MetadataValue.int(int(per_file["rows_read"].sum() or 0))})  # fmt: skip
+
+
+@dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
+                description="Landing level: every file under the landing root is registered with a status, and "
+                            "the rows of all files add up (read = staged + quarantined + skipped + replaced).")  # fmt: skip
+def landing_accounting(landing: LandingResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        divisions = read_frame(con, "SELECT DISTINCT district_code, district_name FROM core.divisions")
+        missing, totals = accounting.landing_accounting(
+            con, Path(landing.root), dict(divisions.iter_rows()), load_delivery_rules()
+        )
+    failing = missing.with_columns(pl.lit("not in raw.landing_files").alias("problem"))
+    if totals["unaccounted"]:
+        failing = pl.concat([failing, pl.DataFrame({"source_file": ["(all files)"], "problem": [
+            f"{totals['unaccounted']} rows read are in no table"]})])  # fmt: skip
+    return check_result(what="landing files or rows unaccounted for", failing=failing, total=totals["files"],
+                        extra={k: dg.MetadataValue.int(v) for k, v in totals.items()})  # fmt: skip
+
+
+@dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
+                description="No data-bearing file is replaced (superseded, duplicate, roll-up rows) by a file that "
+                            "is rejected or stages nothing: that would lose its rows.")  # fmt: skip
+def replacements_keep_data(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        failing = accounting.replacement_problems(con)
+        total = con.execute("SELECT count(DISTINCT source_file) FROM raw.replaced_rows").fetchall()[0][0]
+    return check_result(what="files replaced by a file that keeps none of their data", failing=failing, total=total)
 
 
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"],
@@ -188,4 +227,4 @@ def form_values_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResul
 
 
 ASSETS = [form_catalog, district_files]
-CHECKS = [row_accounting, rejected_files, quarantine_rate, form_records_expectations, form_values_expectations]
+CHECKS = [row_accounting, landing_accounting, replacements_keep_data, rejected_files, quarantine_rate, form_records_expectations, form_values_expectations]

@@ -1,31 +1,39 @@
 """Ingesting one district's landing folder into the warehouse, incrementally and idempotently.
 
-A district's tables mirror its landing folder: files whose content (hash) and parser version are
-unchanged keep their rows untouched; new and changed files are read; rows of files that were
-replaced, superseded by a correction or removed are deleted. All of it in one transaction.
+A district's tables mirror its landing folder: files whose content (hash), parser version and disposition
+(what their rows became: kept, superseded, duplicate) are unchanged keep their rows untouched; new and changed
+files are read; rows of files that were replaced or removed are deleted. All of it in one transaction.
+Every file found is registered with a status: ingested, rejected, superseded, duplicate or ignored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from assets.ingest import parallel, stage
+from assets.ingest import delivery, stage
+from assets.ingest.accounting import file_accounting, landing_accounting, replacement_problems  # noqa: F401
 from assets.ingest.catalog import Catalog, label_elements
-from assets.ingest.layout import CatalogField, load_synonyms
-from assets.ingest.reader import (
+from assets.ingest.landing import (
     FileRejected,
     LandingFile,
-    current_deliveries,
-    discover,
-    parse_file,
-    sha256_bytes,
+    MisplacedFile,
+    district_folders,
+    resolve_committee_name,
+    scan_landing,
+    validate_location,
 )
+from assets.ingest.layout import CatalogField, load_synonyms
+from assets.ingest.reader import ParsedFile, parse_file, sha256_bytes
+from assets.ingest.rules import DeliveryRules, load_delivery_rules
+
+log = logging.getLogger(__name__)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS raw.landing_files (
@@ -34,6 +42,14 @@ CREATE TABLE IF NOT EXISTS raw.landing_files (
     status VARCHAR, reason_code VARCHAR, message VARCHAR, warnings VARCHAR[],
     rows_read INTEGER, rows_staged INTEGER, rows_quarantined INTEGER, rows_skipped INTEGER,
     run_id VARCHAR, ingest_version VARCHAR, ingested_at TIMESTAMP
+);
+ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS rows_replaced INTEGER;
+ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS replaced_by VARCHAR;
+ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS committees VARCHAR[];
+ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS disposition VARCHAR;
+CREATE TABLE IF NOT EXISTS raw.replaced_rows (
+    file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER, district_code VARCHAR,
+    committee_code VARCHAR, reason VARCHAR, replaced_by VARCHAR
 );
 CREATE TABLE IF NOT EXISTS staging.form_records (
     record_id VARCHAR, file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER,
@@ -79,15 +95,18 @@ class IngestContext:
     frequency: dict[str, str]
     divisions: stage.Divisions
     synonyms: dict[str, str]
+    rules: DeliveryRules
 
     @classmethod
-    def build(cls, catalog: Catalog, divisions: pl.DataFrame) -> IngestContext:
+    def build(cls, catalog: Catalog, divisions: pl.DataFrame, rules: DeliveryRules | None = None) -> IngestContext:
+        rules = rules or load_delivery_rules()
         return cls(
             catalog=catalog,
             fields_by_form=catalog.fields_by_form(label_elements(catalog.fields)),
             frequency=catalog.frequency_by_form(),
-            divisions=stage.Divisions.from_frame(divisions),
+            divisions=stage.Divisions.from_frame(divisions, rules),
             synonyms=load_synonyms(),
+            rules=rules,
         )
 
 
@@ -99,10 +118,26 @@ class DistrictResult:
     files_kept: int
     files_rejected: int
     files_superseded: int
+    files_duplicate: int
+    files_ignored: int
     rows_read: int
     rows_staged: int
     rows_quarantined: int
     rows_skipped: int
+    rows_replaced: int
+
+
+@dataclass
+class _Entry:
+    """One candidate delivery while its fate is decided."""
+
+    file: LandingFile
+    data: bytes
+    file_hash: str
+    file_id: str
+    known: dict | None = None  # its raw.landing_files row from an earlier run, when reusable
+    prepared: stage.Prepared | None = None
+    committees: list[str] | None = None
 
 
 def ingest_district(
@@ -112,52 +147,164 @@ def ingest_district(
     ctx: IngestContext,
     run_id: str,
     full_refresh: bool = False,
+    as_of: dt.date | None = None,
 ) -> DistrictResult:
-    """Bring the district's tables in line with its landing folder; returns what this run did."""
-    ensure_tables(con)
-    landing_root = Path(landing_root)
-    files, misplaced = discover(landing_root, district_code) if (landing_root / district_code).is_dir() else ([], [])
-    current, superseded = current_deliveries(files)
-    known = {
-        r[0]: r[1]
-        for r in con.execute(
-            "SELECT file_id, ingest_version FROM raw.landing_files WHERE district_code = ? "
-            "AND status IN ('ingested', 'rejected')",
-            [district_code],
-        ).fetchall()
-    }
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    registry: list[dict[str, object]] = []
-    result = parallel.stage_files(current, known, ctx, run_id, full_refresh)  # process pool: assets/ingest/parallel.py
-    batch, keep_ids, staged = result, result.keep_ids, result.staged
-    for source_file, winner in superseded.items():
-        loser = next(f for f in files if f.source_file == source_file)
-        loser_hash = sha256_bytes(loser.path.read_bytes())
-        registry.append(_registry_row(loser, file_id(source_file, loser_hash), loser_hash, "superseded", run_id, now,
-                                      reason_code="superseded", message=f"{source_file}: replaced by {winner.source_file}"))  # fmt: skip
-    for m in misplaced:
-        m_hash = sha256_bytes(m.path.read_bytes())
-        registry.append({
-            "file_id": file_id(m.source_file, m_hash), "file_hash": m_hash, "source_file": m.source_file,
-            "district_code": district_code, "status": "rejected", "reason_code": m.reason_code, "message": m.message,
-            "rows_read": 0, "rows_staged": 0, "rows_quarantined": 0, "rows_skipped": 0, "run_id": run_id,
-            "ingest_version": stage.INGEST_VERSION, "ingested_at": now,
-        })  # fmt: skip
+    """Bring the district's tables in line with its landing folder; returns what this run did.
 
+    `as_of` (the run date by default) is the latest birth date an ID may encode.
+    """
+    ensure_tables(con)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    as_of = as_of or now.date()
+    scan, _ = scan_landing(Path(landing_root), district_code, ctx.divisions.districts, ctx.rules)
+    known = {
+        r["file_id"]: r
+        for r in con.sql(
+            "SELECT file_id, ingest_version, status, committees, disposition FROM raw.landing_files "
+            "WHERE district_code = ? AND status <> 'ignored'",
+            params=[district_code],
+        ).pl().iter_rows(named=True)
+    }
+    entries: list[_Entry] = []
+    for file in scan.files:
+        data = file.path.read_bytes()
+        file_hash = sha256_bytes(data)
+        fid = file_id(file.source_file, file_hash)
+        k = known.get(fid)
+        reusable = not full_refresh and k is not None and k["ingest_version"] == stage.INGEST_VERSION
+        entries.append(_Entry(file, data, file_hash, fid, k if reusable else None))
+    batch = stage.Batch()
+    keep_ids: list[str] = []
+    registry: list[dict[str, object]] = []
+    dup_of = delivery.duplicates((e.file, e.file_hash) for e in entries)
+    elsewhere = delivery.same_bytes_elsewhere((e.file, e.file_hash) for e in entries)
+    usable: list[_Entry] = []
+    rejected: dict[tuple[str, str, str], list[str]] = {}  # (form, period, committee) → rejected deliveries
+    for e in entries:
+        if e.file.source_file in dup_of:
+            continue
+        if e.known is not None and e.known["status"] == "rejected":
+            keep_ids.append(e.file_id)  # same bytes, same parser: still rejected, nothing to do
+            _note_rejected(rejected, e.file)
+            continue
+        try:
+            e.file = resolve_committee_name(e.file, ctx.divisions.by_core, ctx.rules)
+            if e.known is not None and e.known["status"] in ("ingested", "superseded"):
+                e.committees = list(e.known["committees"] or [])
+            else:
+                e.prepared = _prepare(e, ctx, as_of)
+                e.committees = e.prepared.committee_set
+            usable.append(e)
+        except FileRejected as exc:
+            batch.outcomes.append(stage.FileOutcome(e.file, e.file_id, e.file_hash, "rejected", exc.reason_code,
+                                                    exc.message, rows_read=_count_rows(e.file, e.data)))  # fmt: skip
+            _note_rejected(rejected, e.file)
+    # A readable file with no data rows (a header-only correction) replaces nothing; the file that stays
+    # current is told so, like for a rejected one (issue 8, item 7).
+    empty: dict[tuple[str, str, str], list[str]] = {}
+    for e in usable:
+        if not e.committees:
+            _note_rejected(empty, e.file)
+    lost_map = delivery.replacements([delivery.Usable(e.file, e.committees or []) for e in usable])
+    by_source = {e.file.source_file: e for e in entries}
+    for e in usable:
+        u = delivery.Usable(e.file, e.committees or [])
+        lost = lost_map.get(e.file.source_file, {})
+        superseded = delivery.is_superseded(u, lost)
+        status = "superseded" if superseded else "ingested"
+        main = delivery.main_replacer(lost)
+        # A rejected delivery of the same report replaces nothing; say so on the file that stays current.
+        blocked = sorted({r for c in u.committees for r in rejected.get((e.file.form_code, e.file.period, c), [])})
+        hollow = sorted({r for c in u.committees for r in empty.get((e.file.form_code, e.file.period, c), [])})
+        disp = delivery.disposition(status, lost, note=";".join(blocked + ["empty:" + h for h in hollow]))
+        if e.known is not None and e.known["disposition"] == disp:
+            keep_ids.append(e.file_id)
+            continue
+        prepared = e.prepared or _prepare(e, ctx, as_of)
+        if superseded:
+            outcome = stage.add_prepared(batch, prepared, {"*": main or ""}, status="superseded", reason="superseded")
+            outcome.replaced_by = main
+            outcome.message = f"{e.file.source_file}: replaced by {main}"
+        else:
+            outcome = stage.add_prepared(batch, prepared, lost, reason="delivered_by_other_file")
+            if lost:
+                outcome.warnings.append(f"rows of {len(lost)} committee(s) delivered by other files: "
+                                        + ", ".join(sorted(set(lost.values()))))  # fmt: skip
+        outcome.warnings += [f"same bytes as {o}" for o in elsewhere.get(e.file.source_file, [])]
+        if not superseded:
+            outcome.warnings += [f"stays current: {r} for the same report was rejected" for r in blocked]
+            outcome.warnings += [f"stays current: {h} for the same report holds no data rows" for h in hollow]
+        if not u.committees and e.file.committee_code:
+            outcome.warnings.append(f"{e.file.source_file}: holds no data rows, so it replaces no earlier delivery")
+            log.warning("%s: holds no data rows; it replaces nothing", e.file.source_file)
+        outcome.disposition = disp
+    for e in entries:
+        keep = dup_of.get(e.file.source_file)
+        if keep is None:
+            continue
+        disp = delivery.disposition("duplicate", None, keep.source_file)
+        if e.known is not None and e.known["disposition"] == disp:
+            keep_ids.append(e.file_id)
+            continue
+        _add_duplicate(batch, e, by_source[keep.source_file], ctx, as_of).disposition = disp
+    for m in scan.misplaced + scan.ignored:
+        registry.append(_misplaced_row(m, district_code, run_id, now))
+
+    staged = stage.finish(batch, run_id, as_of)
     registry += _outcome_rows(batch.outcomes, staged, run_id, now)
     _write_district(con, district_code, keep_ids, staged, registry)
+    statuses = [str(r["status"]) for r in registry]
     return DistrictResult(
         district_code=district_code,
-        files_seen=len(files) + len(misplaced),
-        files_read=sum(1 for o in batch.outcomes if o.status == "ingested"),
+        files_seen=len(scan.files) + len(scan.misplaced) + len(scan.ignored),
+        files_read=statuses.count("ingested"),
         files_kept=len(keep_ids),
-        files_rejected=sum(1 for r in registry if r["status"] == "rejected"),
-        files_superseded=sum(1 for r in registry if r["status"] == "superseded"),
+        files_rejected=statuses.count("rejected"),
+        files_superseded=statuses.count("superseded"),
+        files_duplicate=statuses.count("duplicate"),
+        files_ignored=statuses.count("ignored"),
         rows_read=sum(int(r.get("rows_read") or 0) for r in registry),
         rows_staged=staged.records.height,
         rows_quarantined=staged.quarantine.height,
         rows_skipped=staged.skipped.height,
+        rows_replaced=staged.replaced.height,
     )
+
+
+def _note_rejected(rejected: dict[tuple[str, str, str], list[str]], file: LandingFile) -> None:
+    if file.committee_code:
+        rejected.setdefault((file.form_code, file.period, file.committee_code), []).append(file.source_file)
+
+
+def _prepare(e: _Entry, ctx: IngestContext, as_of: dt.date) -> stage.Prepared:
+    """Validate the file's place, parse it and sort its rows (raises FileRejected)."""
+    validate_location(e.file, ctx.frequency, ctx.divisions.committees, ctx.rules, as_of)
+    parsed = parse_file(e.file, e.data)
+    return stage.prepare(e.file, e.file_id, e.file_hash, parsed, ctx.fields_by_form[e.file.form_code],
+                         ctx.synonyms, ctx.divisions)  # fmt: skip
+
+
+def _add_duplicate(
+    batch: stage.Batch, e: _Entry, keep: _Entry, ctx: IngestContext, as_of: dt.date
+) -> stage.FileOutcome:
+    """Identical bytes to `keep`: its data rows are replaced by that file, its non-data rows skipped as usual."""
+    message = f"{e.file.source_file}: the same bytes as {keep.file.source_file}"
+    try:
+        prepared = _prepare(e, ctx, as_of)
+    except FileRejected:
+        parsed: ParsedFile | None
+        try:
+            parsed = parse_file(e.file, e.data)
+        except FileRejected:
+            parsed = None
+        outcome = stage.FileOutcome(e.file, e.file_id, e.file_hash, "duplicate", "duplicate", message,
+                                    rows_read=len(parsed.rows) if parsed else 0, replaced_by=keep.file.source_file)  # fmt: skip
+        stage.add_replaced_file(batch, outcome, parsed, "duplicate_of_rejected")
+        return outcome
+    outcome = stage.add_prepared(batch, prepared, {"*": keep.file.source_file}, status="duplicate",
+                                 reason="duplicate_file")  # fmt: skip
+    outcome.reason_code, outcome.message, outcome.replaced_by = "duplicate", message, keep.file.source_file
+    return outcome
 
 
 def _count_rows(file: LandingFile, data: bytes) -> int:
@@ -168,35 +315,74 @@ def _count_rows(file: LandingFile, data: bytes) -> int:
         return 0
 
 
-def _registry_row(file: LandingFile, fid: str, file_hash: str, status: str, run_id: str, now: dt.datetime,
-                  **extra: object) -> dict[str, object]:  # fmt: skip
+def _misplaced_row(m: MisplacedFile, district_code: str | None, run_id: str, now: dt.datetime) -> dict[str, object]:
+    m_hash = sha256_bytes(m.path.read_bytes()) if m.path.is_file() else ""
     return {
-        "file_id": fid, "file_hash": file_hash, "source_file": file.source_file, "district_code": file.district_code,
-        "form_code": file.form_code, "period": file.period, "committee_code": file.committee_code,
-        "file_format": file.file_format, "size_bytes": file.size_bytes, "status": status,
-        "rows_read": 0, "rows_staged": 0, "rows_quarantined": 0, "rows_skipped": 0,
-        "run_id": run_id, "ingest_version": stage.INGEST_VERSION, "ingested_at": now, **extra,
+        "file_id": file_id(m.source_file, m_hash), "file_hash": m_hash, "source_file": m.source_file,
+        "district_code": district_code, "status": m.status, "reason_code": m.reason_code, "message": m.message,
+        "file_format": m.path.suffix.lstrip(".").lower() or ("folder" if m.path.is_dir() else "none"),
+        "size_bytes": m.path.stat().st_size if m.path.is_file() else 0,
+        "rows_read": 0, "rows_staged": 0, "rows_quarantined": 0, "rows_skipped": 0, "rows_replaced": 0,
+        "run_id": run_id, "ingest_version": stage.INGEST_VERSION, "ingested_at": now,
     }  # fmt: skip
+
+
+def record_unplaced(con: duckdb.DuckDBPyConnection, landing_root: Path, ctx: IngestContext, run_id: str) -> int:
+    """Register what lies outside every district folder (unknown folders, loose files): district_code NULL.
+
+    So no folder or file of the landing zone is silently absent from raw.landing_files.
+    """
+    ensure_tables(con)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _, unplaced = district_folders(Path(landing_root), ctx.divisions.districts, ctx.rules)
+    rows = [_misplaced_row(m, None, run_id, now) for m in unplaced]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM raw.landing_files WHERE district_code IS NULL")
+        if rows:
+            con.register("incoming", pl.DataFrame(rows, schema=REGISTRY_SCHEMA).to_arrow())
+            con.execute("INSERT INTO raw.landing_files BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return len(rows)
 
 
 def _outcome_rows(outcomes: list[stage.FileOutcome], staged: stage.StagedBatch, run_id: str,
                   now: dt.datetime) -> list[dict[str, object]]:  # fmt: skip
     counts: dict[str, dict[str, int]] = {}
-    for name, frame in (("staged", staged.records), ("quarantined", staged.quarantine), ("skipped", staged.skipped)):
+    for name, frame in (("staged", staged.records), ("quarantined", staged.quarantine), ("skipped", staged.skipped),
+                        ("replaced", staged.replaced)):  # fmt: skip
         for fid, n in frame.group_by("file_id").len().iter_rows():
             counts.setdefault(fid, {})[name] = n
     rows = []
     for o in outcomes:
         c = counts.get(o.file_id, {})
         row = _registry_row(o.file, o.file_id, o.file_hash, o.status, run_id, now, reason_code=o.reason_code,
-                            message=o.message, encoding=o.encoding, sheet=o.sheet, warnings=o.warnings)  # fmt: skip
+                            message=o.message, encoding=o.encoding, sheet=o.sheet, warnings=o.warnings,
+                            replaced_by=o.replaced_by, committees=o.committees,
+                            disposition=o.disposition or delivery.disposition(o.status, None))  # fmt: skip
         if o.status == "rejected":  # the whole file is quarantined, at file level
             row.update(rows_read=o.rows_read, rows_quarantined=o.rows_read)
         else:
             row.update(rows_read=o.rows_read, rows_staged=c.get("staged", 0), rows_quarantined=c.get("quarantined", 0),
-                       rows_skipped=c.get("skipped", 0))  # fmt: skip
+                       rows_skipped=c.get("skipped", 0), rows_replaced=c.get("replaced", 0))  # fmt: skip
         rows.append(row)
     return rows
+
+
+def _registry_row(file: LandingFile, fid: str, file_hash: str, status: str, run_id: str, now: dt.datetime,
+                  **extra: object) -> dict[str, object]:  # fmt: skip
+    return {
+        "file_id": fid, "file_hash": file_hash, "source_file": file.source_file, "district_code": file.district_code,
+        "form_code": file.form_code, "period": file.period, "committee_code": file.committee_code,
+        "file_format": file.file_format, "size_bytes": file.size_bytes, "status": status,
+        "rows_read": 0, "rows_staged": 0, "rows_quarantined": 0, "rows_skipped": 0, "rows_replaced": 0,
+        "run_id": run_id, "ingest_version": stage.INGEST_VERSION, "ingested_at": now,
+        "disposition": delivery.disposition(status, None), **extra,
+    }  # fmt: skip
 
 
 REGISTRY_SCHEMA = {
@@ -205,7 +391,8 @@ REGISTRY_SCHEMA = {
     "encoding": pl.String, "sheet": pl.String, "size_bytes": pl.Int64, "status": pl.String,
     "reason_code": pl.String, "message": pl.String, "warnings": pl.List(pl.String), "rows_read": pl.Int32,
     "rows_staged": pl.Int32, "rows_quarantined": pl.Int32, "rows_skipped": pl.Int32, "run_id": pl.String,
-    "ingest_version": pl.String, "ingested_at": pl.Datetime("us"),
+    "ingest_version": pl.String, "ingested_at": pl.Datetime("us"), "rows_replaced": pl.Int32,
+    "replaced_by": pl.String, "committees": pl.List(pl.String), "disposition": pl.String,
 }  # fmt: skip
 
 
@@ -224,6 +411,7 @@ def _write_district(
         "staging.form_values": staged.values.to_arrow(),
         "quarantine.rows": staged.quarantine.to_arrow(),
         "raw.skipped_rows": staged.skipped.to_arrow(),
+        "raw.replaced_rows": staged.replaced.to_arrow(),
         "raw.landing_files": registry_frame,
     }
     con.execute("BEGIN TRANSACTION")
@@ -242,27 +430,3 @@ def _write_district(
     except Exception:
         con.execute("ROLLBACK")
         raise
-
-
-def file_accounting(con: duckdb.DuckDBPyConnection, district_code: str | None = None) -> pl.DataFrame:
-    """Per file: rows read vs rows found in staged + quarantined + skipped tables (the invariant)."""
-    where = "WHERE f.district_code = ?" if district_code else ""
-    params = [district_code] if district_code else []
-    return con.sql(
-        f"""
-        WITH s AS (SELECT file_id, count(*) n FROM staging.form_records GROUP BY ALL),
-             q AS (SELECT file_id, count(*) n FROM quarantine.rows GROUP BY ALL),
-             k AS (SELECT file_id, count(*) n FROM raw.skipped_rows GROUP BY ALL)
-        SELECT f.source_file, f.district_code, f.status, f.rows_read,
-               coalesce(s.n, 0) AS staged, 
-               CASE WHEN f.status = 'rejected' THEN f.rows_read ELSE coalesce(q.n, 0) END AS quarantined,
-               coalesce(k.n, 0) AS skipped
-        FROM raw.landing_files f
-        LEFT JOIN s USING (file_id) LEFT JOIN q USING (file_id) LEFT JOIN k USING (file_id)
-        {where}
-        ORDER BY f.source_file
-        """,
-        params=params or None,
-    ).pl().with_columns(
-        (pl.col("rows_read") - pl.col("staged") - pl.col("quarantined") - pl.col("skipped")).alias("unaccounted")
-    )

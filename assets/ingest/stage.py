@@ -6,6 +6,7 @@ done once, vectorized, over the long table of every value of every file in the b
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -13,10 +14,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from assets.ingest import normalize
-from assets.ingest.layout import CatalogField, FileLayout, classify_row, find_layout, label_key
-from assets.ingest.reader import FileRejected, LandingFile, ParsedFile
+from assets.ingest.committees import Divisions
+from assets.ingest.landing import LandingFile
+from assets.ingest.layout import CatalogField
+from assets.ingest.prepare import FileOutcome, Prepared, PreparedSheet, prepare  # noqa: F401 (stage.prepare, stage.FileOutcome)
+from assets.ingest.reader import ParsedFile
 
-INGEST_VERSION = "2026.11.1"  # bump when parsing or normalization changes: files are then read again
+INGEST_VERSION = "2026.11.3"  # bump when parsing or normalization changes: files are then read again
 IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "sex")
 # Value flags that mean "the delivered value is not of the field's type" (as opposed to doubtful).
 TYPE_ERRORS = {"unparsed_date", "unparsed_year_month", "not_a_number", "not_an_integer", "unparsed_bool", "unparsed_sex"}
@@ -25,72 +29,23 @@ RECORD_SCHEMA = {
     "record_id": pl.String, "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String,
     "sheet": pl.String, "row_number": pl.Int32, "district_code": pl.String, "township_code": pl.String, "committee_code": pl.String,
     "form_code": pl.String, "period": pl.String, "raw_row": pl.String, "committee_problem": pl.String,
+    "committee_flag": pl.String,
+    "row_flags": pl.List(pl.String),
 }  # fmt: skip
 VALUE_SCHEMA = {
-    "record_id": pl.String, "field_order": pl.Int32, "field_label": pl.String, "header_label": pl.String,
+    "record_id": pl.String, "file_id": pl.String, "field_order": pl.Int32, "field_label": pl.String, "header_label": pl.String,
     "field_type": pl.String, "element_code": pl.String, "required": pl.Boolean, "value_raw": pl.String,
 }  # fmt: skip
 SKIPPED_SCHEMA = {
     "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String, "sheet": pl.String, "row_number": pl.Int32,
     "district_code": pl.String, "reason": pl.String, "raw_text": pl.String,
 }  # fmt: skip
-
-
-@dataclass
-class Divisions:
-    """Committee lookups used to resolve the committee column of district-wide files."""
-
-    committees: set[str]
-    by_name: dict[tuple[str, str], list[str]]  # (district_code, committee name key) → codes
-    by_township_name: dict[tuple[str, str, str], str]  # (district, township key, committee key) → code
-
-    @classmethod
-    def from_frame(cls, divisions: pl.DataFrame) -> Divisions:
-        by_name: dict[tuple[str, str], list[str]] = {}
-        by_township: dict[tuple[str, str, str], str] = {}
-        for row in divisions.iter_rows(named=True):
-            key = (row["district_code"], label_key(row["committee_name"]))
-            by_name.setdefault(key, []).append(row["committee_code"])
-            by_township[(row["district_code"], label_key(row["township_name"]), label_key(row["committee_name"]))] = row[
-                "committee_code"
-            ]
-        return cls(set(divisions["committee_code"]), by_name, by_township)
-
-    def resolve(self, district: str, committee_cell: str, township_cell: str | None) -> tuple[str | None, str | None]:
-        """(committee_code, problem): a 12-digit code or a name unique in the district (or its 街镇)."""
-        value = label_key(committee_cell)
-        if not value:
-            return None, "committee cell is empty"
-        if value.isdigit() and len(value) == 12:
-            if value in self.committees and value.startswith(district):
-                return value, None
-            return None, f"committee code {value} is not a division of district {district}"
-        if township_cell and label_key(township_cell):
-            code = self.by_township_name.get((district, label_key(township_cell), value))
-            if code:
-                return code, None
-        codes = self.by_name.get((district, value), [])
-        if len(codes) == 1:
-            return codes[0], None
-        if not codes:
-            return None, f"no committee named '{committee_cell.strip()}' in district {district}"
-        return None, f"committee name '{committee_cell.strip()}' is ambiguous in district {district} ({len(codes)} matches)"
-
-
-@dataclass
-class FileOutcome:
-    """What happened to one file, before value-level work."""
-
-    file: LandingFile
-    file_id: str
-    file_hash: str
-    status: str  # ingested | rejected
-    reason_code: str | None = None
-    message: str | None = None
-    encoding: str | None = None
-    sheet: str | None = None
-    rows_read: int = 0
-    warnings: list[str] = field(default_factory=list)
+# Data rows that another delivery replaced: a correction, identical bytes, or the committee's own file for rows
+# a roll-up repeats. Counted per file so that rows read = staged + quarantined + skipped + replaced.
+REPLACED_SCHEMA = {
+    "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String, "sheet": pl.String, "row_number": pl.Int32,
+    "district_code": pl.String, "committee_code": pl.String, "reason": pl.String, "replaced_by": pl.String,
+}  # fmt: skip
 
 
 @dataclass
@@ -100,6 +55,7 @@ class Batch:
     records: dict[str, list] = field(default_factory=lambda: {k: [] for k in RECORD_SCHEMA})
     values: dict[str, list] = field(default_factory=lambda: {k: [] for k in VALUE_SCHEMA})
     skipped: dict[str, list] = field(default_factory=lambda: {k: [] for k in SKIPPED_SCHEMA})
+    replaced: dict[str, list] = field(default_factory=lambda: {k: [] for k in REPLACED_SCHEMA})
     outcomes: list[FileOutcome] = field(default_factory=list)
 
 
@@ -119,71 +75,85 @@ def add_file(
     divisions: Divisions,
 ) -> FileOutcome:
     """Sort one parsed file's rows into the batch; raise FileRejected when the file has no usable layout."""
-    layout = find_layout(parsed.rows, catalog_fields, synonyms)
-    if layout is None:
-        raise FileRejected(
-            "no_header",
-            f"{file.source_file}: no header row naming the fields of form {file.form_code} in the first rows",
-        )
-    if file.committee_code is None and layout.committee_col is None:
-        raise FileRejected(
-            "no_committee",
-            f"{file.source_file}: the file name does not start with a 12-digit committee code "
-            "and the sheet has no committee column (居委会 / 社区 …)",
-        )
-    outcome = FileOutcome(file, file_id, file_hash, "ingested", encoding=parsed.encoding, sheet=parsed.sheet,
-                          rows_read=len(parsed.rows), warnings=_layout_warnings(file, layout))  # fmt: skip
-    skip = batch.skipped
-    data_rows: list[tuple[int, list[str]]] = []
-    for row_number, cells in parsed.rows:
-        reason = classify_row(cells, layout, row_number)
-        if reason is None:
-            data_rows.append((row_number, cells))
-            continue
-        skip["file_id"].append(file_id)
-        skip["file_hash"].append(file_hash)
-        skip["source_file"].append(file.source_file)
-        skip["sheet"].append(parsed.sheet)
-        skip["row_number"].append(row_number)
-        skip["district_code"].append(file.district_code)
-        skip["reason"].append(reason)
-        skip["raw_text"].append(",".join(c for c in cells if c)[:500])
-    _add_data_rows(batch, file, file_id, file_hash, parsed.sheet, layout, data_rows, divisions)
+    return add_prepared(batch, prepare(file, file_id, file_hash, parsed, catalog_fields, synonyms, divisions))
+
+
+def add_prepared(
+    batch: Batch,
+    prepared: Prepared,
+    replaced_by: dict[str, str] | None = None,
+    status: str = "ingested",
+    reason: str = "superseded",
+) -> FileOutcome:
+    """Stage a prepared file's rows. Data rows whose committee is in `replaced_by` (committee → the file that
+    delivers it) go to the replaced rows instead, with `reason`; '*' replaces every data row."""
+    p = prepared
+    outcome = p.outcome()
+    outcome.status = status
+    replaced_by = replaced_by or {}
+    skip, rep = batch.skipped, batch.replaced
+    for s in p.sheets:
+        for row_number, why, cells in s.plan.skipped:
+            skip["file_id"].append(p.file_id)
+            skip["file_hash"].append(p.file_hash)
+            skip["source_file"].append(p.file.source_file)
+            skip["sheet"].append(s.plan.name)
+            skip["row_number"].append(row_number)
+            skip["district_code"].append(p.file.district_code)
+            skip["reason"].append(why)
+            skip["raw_text"].append(",".join(c for c in cells if c)[:500])
+        keep: list[int] = []
+        for i, (row_number, _) in enumerate(s.plan.data_rows):
+            committee = s.committees[i]
+            winner = replaced_by.get("*") or (replaced_by.get(committee) if committee else None)
+            if winner is None:
+                keep.append(i)
+                continue
+            rep["file_id"].append(p.file_id)
+            rep["file_hash"].append(p.file_hash)
+            rep["source_file"].append(p.file.source_file)
+            rep["sheet"].append(s.plan.name)
+            rep["row_number"].append(row_number)
+            rep["district_code"].append(p.file.district_code)
+            rep["committee_code"].append(committee)
+            rep["reason"].append(reason)
+            rep["replaced_by"].append(winner)
+        _add_data_rows(batch, p, s, keep)
     batch.outcomes.append(outcome)
     return outcome
 
 
-def _add_data_rows(
-    batch: Batch,
-    file: LandingFile,
-    file_id: str,
-    file_hash: str,
-    sheet: str | None,
-    layout: FileLayout,
-    data_rows: list[tuple[int, list[str]]],
-    divisions: Divisions,
-) -> None:
-    """Append a file's data rows column by column (a row loop over every cell would dominate ingest time)."""
-    n = len(data_rows)
+def add_replaced_file(batch: Batch, outcome: FileOutcome, parsed: ParsedFile | None, reason: str) -> None:
+    """A file none of whose rows can be told apart (a copy of an unreadable file): every physical row replaced."""
+    rep = batch.replaced
+    for sheet in parsed.sheets if parsed else []:
+        for row_number, _ in sheet.rows:
+            rep["file_id"].append(outcome.file_id)
+            rep["file_hash"].append(outcome.file_hash)
+            rep["source_file"].append(outcome.file.source_file)
+            rep["sheet"].append(sheet.name)
+            rep["row_number"].append(row_number)
+            rep["district_code"].append(outcome.file.district_code)
+            rep["committee_code"].append(outcome.file.committee_code)
+            rep["reason"].append(reason)
+            rep["replaced_by"].append(outcome.replaced_by)
+    batch.outcomes.append(outcome)
+
+
+def _add_data_rows(batch: Batch, p: Prepared, s: PreparedSheet, keep: list[int]) -> None:
+    """Append a sheet's kept data rows column by column (a row loop over every cell would dominate ingest time)."""
+    n = len(keep)
     if not n:
         return
-    numbers = [number for number, _ in data_rows]
-    ids = [record_id(file_id, sheet, number) for number in numbers]
-    if file.committee_code is not None:
-        committees: list[str | None] = [file.committee_code] * n
-        problems: list[str | None] = [None] * n
-    else:
-        committees, problems = [], []
-        for _, cells in data_rows:
-            township = cells[layout.township_col] if layout.township_col is not None and layout.township_col < len(cells) else None
-            cell = cells[layout.committee_col] if layout.committee_col is not None and layout.committee_col < len(cells) else ""
-            code, problem = divisions.resolve(file.district_code, cell, township)
-            committees.append(code)
-            problems.append(problem)
+    file, sheet, layout = p.file, s.plan.name, s.plan.layout
+    rows = [s.plan.data_rows[i] for i in keep]
+    numbers = [number for number, _ in rows]
+    ids = [record_id(p.file_id, sheet, number) for number in numbers]
+    committees = [s.committees[i] for i in keep]
     rec = batch.records
     rec["record_id"] += ids
-    rec["file_id"] += [file_id] * n
-    rec["file_hash"] += [file_hash] * n
+    rec["file_id"] += [p.file_id] * n
+    rec["file_hash"] += [p.file_hash] * n
     rec["source_file"] += [file.source_file] * n
     rec["sheet"] += [sheet] * n
     rec["row_number"] += numbers
@@ -192,26 +162,22 @@ def _add_data_rows(
     rec["committee_code"] += committees
     rec["form_code"] += [file.form_code] * n
     rec["period"] += [file.period] * n
-    rec["raw_row"] += [json.dumps(cells, ensure_ascii=False) for _, cells in data_rows]
-    rec["committee_problem"] += problems
+    rec["raw_row"] += [json.dumps(cells, ensure_ascii=False) for _, cells in rows]
+    rec["committee_problem"] += [s.problems[i] for i in keep]
+    rec["committee_flag"] += [s.committee_flags[i] for i in keep]
+    rec["row_flags"] += [s.plan.row_flags.get(number, []) for number in numbers]
     val = batch.values
     for col in layout.columns:
         i = col.index
         val["record_id"] += ids
+        val["file_id"] += [p.file_id] * n
         val["field_order"] += [col.field_order] * n
         val["field_label"] += [col.field_label] * n
         val["header_label"] += [col.header_label] * n
         val["field_type"] += [col.field_type] * n
         val["element_code"] += [col.element_code] * n
         val["required"] += [col.required] * n
-        val["value_raw"] += [cells[i] if i < len(cells) else "" for _, cells in data_rows]
-
-
-def _layout_warnings(file: LandingFile, layout: FileLayout) -> list[str]:
-    warnings = [f"missing column {f.field_label}" for f in layout.missing_fields]
-    warnings += [f"column '{c.header_label}' read as {c.field_label} ({c.match})" for c in layout.renamed]
-    warnings += [f"extra column '{c.header_label}'" for c in layout.extra]
-    return warnings
+        val["value_raw"] += [cells[i] if i < len(cells) else "" for _, cells in rows]
 
 
 @dataclass
@@ -220,15 +186,23 @@ class StagedBatch:
     values: pl.DataFrame  # staging.form_values
     quarantine: pl.DataFrame  # quarantine.rows
     skipped: pl.DataFrame  # raw.skipped_rows
+    replaced: pl.DataFrame  # raw.replaced_rows
 
 
-def finish(batch: Batch, run_id: str) -> StagedBatch:
-    """Normalize every value, derive identity and cross-checks, and split usable rows from unusable ones."""
+def finish(batch: Batch, run_id: str, as_of: dt.date | None = None) -> StagedBatch:
+    """Normalize every value, derive identity and cross-checks, and split usable rows from unusable ones.
+
+    `as_of` (the run date; today by default) is the latest birth date an ID may encode. Values are judged
+    per delivered column (file, field): serial dates and float-damaged IDs are column properties.
+    """
     records = pl.DataFrame(batch.records, schema=RECORD_SCHEMA)
     values = pl.DataFrame(batch.values, schema=VALUE_SCHEMA)
     skipped = pl.DataFrame(batch.skipped, schema=SKIPPED_SCHEMA)
+    replaced = pl.DataFrame(batch.replaced, schema=REPLACED_SCHEMA)
 
-    values = normalize.normalize_frame_by_type(values).collect()
+    values = normalize.normalize_frame_by_type(
+        values, column_key=("file_id", "field_order", "header_label"), as_of=as_of
+    ).collect()
     # Names are text to the catalog but get the name rules (inner spaces between characters removed).
     values = values.with_columns(
         pl.when(pl.col("element_code") == "person_name")
@@ -237,7 +211,7 @@ def finish(batch: Batch, run_id: str) -> StagedBatch:
         .alias("value")
     )
 
-    identity = _identity(values)
+    identity = _identity(values, as_of)
     records = _with_flags(records.join(identity, on="record_id", how="left"), values)
 
     reasons = _quarantine_reasons(records, values)
@@ -259,7 +233,7 @@ def finish(batch: Batch, run_id: str) -> StagedBatch:
         "record_id", "file_id", "district_code", "form_code", "field_order", "field_label", "header_label",
         "field_type", "element_code", "value_raw", "value", "value_flag",
     )  # fmt: skip
-    return StagedBatch(staged_records, staged_values, quarantine, skipped)
+    return StagedBatch(staged_records, staged_values, quarantine, skipped, replaced)
 
 
 def _first_by_element(values: pl.DataFrame, element: str, column: str, alias: str) -> pl.DataFrame:
@@ -271,21 +245,29 @@ def _first_by_element(values: pl.DataFrame, element: str, column: str, alias: st
     )
 
 
-def _identity(values: pl.DataFrame) -> pl.DataFrame:
+def _identity(values: pl.DataFrame, as_of: dt.date | None = None) -> pl.DataFrame:
     """Per record: name, ID (cleaned, raw, status, birth date and sex it encodes), own birth date and sex."""
-    ids = _first_by_element(values, "citizen_id", "value_raw", "id_number_raw").with_columns(
-        normalize.normalize_id_number(pl.col("id_number_raw")).alias("_id")
+    ids = _first_by_element(values, "citizen_id", "value_raw", "id_number_raw").join(
+        _first_by_element(values, "citizen_id", "value_flag", "_flag"), on="record_id", how="left"
     )
+    ids = ids.with_columns(normalize.normalize_id_number(pl.col("id_number_raw"), max_birth_date=as_of).alias("_id"))
+    # The column's judgement wins: an ID in a float-damaged column is precision_lost even if it looks valid.
+    status = (
+        pl.when(pl.col("_flag") == "precision_lost")
+        .then(pl.lit("precision_lost"))
+        .otherwise(pl.col("_id").struct.field("status"))
+    )
+    lost = status == "precision_lost"
     ids = ids.select(
         "record_id",
         "id_number_raw",
-        # A malformed number is no identifier; the delivered text stays in id_number_raw.
-        pl.when(pl.col("_id").struct.field("status") != "malformed")
+        # A malformed or float-damaged number is no identifier; the delivered text stays in id_number_raw.
+        pl.when(~status.is_in(["malformed", "precision_lost"]))
         .then(pl.col("_id").struct.field("value"))
         .alias("id_number"),
-        pl.col("_id").struct.field("status").alias("id_status"),
-        pl.col("_id").struct.field("birth_date").alias("id_birth_date"),
-        pl.col("_id").struct.field("sex").alias("id_sex"),
+        status.alias("id_status"),
+        pl.when(~lost).then(pl.col("_id").struct.field("birth_date")).alias("id_birth_date"),
+        pl.when(~lost).then(pl.col("_id").struct.field("sex")).alias("id_sex"),
     )
     out = values.select("record_id").unique(maintain_order=True)
     for frame in (
@@ -314,11 +296,11 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         .group_by("record_id")
         .agg(pl.format("missing_required:{}", "field_label").unique().alias("_missing"))
     )
+    # Compared at the precision delivered: a partial date (1941, 1941-02) agrees with any day inside it.
+    id_birth = pl.col("id_birth_date").dt.to_string("%Y-%m-%d")
     birth_mismatch = pl.col("id_birth_date").is_not_null() & (
-        (pl.col("row_birth_date").is_not_null()
-         & (pl.col("id_birth_date").dt.to_string("%Y-%m-%d") != pl.col("row_birth_date")))
-        | (pl.col("row_birth_month").is_not_null()
-           & (pl.col("id_birth_date").dt.to_string("%Y-%m") != pl.col("row_birth_month")))
+        (pl.col("row_birth_date").is_not_null() & ~id_birth.str.starts_with(pl.col("row_birth_date")))
+        | (pl.col("row_birth_month").is_not_null() & ~id_birth.str.starts_with(pl.col("row_birth_month")))
     )
     sex_mismatch = (
         pl.col("id_sex").is_not_null() & pl.col("row_sex").is_in(["男", "女"]) & (pl.col("id_sex") != pl.col("row_sex"))
@@ -328,17 +310,19 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         return pl.when(condition.fill_null(False)).then(pl.lit([name])).otherwise(empty)
 
     flags = pl.concat_list(
+        pl.col("row_flags").fill_null(empty),  # hidden_row, duplicate_row, extra_cells … (assets/ingest/sheets.py)
         pl.col("_value_flags").fill_null(empty),
         pl.col("_missing").fill_null(empty),
         tag(birth_mismatch, "birth_date_mismatch"),
         tag(sex_mismatch, "sex_mismatch"),
         tag(pl.col("id_status") == "converted_15", "converted_15"),
+        tag(pl.col("committee_flag") == "committee_mismatch", "committee_mismatch"),
     )
     return (
         records.join(per_value, on="record_id", how="left")
         .join(missing_required, on="record_id", how="left")
         .with_columns(flags.list.unique().list.sort().alias("flags"))
-        .drop("_value_flags", "_missing")
+        .drop("_value_flags", "_missing", "committee_flag", "row_flags")
     )
 
 

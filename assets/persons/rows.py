@@ -62,7 +62,9 @@ SELECT
   r.record_id, r.source_file, CAST(r.row_number AS INTEGER) AS row_number, r.committee_code, r.district_code,
   r.form_code, r.period, {PERIOD_START_SQL.format(p="r.period")} AS period_start,
   coalesce(nullif(trim(r.person_name), ''), p.v_person_name) AS person_name,
-  coalesce(r.id_number, nullif(trim(r.id_number_raw), ''), p.v_citizen_id) AS id_number,
+  -- an ID that went through a float (precision_lost) is unknown, never matched on its damaged digits
+  CASE WHEN r.id_status = 'precision_lost' THEN NULL
+       ELSE coalesce(r.id_number, nullif(trim(r.id_number_raw), ''), p.v_citizen_id) END AS id_number,
   coalesce(r.id_status, 'blank') AS id_status,
   p.v_sex AS sex,
   coalesce(TRY_CAST(left(p.v_birth_date, 10) AS DATE),

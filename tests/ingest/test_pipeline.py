@@ -130,7 +130,7 @@ def test_a_bad_file_does_not_stop_the_others(landing: Path, tmp_path: Path) -> N
         result = ingest(con, landing, "run-1")
         assert result.rows_staged == 3
         rejected = table(con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1")
-        assert rejected["reason_code"].to_list() == ["unreadable_xlsx", "no_header", "unknown_form"]
+        assert rejected["reason_code"].to_list() == ["unreadable_workbook", "no_header", "unknown_form"]
         assert all(s in m for s, m in zip(rejected["source_file"], rejected["message"], strict=True))
         assert pipeline.file_accounting(con).filter(pl.col("unaccounted") != 0).height == 0
 

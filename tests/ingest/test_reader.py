@@ -92,9 +92,9 @@ def test_xlsx_rows_keep_their_sheet_row_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("310101002001_a.xlsx", b"this is not a zip", "unreadable_xlsx"),
+        ("310101002001_a.xlsx", b"this is not a zip", "unreadable_workbook"),
         ("310101002001_a.csv", b"", "empty_file"),
-        ("310101002001_a.pdf", b"%PDF", "unsupported_format"),
+        ("310101002001_a.docx", b"PK", "unsupported_format"),  # a scanned .pdf is ignored, not read
     ],
 )
 def test_broken_files_are_rejected_with_a_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:

@@ -1,0 +1,158 @@
+"""Resident ID numbers (GB 11643): cleaning, check character, 15 → 18 digits, and float damage.
+
+Part of the value normalizers (assets/ingest/normalize.py re-exports the public names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import partial
+
+import polars as pl
+
+from assets.common.gb11643 import ID_WEIGHTS, check_digit
+from assets.ingest.normalize_base import (
+    _CHECK_CHARS,
+    _DASHES,
+    _ID_RESULT,
+    _RAW,
+    _ZERO_WIDTH,
+    MIN_BIRTH_DATE,
+    _frame,
+    _struct,
+    unwrap_text_protection,
+)
+
+
+# ----------------------------------------------------------------------------------------------- ID numbers
+def _check_digit_from_int(number: pl.Expr) -> pl.Expr:
+    """Check character of a 17-digit number held in an Int64 (materialize `number` first: it is used 17x)."""
+    total = pl.sum_horizontal(((number // 10 ** (16 - i)) % 10) * w for i, w in enumerate(ID_WEIGHTS))
+    check = (total % 11).replace_strict(list(range(11)), list(_CHECK_CHARS), return_dtype=pl.String)
+    return pl.when(number.is_not_null()).then(check)
+
+
+def _check_digit_batch(series: pl.Series) -> pl.Series:
+    frame = _frame(series).with_columns(
+        n=pl.when(pl.col(_RAW).str.contains(r"^[0-9]{17}$")).then(pl.col(_RAW).cast(pl.Int64, strict=False))
+    )
+    return frame.select(_check_digit_from_int(pl.col("n"))).to_series()
+
+
+def id_check_digit(first17: pl.Expr) -> pl.Expr:
+    """GB 11643 check character ('0'-'9' or 'X') of the first 17 digits; null unless exactly 17 ASCII digits."""
+    return first17.map_batches(_check_digit_batch, return_dtype=pl.String, is_elementwise=True)
+
+
+def id_check_digit_scalar(first17: str) -> str:
+    """Scalar twin of `id_check_digit` (for generators and tests); raises ValueError on anything but 17 digits."""
+    return check_digit(first17)
+
+
+def is_valid_id(s: str | None, as_of: dt.date | None = None) -> bool:
+    """True for a canonical 18-character ID (uppercase X) with a real birth date in [1900-01-01, as_of (today)]
+    and a correct check character. Scalar; for vectorized work use `normalize_id_number`."""
+    if s is None or not re.fullmatch(r"[0-9]{17}[0-9X]", s):
+        return False
+    try:
+        birth = dt.date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
+    except ValueError:
+        return False
+    return MIN_BIRTH_DATE <= birth <= (as_of or dt.date.today()) and id_check_digit_scalar(s[:17]) == s[17]
+
+
+def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.Series:
+    c, f17 = pl.col("c"), pl.col("first17")
+    frame = _frame(series).with_columns(
+        c=unwrap_text_protection(pl.col(_RAW).str.normalize("NFKC").str.strip_chars())
+        .str.replace_all(r"[\s" + _DASHES + r"]|" + _ZERO_WIDTH, "")
+        .str.to_uppercase()
+        .replace("", None)
+    )
+    frame = frame.with_columns(
+        is18=c.str.contains(r"^[0-9]{17}[0-9X]$"),
+        is15=c.str.contains(r"^[0-9]{15}$"),
+        # Text that can only come from a float: 3.10115E+17, or a numeric cell written out as 310101…1234.0.
+        via_float=c.str.contains(_SCI_RE) | c.str.contains(r"^[0-9]{15,18}\.[0-9]*$"),
+        float_exact=_float_exact(c),
+    ).with_columns(
+        first17=pl.when("is18")
+        .then(c.str.head(17))
+        .when("is15")
+        .then(pl.concat_str(c.str.head(6), pl.lit("19"), c.str.slice(6, 9)))
+    )
+    frame = frame.with_columns(
+        n=f17.cast(pl.Int64, strict=False),
+        birth=f17.str.slice(6, 8).str.to_date("%Y%m%d", strict=False),
+        sex_digit=f17.str.slice(16, 1).cast(pl.Int8, strict=False),
+    ).with_columns(
+        check=_check_digit_from_int(pl.col("n")),
+        birth=pl.when(pl.col("birth").is_between(pl.lit(min_birth), pl.lit(max_birth))).then("birth"),
+    )
+    wrong_check = pl.col("is18") & (c.str.slice(17, 1) != pl.col("check"))
+    status = (
+        pl.when(c.is_null())
+        .then(pl.lit("blank"))
+        .when("via_float")
+        .then(pl.lit("precision_lost"))
+        .when(f17.is_null())
+        .then(pl.lit("malformed"))
+        .when(pl.col("birth").is_null())
+        .then(pl.lit("invalid_date"))
+        # A wrong check character on a number a float can hold exactly (every multiple of 16-128 at this size),
+        # or one ending in 000 (Excel keeps 15 significant digits), is float damage, not a typo.
+        .when(wrong_check & (c.str.ends_with("000") | pl.col("float_exact")))
+        .then(pl.lit("precision_lost"))
+        .when(wrong_check)
+        .then(pl.lit("wrong_check_digit"))
+        .when("is15")
+        .then(pl.lit("converted_15"))
+        .otherwise(pl.lit("valid"))
+    )
+    sex = pl.col("sex_digit")
+    frame = frame.with_columns(status=status)
+    lost = pl.col("status") == "precision_lost"  # its digits are not the person's: no birth date, no sex
+    return frame.select(
+        _struct(
+            value=pl.when("is15").then(pl.concat_str(f17, pl.col("check"))).otherwise(c),
+            status=pl.col("status"),
+            birth_date=pl.when(~lost).then(pl.col("birth")),
+            sex=pl.when(lost)
+            .then(None)
+            .when(sex % 2 == 1)
+            .then(pl.lit("男"))
+            .when(sex.is_not_null())
+            .then(pl.lit("女")),
+        )
+    ).to_series()
+
+
+_SCI_RE = r"^[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}$"
+
+
+def _float_exact(c: pl.Expr) -> pl.Expr:
+    """True for an 18-digit number a float64 represents exactly (above 2^53 that is 1 in 16-128 numbers)."""
+    n = pl.when(c.str.contains(r"^[0-9]{18}$")).then(c.cast(pl.Int64, strict=False))
+    return (n.cast(pl.Float64).cast(pl.Int64, strict=False) == n).fill_null(False)
+
+
+def normalize_id_number(
+    expr: pl.Expr,
+    *,
+    min_birth_date: dt.date = MIN_BIRTH_DATE,
+    max_birth_date: dt.date | None = None,
+) -> pl.Expr:
+    """Resident ID → struct{value: Utf8, status: Utf8, birth_date: Date, sex: Utf8}.
+
+    value: 18 characters for 15-digit legacy numbers (19 inserted, check character computed), else the cleaned
+    input (NFKC, no spaces/dashes, uppercase) as delivered: a wrong check character is never "corrected".
+    status (first that applies): blank, precision_lost (scientific notation or a float's ".0"), malformed,
+    invalid_date, precision_lost (wrong check character and ending in 000 or exactly a float's value),
+    wrong_check_digit, converted_15, valid.
+    birth_date: from digits 7-14, null unless a real date in [min_birth_date, max_birth_date (default today)].
+    sex: 男/女 from digit 17 (odd/even) whenever the number is well-formed (even with a bad date or check).
+    birth_date and sex are null for precision_lost: those digits are not the person's.
+    """
+    func = partial(_id_batch, min_birth=min_birth_date, max_birth=max_birth_date or dt.date.today())
+    return expr.map_batches(func, return_dtype=_ID_RESULT, is_elementwise=True)
