@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.common import paths
+from assets.common import paths, vocabulary
 
 SUITES_DIR = paths.SCHEMAS_DIR / "expectations"
 
@@ -48,6 +48,15 @@ def load_suite_json(name: str) -> dict:
     for i, expectation in enumerate(document["expectations"]):
         if "type" not in expectation or "kwargs" not in expectation:
             raise ValueError(f"{path}: expectation #{i} needs 'type' and 'kwargs'")
+    return resolve_vocabularies(document)
+
+
+def resolve_vocabularies(document: dict) -> dict:
+    """Replace a `value_set` written as {"vocabulary": NAME} by that vocabulary's values (the one contract)."""
+    for expectation in document["expectations"]:
+        value_set = expectation["kwargs"].get("value_set")
+        if isinstance(value_set, dict):
+            expectation["kwargs"]["value_set"] = list(vocabulary.vocabulary(value_set["vocabulary"]))
     return document
 
 
@@ -64,7 +73,8 @@ def run_suite(frame: pl.DataFrame, name: str, suite_dir: Path | None = None) -> 
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    document = load_suite_json(name) if suite_dir is None else json.loads((suite_dir / f"{name}.json").read_text())
+    document = (load_suite_json(name) if suite_dir is None
+                else resolve_vocabularies(json.loads((suite_dir / f"{name}.json").read_text())))  # fmt: skip
     context = gx.get_context(mode="ephemeral")
     try:
         context.variables.progress_bars = {"globally": False, "metric_calculations": False}

@@ -9,21 +9,12 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.common import vocabulary
 from assets.ingest.layout import CatalogField
 from assets.ingest.reader import decode_text
 
 FREQUENCIES = {"月报": "monthly", "季报": "quarterly", "年报": "annual", "不定期": "adhoc"}
-FIELD_TYPES = {
-    "文本": "text",
-    "身份证号": "id_number",
-    "日期": "date",
-    "年月": "year_month",
-    "电话": "phone",
-    "性别": "sex",
-    "整数": "integer",
-    "数值": "decimal",
-    "是否": "bool",
-}
+FIELD_TYPES = vocabulary.FIELD_TYPE_LABELS  # 字段类型 label → field type (the contract)
 FORM_COLUMNS = {"报表编号": "form_code", "报表名称": "form_name", "主管部门": "department",
                 "下发层级": "issuer_level", "填报频次": "frequency", "填报对象": "target"}  # fmt: skip
 FIELD_COLUMNS = {"报表编号": "form_code", "字段序号": "field_order", "字段名称": "field_label",

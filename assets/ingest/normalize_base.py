@@ -10,43 +10,13 @@ import datetime as dt
 
 import polars as pl
 
+from assets.common import vocabulary
 from assets.common.gb11643 import CHECK_CHARS
 
-FIELD_TYPES: tuple[str, ...] = (
-    "text",
-    "id_number",
-    "date",
-    "year_month",
-    "phone",
-    "sex",
-    "integer",
-    "decimal",
-    "bool",
-)
-ID_STATUSES: tuple[str, ...] = (
-    "valid",
-    "converted_15",
-    "wrong_check_digit",
-    "invalid_date",
-    "malformed",
-    "precision_lost",
-    "blank",
-)
-FLAGS: tuple[str, ...] = (
-    "malformed",
-    "invalid_date",
-    "wrong_check_digit",  # id_number (the id status when it is a problem)
-    "unparsed_date",
-    "unparsed_year_month",
-    "unparsed_phone",
-    "unparsed_sex",
-    "unparsed_bool",
-    "not_a_number",
-    "not_an_integer",
-    "unknown_field_type",  # normalize_frame_by_type: a field type outside FIELD_TYPES
-    "precision_lost",  # id_number that went through a float (3.10115E+17, …1000 from Excel's 15 digits)
-    "partial_date",  # a date known to the year or month only (1985, 1985.3, 1985年3月): value YYYY or YYYY-MM
-)
+# The vocabularies are the project's contract (assets/common/vocabulary.py); re-exported for the normalizers.
+FIELD_TYPES = vocabulary.FIELD_TYPES
+ID_STATUSES = vocabulary.ID_STATUSES
+FLAGS = vocabulary.VALUE_FLAGS
 
 # GB 11643-1999: weight of position i (1-based) is 2^(18-i) mod 11; the check character is indexed by sum mod 11.
 _CHECK_CHARS = CHECK_CHARS
