@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         args.args = argv[argv.index("generate") + 1 :]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if hasattr(args, "warehouse") and not any(a.startswith("--warehouse") for a in argv):
+        # every subcommand reads the warehouse the settings name (as `make` and Dagster do)
+        args.warehouse = _default_paths()[0]
+    if hasattr(args, "published") and not any(a.startswith("--published") for a in argv):
+        # products live beside the warehouse they were published from
+        args.published = Path(getattr(args, "warehouse", None) or _default_paths()[0]).resolve().parent / "published"
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
