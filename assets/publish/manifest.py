@@ -298,6 +298,11 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
             continue
         synced = {e["mac"] for e in all_entries[: int(count)] if kind is None or e.get("type") == kind}
         missing = synced - seen
+        if table == MANIFEST_TABLE:  # one row per product table: a deleted table row is a missing row too
+            per_mac: dict[str, int] = {}
+            for mac, *_ in rows:
+                per_mac[mac] = per_mac.get(mac, 0) + 1
+            missing |= {m for m in synced & seen if per_mac.get(m, 0) != len(by_mac[m].get("tables", []))}
         if missing:
             problems.append(f"{table}: {len(missing)} rows copied from {chain.name} are gone (deleted)")
     return problems

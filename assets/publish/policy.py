@@ -233,10 +233,11 @@ def canonical_version(docs: Mapping[str, Any]) -> str:
 
 
 def _check_settings(settings: PolicySettings, elements: Mapping[str, Element], where: Path, errors: list[str]) -> None:
-    for d in settings.derivable:
-        for code in [d.identifier, *(p.element for p in d.parts)]:
-            if code not in elements:
-                errors.append(f"{where}: derivable {d.identifier!r}: unknown data element {code!r}")
+    for d in settings.derivable:  # parts a dictionary does not have (yet) cannot be shown: only the rest matter
+        if d.identifier not in elements:
+            errors.append(f"{where}: derivable {d.identifier!r}: unknown data element")
+        if not any(p.element in elements for p in d.parts):
+            errors.append(f"{where}: derivable {d.identifier!r}: none of its parts is a data element")
 
 
 def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:

@@ -11,12 +11,20 @@ import pytest
 import yaml
 
 from assets.common import paths
+from assets.publish import manifest
+from assets.publish.manifest import AuditSettings
 from assets.publish.masking import MaskKey
 from assets.publish.policy import Policy, load_policy
 from assets.publish.products import PublishResult, publish
 
 POLICY_DIR = paths.SCHEMAS_DIR / "policy"
 TEST_KEY = MaskKey(b"test-only-mask-key-0123456789abcdef", "explicit")
+AUDIT_KEY = b"test-only-audit-key-fedcba9876543210"
+
+
+def audit_for(published: Path) -> AuditSettings:
+    """The audit settings of a test's products folder (heads beside it, as in production)."""
+    return manifest.audit_settings(published, AUDIT_KEY)
 
 # A frozen dictionary for the tests, so another engineer extending schemas/data_elements.yaml does not
 # change what these tests expect. Same shape as the real file.
