@@ -309,8 +309,9 @@ class Compiler:
         conds = []
         if d.agg_elems and driver is not None:
             conds.append(_in_list(driver, d.agg_elems))
-        if d.agg_forms and ds.membership:
-            conds.append(_in_list(ds.membership, d.agg_forms))
+        if d.agg_forms and ds.membership:  # a roster's rows, of the elements this tier may see at all
+            visible = f" AND {_in_list(driver, d.row_elems)}" if driver is not None else ""
+            conds.append(f"({_in_list(ds.membership, d.agg_forms)}{visible})")
         if agg_fixed:
             conds = []  # the aggregate columns are counted over every row
         where = f" WHERE ({' OR '.join(conds)})" if conds else ""
@@ -320,7 +321,7 @@ class Compiler:
         dim_sql = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in dims)
         full = self.con.sql(f"SELECT left({quote_ident(jcol)}, {g}) AS jurisdiction_code{dim_sql}, count(*) AS n "
                             f"FROM {b.relation}{where} GROUP BY ALL").pl()  # fmt: skip
-        mask = privacy.complementary_suppression(full, ["jurisdiction_code", *(n for n, _ in dims)], k)
+        mask = privacy.complementary_suppression(full, [n for n, _ in dims], k, fixed=["jurisdiction_code"])
         kept = full.filter(~mask) if full.height else full  # noqa: F841 (scanned by name below)
         dropped = full.filter(mask).select("jurisdiction_code") if full.height else full.select("jurisdiction_code")  # noqa: F841
         staged = f"memory.main.{quote_ident(f'_p{idx}_{ds.name}_counts')}"

@@ -185,17 +185,22 @@ def generalize(
     return current, steps, bad
 
 
-def complementary_suppression(frame: pl.DataFrame, dims: Sequence[str], k: int) -> pl.Series:
+def complementary_suppression(
+    frame: pl.DataFrame, dims: Sequence[str], k: int, fixed: Sequence[str] = ()
+) -> pl.Series:
     """Which cells to suppress: primary (n < k) plus secondary cells so that no suppressed cell can be derived
-    from a margin (the sum over any one dimension with the others fixed), whatever totals are known."""
+    from a margin (the sum over any one dimension with the others fixed), whatever totals are known.
+
+    `fixed` dimensions are never summed over (the jurisdiction: every tier receives the same jurisdiction-level
+    cells and no total across jurisdictions is published), so a jurisdiction's cells depend on its data only."""
     if frame.height == 0:
         return pl.Series("suppressed", [], dtype=pl.Boolean)
-    df = frame.select([*dims, "n"]).with_row_index("_i").with_columns(_s=pl.col("n") < k)
+    df = frame.select([*fixed, *dims, "n"]).with_row_index("_i").with_columns(_s=pl.col("n") < k)
     changed = True
     while changed:
         changed = False
         for d in dims:
-            others = [c for c in dims if c != d]
+            others = [*fixed, *(c for c in dims if c != d)]
             if not others:
                 others_expr = pl.lit(0).alias("_all")
                 df = df.with_columns(others_expr)
