@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from assets.common import warehouse
-from assets.publish import checks, leakscan, manifest
+from assets.publish import checks, manifest
 from assets.publish.policy import Policy
 from assets.publish.products import product_files, publish
-from tests.publish.conftest import PEOPLE, TEST_KEY, Published, build_warehouse
+from tests.publish.conftest import PEOPLE, TEST_KEY, Published, audit_for, build_warehouse
 
 
 def test_clean_products_pass_the_scan(published: Published, policy: Policy) -> None:
@@ -114,8 +114,10 @@ def test_planted_leaks_are_found(
 def test_deny_by_default_report(published: Published, policy: Policy, tmp_path: Path) -> None:
     wh = tmp_path / "wh.duckdb"
     shutil.copy(published.warehouse, wh)
+    settings = audit_for(tmp_path / "out")
+    macs = manifest.write_jsonl_manifest(settings, published.result)
     with warehouse.connect(wh) as con:
-        manifest.record_publication(con, published.result)
+        manifest.record_publication(con, published.result, settings, macs)
     violations, gaps, total = checks.deny_by_default_report(wh, published.published, policy)
     assert violations.height == 0, violations
     assert total > 0
