@@ -2,7 +2,7 @@
 checked against each other.
 
 - JSONL chains under `<published>/_audit/` (`publication_manifest.jsonl`, `query_log.jsonl`): keyed-hash chained
-  (`audit.py`), with signed heads in `<warehouse dir>/audit_heads/`;
+  (`audit.py`), with signed heads (count, last mac) in `_audit/heads/` (or a folder given with --heads);
 - warehouse tables `audit.publication_runs`, `audit.publication_manifest`, `audit.query_log` (each row carries
   the `entry_mac` of its chain entry) and `audit.chain_heads` (how far each sync copied, signed). This module
   is the only writer of these tables and only INSERTs; `verify_all` compares them with the chains, so a
@@ -32,7 +32,7 @@ QUERY_LOG_TABLE = "audit.query_log"
 HEADS_TABLE = "audit.chain_heads"
 DENIALS_TABLE = "publish.denials"
 AUDIT_DIR = "_audit"
-HEADS_DIR = "audit_heads"
+HEADS_DIR = "heads"
 MANIFEST_JSONL = "publication_manifest.jsonl"
 QUERY_LOG_JSONL = "query_log.jsonl"
 
@@ -89,7 +89,7 @@ class AuditSettings:
 
 def audit_settings(published_dir: str | Path, key: bytes, heads_dir: str | Path | None = None) -> AuditSettings:
     published = Path(published_dir)
-    heads = Path(heads_dir) if heads_dir else published.resolve().parent / HEADS_DIR
+    heads = Path(heads_dir) if heads_dir else published / AUDIT_DIR / HEADS_DIR
     return AuditSettings(published, key, heads)
 
 
@@ -247,11 +247,39 @@ def _coerce_time(value: Any) -> dt.datetime | None:
 
 # ----------------------------------------------------------------------------------------- verify
 
-_COMPARE = {
-    RUNS_TABLE: ("run", ("run_id", "swapped", "products", "generation")),
-    MANIFEST_TABLE: ("product", ("principal", "product_path", "product_sha256", "generation")),
-    QUERY_LOG_TABLE: (None, ("query_id", "sql", "status", "principal", "row_count")),
-}
+_COMPARE = {RUNS_TABLE: "run", MANIFEST_TABLE: "product", QUERY_LOG_TABLE: None}
+_TABLE_FIELDS = {"table_name": "table", "dataset": "dataset", "table_kind": "kind", "row_count": "rows",
+                 "suppressed_cells": "suppressed_cells"}  # fmt: skip
+
+
+def _same(chain_value: Any, row_value: Any) -> bool:
+    if isinstance(row_value, (dt.datetime, dt.date)):
+        return chain_value is None or _coerce_time(str(chain_value)) == row_value
+    if isinstance(chain_value, dict):
+        try:
+            return json.loads(row_value) == chain_value if isinstance(row_value, str) else row_value == chain_value
+        except ValueError:
+            return False
+    if isinstance(chain_value, list) or isinstance(row_value, list):
+        return audit.canonical(chain_value) == audit.canonical(row_value)
+    if isinstance(chain_value, float) or isinstance(row_value, float):
+        return chain_value is not None and row_value is not None and abs(float(chain_value) - float(row_value)) < 1e-6
+    return (chain_value is None and row_value is None) or str(chain_value) == str(row_value)
+
+
+def _row_problem(table: str, row: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """The first column of a warehouse row that differs from its chain entry."""
+    for col, value in row.items():
+        if col in ("entry_mac", "columns"):
+            continue
+        if table == MANIFEST_TABLE and col in _TABLE_FIELDS:
+            tables = [t for t in entry.get("tables", []) if t.get("table") == row.get("table_name")]
+            if not tables or not _same(tables[0].get(_TABLE_FIELDS[col]), value):
+                return col
+            continue
+        if col in entry and not _same(entry[col], value):
+            return col
+    return None
 
 
 def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> list[str]:
@@ -263,25 +291,27 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
         return []  # nothing copied yet
     for table, chain in ((RUNS_TABLE, settings.manifest_path), (MANIFEST_TABLE, settings.manifest_path),
                          (QUERY_LOG_TABLE, settings.query_log_path)):  # fmt: skip
-        kind, fields = _COMPARE[table]
+        kind = _COMPARE[table]
         entries = [e for e in audit.read(chain) if "mac" in e and (kind is None or e.get("type") == kind)]
         by_mac = {e["mac"]: e for e in entries}
         try:
-            rows = con.execute(f"SELECT entry_mac, {', '.join(fields)} FROM {table}").fetchall()
+            cur = con.execute(f"SELECT * FROM {table}")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         except duckdb.Error as exc:
             problems.append(f"{table}: unreadable ({str(exc).splitlines()[0]})")
             continue
         seen = set()
-        for mac, *values in rows:
+        for row in rows:
+            mac = row.get("entry_mac")
             e = by_mac.get(mac)
             if e is None:
                 problems.append(f"{table}: a row (entry {str(mac)[:12]}) is not in {chain.name} (inserted or altered)")
                 continue
             seen.add(mac)
-            for f, v in zip(fields, values, strict=True):
-                if str(e.get(f)) != str(v) and not (e.get(f) is None and v is None):
-                    problems.append(f"{table}: entry {str(mac)[:12]} field {f} differs from {chain.name} (updated)")
-                    break
+            bad = _row_problem(table, row, e)
+            if bad:
+                problems.append(f"{table}: entry {str(mac)[:12]} column {bad} differs from {chain.name} (updated)")
         heads = con.execute(f"SELECT count, last_mac, mac FROM {HEADS_TABLE} WHERE chain = ? "
                             "ORDER BY recorded_at DESC, count DESC LIMIT 1", [chain.name]).fetchall()  # fmt: skip
         if not heads:
@@ -300,8 +330,8 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
         missing = synced - seen
         if table == MANIFEST_TABLE:  # one row per product table: a deleted table row is a missing row too
             per_mac: dict[str, int] = {}
-            for mac, *_ in rows:
-                per_mac[mac] = per_mac.get(mac, 0) + 1
+            for row in rows:
+                per_mac[row["entry_mac"]] = per_mac.get(row["entry_mac"], 0) + 1
             missing |= {m for m in synced & seen if per_mac.get(m, 0) != len(by_mac[m].get("tables", []))}
         if missing:
             problems.append(f"{table}: {len(missing)} rows copied from {chain.name} are gone (deleted)")
