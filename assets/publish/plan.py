@@ -154,11 +154,12 @@ class Compiler:
         """Generalize quasi-identifiers (uniformly per class across the product) until k holds."""
         ka = self.policy.settings.k_anonymity
         shown = self.shown(decisions)
-        if principal.tier not in ka.tiers or privacy.is_identified(shown):
+        if principal.tier not in ka.tiers:
             return []
+        identified = privacy.is_identified(shown)
         classes: dict[str, Treatment] = {}
         for s in shown:
-            if privacy._is_qi(self.policy, s.treatment):
+            if privacy.is_qi(self.policy, s.treatment, identified):
                 classes.setdefault(str(s.treatment.classification), s.treatment)
         if not classes:
             return []
@@ -167,7 +168,7 @@ class Compiler:
             spec = d.b.spec
             if spec.subject is None or spec.jurisdiction is None:
                 continue
-            qi = {c: str(t.classification) for c, t in d.fixed.items() if privacy._is_qi(self.policy, t)}
+            qi = {c: str(t.classification) for c, t in d.fixed.items() if privacy.is_qi(self.policy, t, identified)}
             if qi:
                 tables.append(privacy.SubjectTable(d.b.name, d.b.relation, spec.jurisdiction, spec.subject,
                                                    self.row_filter(d), qi))  # fmt: skip

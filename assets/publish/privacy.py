@@ -2,8 +2,8 @@
 
 - `derivable_violations`: a partially masked identifier must not be rebuilt from other shown columns (an ID's
   digits 7–14 are the birth date: with `partial` IDs, birth dates may be shown no finer than the policy says).
-- `generalize`: in de-identified products (no direct identifier in clear) the quasi-identifiers are generalized,
-  greedily (Datafly: the one with the most distinct values first), until every combination shown with the
+- `generalize`: the quasi-identifiers of a product (above the committee tier) are generalized, greedily
+  (Datafly: the one with the most distinct values first), until every combination shown with the
   jurisdiction covers at least k persons; dates go year → 5/10/20-year bands → hidden, the others to hidden.
 - `complementary_suppression`: a suppressed cell of a counts table must not be derivable from its margins:
   in every margin group (all dimensions but one) a suppressed cell never stands alone and the suppressed
@@ -87,13 +87,16 @@ def is_identified(shown: Sequence[Shown]) -> bool:
     )
 
 
-def _is_qi(policy: Policy, t: Treatment) -> bool:
+def is_qi(policy: Policy, t: Treatment, identified: bool) -> bool:
+    """A shown attribute that narrows down who a row is: sex, dates, ethnicity … (the policy's classes). A direct
+    identifier (name, ID, phone, address) is one too once masked in a de-identified product (a surname, 6+4
+    digits); in an identified product (names in clear by purpose) it is the identity itself, not a QI."""
     patterns = policy.settings.k_anonymity.quasi_identifiers
-    return (
-        t.action in QI_ACTIONS
-        and t.classification is not None
-        and any(class_matches(p, t.classification) for p in patterns)
-    )
+    if t.action not in QI_ACTIONS or t.classification is None:
+        return False
+    if not any(class_matches(p, t.classification) for p in patterns):
+        return False
+    return not (identified and t.semantic in IDENTIFYING_SEMANTICS)
 
 
 def _next_step(t: Treatment, bands: Sequence[int]) -> Treatment:
