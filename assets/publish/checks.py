@@ -1,7 +1,7 @@
 """Checks over the products in place (used by the blocking asset checks, `jianfu audit verify` and tests).
 
 - `verify_generation`: the products readers see are exactly the current generation's, byte for byte (sha256),
-  and each was leak-scanned clean when it was written (its scan figures are in `_generation.json`): the
+  and each was leak-scanned clean when it was written (its scan figures are in the generation record, `_audit/generations/<id>.json`): the
   blocking check reads those results instead of scanning every product a second time.
 - `scan_published`: an independent full re-scan of every visible product against today's source values.
 - `deny_by_default_report`: every published column has a decision; every source column is published or denied.

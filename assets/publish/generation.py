@@ -2,10 +2,11 @@
 
     published/current            -> generations/<id>   (a relative symlink, replaced atomically)
     published/<tier>             -> current/<tier>     (so warehouse/published/<tier>/<code>.duckdb stays valid)
-    published/generations/<id>/  <tier>/<code>.duckdb … + _generation.json (products, sha256, fingerprint, scan)
+    published/generations/<id>/  <tier>/<code>.duckdb …   (only products: nothing else beside them)
+    published/_audit/generations/<id>.json                 the generation's record (sha256, fingerprint, scan)
     published/.building/<run>/   products being written and scanned: no principal is given this folder
 
-A run writes and scans every product in `.building/<run>`, records the generation (`_generation.json`, then
+A run writes and scans every product in `.building/<run>`, records the generation (its record, then
 the audit manifest), renames the folder into `generations/`, and only then replaces `current`. A crash at any
 moment leaves either the old generation or the new one visible, never a mix, and never an unscanned file.
 Leftovers (building folders, generations that never became current, stale pointers) are removed at the start
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 CURRENT = "current"
 GENERATIONS = "generations"
 BUILDING = ".building"
-RECORD = "_generation.json"
+RECORDS = "_audit/generations"
 _PRODUCT_FILE = re.compile(r"^\d+(\.[a-z0-9_-]+)?\.duckdb$")
 
 
@@ -44,10 +45,15 @@ def current_generation(published: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
+def record_path(generation: Path) -> Path:
+    """published/_audit/generations/<id>.json (generation = published/generations/<id>)."""
+    return generation.parent.parent / RECORDS / f"{generation.name}.json"
+
+
 def read_record(generation: Path | None) -> dict[str, Any]:
-    if generation is None or not (generation / RECORD).exists():
+    if generation is None or not record_path(generation).exists():
         return {}
-    return json.loads((generation / RECORD).read_text(encoding="utf-8"))
+    return json.loads(record_path(generation).read_text(encoding="utf-8"))
 
 
 def building_dir(published: Path, run_id: str) -> Path:
@@ -78,6 +84,7 @@ def cleanup(published: Path) -> list[str]:
         for g in gens.iterdir():
             if g.name not in keep:
                 shutil.rmtree(g, ignore_errors=True)
+                record_path(g).unlink(missing_ok=True)
                 removed.append(str(g.relative_to(published)))
     for tier in TIER_CODES.values():  # products of the layout before generations (plain folders)
         folder = published / tier
@@ -113,12 +120,13 @@ def seal(published: Path, building: Path, generation_id: str, record: dict[str, 
         (building / tier).mkdir(parents=True, exist_ok=True)
     prev = current_generation(published)
     record = {**record, "generation": generation_id, "previous": prev.name if prev else None}
-    _write_json(building / RECORD, record)
+    target = published / GENERATIONS / generation_id
+    record_path(target).parent.mkdir(parents=True, exist_ok=True)
+    _write_json(record_path(target), record)
     for d in [building, *(p for p in building.iterdir() if p.is_dir())]:
         fsync_path(d)
     gens = published / GENERATIONS
     gens.mkdir(parents=True, exist_ok=True)
-    target = gens / generation_id
     os.replace(building, target)
     fsync_path(gens)
     return target

@@ -40,7 +40,7 @@ def test_manifest_rows_cover_every_product_table_and_column(published: Published
     assert {(r[0], r[1]): (r[2], r[3]) for r in rows} == expected
     assert {r[4] for r in rows} == {published.result.policy_version}
     assert all(r[5] > 0 and r[6] for r in rows)
-    assert {"show", "partial", "keyed_hash", "year_only", "by_element", "count"} <= {t[0] for t in treatments}
+    assert {"show", "partial", "keyed_hash", "by_element", "count"} <= {t[0] for t in treatments}
     assert run == [(len(published.result.products), True, True)]
     assert manifest.verify_all(audit_for(tmp_path / "out"), wh) == []
 
