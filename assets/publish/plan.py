@@ -293,6 +293,7 @@ class Compiler:
             if privacy.dimension_safe(t.semantic, int(nd), int(n), k):
                 dims.append((col, f"CAST({quote_ident(col)} AS VARCHAR)"))
                 outs.append(ColumnOut(col, "aggregate", t.classification, t.reason))
+        safe: list[str] | None = None  # elements whose values may group counts (categorical ones)
         if driver is not None and (d.agg_elems or d.agg_forms):
             for col in d.per_row_cols:
                 spec = ds.columns.get(col)
@@ -316,6 +317,8 @@ class Compiler:
         if agg_fixed:
             conds = []  # the aggregate columns are counted over every row
         where = f" WHERE ({' OR '.join(conds)})" if conds else ""
+        if safe is not None and driver is not None:  # identifier-like elements are not counted at all
+            where += (" AND " if where else " WHERE ") + _in_list(driver, safe)
         if d.hidden_forms and ds.membership:
             m = ds.membership
             where += (" AND " if where else " WHERE ") + f"({quote_ident(m)} IS NULL OR NOT {_in_list(m, d.hidden_forms)})"

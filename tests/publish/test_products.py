@@ -154,14 +154,14 @@ def test_aggregates_suppress_small_cells(published: Published, policy: Policy) -
     township = published.published / "township" / "310101002.duckdb"
     rows = _q(township, "SELECT jurisdiction_code, value, n FROM form_values_counts "
                         "WHERE element_code = 'disability_category'")  # fmt: skip
-    # 视力残疾 (1 person) is below 5: suppressed; 肢体残疾 (6) too, or the roster's 7 members counted by name
-    # (a shown margin) minus 6 would give the 1 back (complementary suppression)
+    # 视力残疾 (1 person) is below 5: suppressed; 肢体残疾 (6) too, or the roster's 7 rows (a shown margin, in
+    # form_records_counts) minus 6 would give the 1 back (complementary suppression)
     assert rows == []
-    assert _q(township, "SELECT n FROM form_values_counts WHERE element_code = 'person_name'") == [(7,)]
+    assert _q(township, "SELECT n FROM form_records_counts WHERE form_code = 'MZ01'") == [(7,)]
     assert _q(township, "SELECT count(*) FROM form_values WHERE element_code = 'disability_category'") == [(0,)]
-    # identifier-like values never group counts: names and IDs of the roster are counted, never listed
+    # identifier-like elements never group counts (nor are they counted: the roster's size is in form_records_counts)
     assert _q(township, "SELECT count(*) FROM form_values_counts WHERE element_code IN ('person_name', "
-                        "'citizen_id') AND value IS NOT NULL") == [(0,)]  # fmt: skip
+                        "'citizen_id', 'phone', 'residence_address')") == [(0,)]  # fmt: skip
     table = next(t for r in published.result.products if r.principal.ref == "township:310101002"
                  for t in r.tables if t.table == "form_values_counts")  # fmt: skip
     assert table.suppressed_cells >= 1
