@@ -14,13 +14,14 @@ import signal
 import sys
 from pathlib import Path
 
-import polars as pl
-
 from assets.common import paths
-from assets.publish import checks, manifest, query, run
+from assets.publish import manifest, query
 from assets.publish.audit import AuditError
 from assets.publish.keys import MaskKeyError, resolve_audit_key
 from assets.publish.types import TIER_BY_NAME, PolicyError, PublishError
+
+# `jianfu query` imports only what a query needs (a Ctrl-C during a slow start-up is then rarely lost); the
+# publishing modules (run, checks, polars for printing) are imported by the subcommands that use them.
 
 DEFAULT_PUBLISHED = paths.WAREHOUSE_DIR / "published"
 
@@ -63,6 +64,8 @@ def run_query(args: argparse.Namespace) -> int:
     if outcome.status != "ok" or outcome.frame is None:
         print(f"{outcome.status}: {outcome.message}", file=sys.stderr)
         return 2 if outcome.status == "refused" else 1
+    import polars as pl
+
     frame = outcome.frame
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
@@ -87,6 +90,8 @@ def configure_publish(parser: argparse.ArgumentParser) -> None:
 
 def run_publish(args: argparse.Namespace) -> int:
     """Exit code 0: published; 1: the leak scan failed (nothing replaced); 2: configuration or audit error."""
+    from assets.publish import run
+
     try:
         settings = run.settings_from(dict(os.environ), args.warehouse, args.published)
         tiers = [TIER_BY_NAME[t] for t in args.tier] if args.tier else None
@@ -124,6 +129,8 @@ def configure_audit(parser: argparse.ArgumentParser) -> None:
 
 def run_audit(args: argparse.Namespace) -> int:
     """Exit code 0: intact; 1: a problem was found; 2: no audit key."""
+    from assets.publish import checks, run
+
     published = args.published or run.default_published(args.warehouse)
     try:
         settings = _audit_from_env(published, args.heads)

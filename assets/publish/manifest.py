@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from assets.publish import audit
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from assets.publish.products import PublishResult
 
 MANIFEST_TABLE = "audit.publication_manifest"
@@ -146,6 +147,8 @@ def write_jsonl_manifest(settings: AuditSettings, result: PublishResult) -> dict
 
 
 def denials_frame(result: PublishResult) -> pl.DataFrame:
+    import polars as pl
+
     schema = {"run_id": pl.String, "scope": pl.String, "dataset": pl.String, "column_name": pl.String,
               "element_code": pl.String, "tier": pl.String, "department": pl.String, "purpose": pl.String,
               "reason_code": pl.String, "reason": pl.String, "rows_affected": pl.Int64, "principals": pl.Int64}  # fmt: skip
@@ -156,6 +159,8 @@ def denials_frame(result: PublishResult) -> pl.DataFrame:
 
 def products_frame(result: PublishResult) -> pl.DataFrame:
     """One row per product (for metadata and the CLI)."""
+    import polars as pl
+
     schema = {"principal": pl.String, "name": pl.String, "product": pl.String, "tables": pl.Int64,
               "rows": pl.Int64, "bytes": pl.Int64, "sha256": pl.String, "carried": pl.Boolean}  # fmt: skip
     rows = [(p.principal.ref, p.jurisdiction_name, p.relpath, len(p.tables), sum(t.rows for t in p.tables),
@@ -190,6 +195,8 @@ def record_publication(
     con: duckdb.DuckDBPyConnection, result: PublishResult, settings: AuditSettings, macs: dict[str, str]
 ) -> None:
     """Append the run (and its generation's products) to the warehouse audit; replace publish.denials."""
+    import polars as pl
+
     _ensure(con)
     run = run_entry(result)
     con.execute(

@@ -153,7 +153,10 @@ def publish(
         for p in principals:
             by_profile[p.profile].append(p)
         for idx, group in enumerate(by_profile.values()):
-            rebuild = tier_filter is None or group[0].tier in tier_filter
+            # a tier outside `tiers` is carried over; a current generation without a record (written by an older
+            # version) cannot be carried from, so every tier is rebuilt then
+            legacy = previous is not None and not prev_products
+            rebuild = tier_filter is None or group[0].tier in tier_filter or legacy
             plans: list = []
             if rebuild:
                 plans, prof_denials = plan.plan_profile(con, policy, bound, group[0], idx, len(group), forms)

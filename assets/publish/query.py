@@ -17,16 +17,19 @@ import json
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from assets.publish import manifest
+
+if TYPE_CHECKING:
+    import polars as pl
 from assets.publish.masking import quote_literal
 from assets.publish.types import TIER_CODES, PrincipalRef, Tier, parse_principal_ref
 
@@ -57,8 +60,21 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(v)
 
 
+def _ambiguous_characters(sql: str) -> list[str]:
+    """Characters that parsers, terminals and log readers disagree about (line/paragraph separators, format
+    and control characters): DuckDB reads `-- x\u2028COPY …` as one comment, a log viewer as two lines."""
+    bad = {f"U+{ord(ch):04X}" for ch in sql
+           if unicodedata.category(ch) in ("Zl", "Zp", "Cf", "Co", "Cs")
+           or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")}  # fmt: skip
+    return sorted(bad)
+
+
 def check_sql(sql: str, tables: set[str] | None = None) -> str:
     """The statement if it is one SELECT reading only `tables` (and its CTEs); QueryRefused otherwise."""
+    bad = _ambiguous_characters(sql)
+    if bad:
+        raise QueryRefused(f"the query contains invisible or line-separating characters ({', '.join(bad)}): "
+                           "write it in plain text")  # fmt: skip
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -126,7 +142,7 @@ class QueryOutcome:
     product: str
     status: str  # ok | refused | error | timeout | interrupted
     message: str
-    frame: pl.DataFrame | None
+    frame: pl.DataFrame | None  # noqa: F821
     seconds: float
     query_id: str
 
@@ -136,7 +152,7 @@ def resolve_product(published_dir: Path, ref: PrincipalRef) -> Path:
     return (published_dir / ref.product_relpath).resolve()
 
 
-def _run_with_timeout(con: duckdb.DuckDBPyConnection, sql: str, timeout: float) -> pl.DataFrame:
+def _run_with_timeout(con: duckdb.DuckDBPyConnection, sql: str, timeout: float) -> pl.DataFrame:  # noqa: F821
     box: dict[str, Any] = {}
 
     def work() -> None:
