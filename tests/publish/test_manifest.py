@@ -161,3 +161,14 @@ def test_query_log_sync_is_idempotent(published: Published, tmp_path: Path) -> N
 def test_audit_key_must_verify(tmp_path: Path, key: bytes) -> None:
     path, heads = _chain(tmp_path)
     assert audit.verify(path, heads, key)  # another key: nothing verifies
+
+
+def test_an_unkeyed_chain_of_an_older_version_is_archived_not_fatal(tmp_path: Path) -> None:
+    path, heads = tmp_path / "_audit" / "log.jsonl", tmp_path / "heads"
+    path.parent.mkdir()
+    path.write_text('{"n": 1, "prev_sha256": "0", "entry_sha256": "x"}\n', encoding="utf-8")  # the old format
+    assert audit.verify(path, heads, AUDIT_KEY) == []
+    audit.append(path, heads, AUDIT_KEY, [{"n": 2}])
+    assert [e["n"] for e in audit.read(path)] == [2]
+    assert len(list(path.parent.glob("log.legacy-*.jsonl"))) == 1
+    assert audit.verify(path, heads, AUDIT_KEY) == []

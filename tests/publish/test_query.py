@@ -76,6 +76,9 @@ ESCAPES = [
     "SELECT (SELECT count(*) FROM read_text('{wh}'))",
     "SELECT * FROM form_records, sqlite_scan('{wh}', 't')",
     "SELECT * FROM wh.main.persons",  # another catalog
+    "SELECT 1 --\u2028COPY form_records TO '/tmp/jianfu-leak.csv'",  # a line separator: one comment to DuckDB
+    "SELECT 1 --\u2029; COPY form_records TO '/tmp/jianfu-leak.csv'",
+    "SELECT 'a\u200bb'",  # a zero-width character
 ]
 
 
