@@ -13,6 +13,7 @@ checked against each other.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,24 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {ctype}")
 
 
+def _legacy_digest(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
+    """(rows, sha256) of the rows an older version copied without a chain entry (entry_mac NULL)."""
+    got = con.execute(f"SELECT * EXCLUDE (entry_mac) FROM {table} WHERE entry_mac IS NULL ORDER BY ALL").fetchall()
+    return len(got), hashlib.sha256(repr(got).encode("utf-8")).hexdigest()
+
+
+def _seal_legacy(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> None:
+    """Once: sign the rows copied before the keyed chain existed, so an edit of them shows too."""
+    for table in (RUNS_TABLE, MANIFEST_TABLE, QUERY_LOG_TABLE):
+        name = f"legacy:{table}"
+        if con.execute(f"SELECT count(*) FROM {HEADS_TABLE} WHERE chain = ?", [name]).fetchall()[0][0]:
+            continue
+        n, digest = _legacy_digest(con, table)
+        body = {"chain": name, "count": n, "last_mac": digest}
+        con.execute(f"INSERT INTO {HEADS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [name, n, digest, dt.datetime.now(dt.UTC), audit.mac_of(settings.key, body)])  # fmt: skip
+
+
 def _record_head(con: duckdb.DuckDBPyConnection, settings: AuditSettings, chain: Path) -> None:
     head, _ = audit.read_head(audit.head_path(settings.heads_dir, chain), settings.key)
     if head is None:
@@ -198,6 +217,7 @@ def record_publication(
     import polars as pl
 
     _ensure(con)
+    _seal_legacy(con, settings)
     run = run_entry(result)
     con.execute(
         f"INSERT INTO {RUNS_TABLE} BY NAME SELECT ? AS run_id, ? AS published_at, ? AS policy_version, "
@@ -235,6 +255,7 @@ def log_query(settings: AuditSettings, entry: dict[str, Any]) -> str:
 def sync_query_log(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> int:
     """Copy query-log entries not yet in audit.query_log into it (by entry mac); returns rows added."""
     _ensure(con)
+    _seal_legacy(con, settings)
     entries = [e for e in audit.read(settings.query_log_path) if "mac" in e]
     known = {r[0] for r in con.execute(f"SELECT entry_mac FROM {QUERY_LOG_TABLE}").fetchall()}
     new = [e for e in entries if e["mac"] not in known]
@@ -309,13 +330,22 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
             problems.append(f"{table}: unreadable ({str(exc).splitlines()[0]})")
             continue
         seen = set()
-        cutoff = con.execute(f"SELECT min(recorded_at) FROM {HEADS_TABLE}").fetchall()[0][0]
+        legacy = con.execute(f"SELECT count, last_mac, mac FROM {HEADS_TABLE} WHERE chain = ?",
+                             [f"legacy:{table}"]).fetchall()  # fmt: skip
+        n_old, digest = _legacy_digest(con, table)
+        if legacy:
+            count, last, sig = legacy[0]
+            if audit.mac_of(settings.key, {"chain": f"legacy:{table}", "count": int(count), "last_mac": last}) != sig:
+                problems.append(f"{HEADS_TABLE}: the seal of {table}'s rows from before the keyed chain does not verify")
+            elif (int(count), last) != (n_old, digest):
+                problems.append(f"{table}: rows copied before the keyed chain were deleted or changed")
+        elif n_old:
+            problems.append(f"{table}: {n_old} rows without a chain entry (inserted)")
         for row in rows:
             mac = row.get("entry_mac")
+            if mac is None:
+                continue  # judged as a block above
             e = by_mac.get(mac)
-            when = row.get("published_at") or row.get("queried_at")
-            if mac is None and cutoff is not None and when is not None and when < cutoff:
-                continue  # a row copied by an older version, before the keyed chain existed
             if e is None:
                 problems.append(f"{table}: a row (entry {str(mac)[:12]}) is not in {chain.name} (inserted or altered)")
                 continue

@@ -172,3 +172,23 @@ def test_an_unkeyed_chain_of_an_older_version_is_archived_not_fatal(tmp_path: Pa
     assert [e["n"] for e in audit.read(path)] == [2]
     assert len(list(path.parent.glob("log.legacy-*.jsonl"))) == 1
     assert audit.verify(path, heads, AUDIT_KEY) == []
+
+
+def test_rows_copied_before_the_keyed_chain_are_sealed(published: Published, tmp_path: Path) -> None:
+    wh = tmp_path / "wh.duckdb"
+    shutil.copy(published.warehouse, wh)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    con.execute("CREATE TABLE audit.query_log (query_id VARCHAR, queried_at TIMESTAMPTZ, os_user VARCHAR, "
+                "principal VARCHAR, product VARCHAR, product_run_id VARCHAR, sql VARCHAR, status VARCHAR, "
+                "row_count BIGINT, seconds DOUBLE, message VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO audit.query_log VALUES ('q1', now(), 'u', 'district:310101', 'd', 'r', 'SELECT 1', "
+                "'ok', 1, 0.1, '')")  # an older version's row: no chain entry  # fmt: skip
+    con.close()
+    _record(wh, tmp_path / "out", published.result)
+    settings = audit_for(tmp_path / "out")
+    assert manifest.verify_all(settings, wh) == []
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE audit.query_log SET sql = 'SELECT 2' WHERE query_id = 'q1'")  # planted: a legacy row edited
+    con.close()
+    assert any("before the keyed chain" in p for p in manifest.verify_all(settings, wh))
