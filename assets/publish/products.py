@@ -186,6 +186,8 @@ def publish(
                         and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
                     generation.carry(old_path, target)
                     carried += 1
+                    for field in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
+                        setattr(report, field, getattr(report, field) + int(old["scan"].get(field, 0)))
                     products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                                   str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),
                                                   _table_records(old), time.perf_counter() - ts, fp, True,
