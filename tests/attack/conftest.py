@@ -63,6 +63,13 @@ class World:
 
         if self.published.exists():
             shutil.copytree(self.published, dest / "published", symlinks=True, copy_function=link_or_copy)
+            # an absolute symlink into the original (e.g. a generation pointer) must point into the clone
+            src_root = str(self.published.resolve())
+            for link in (dest / "published").rglob("*"):
+                if link.is_symlink() and os.readlink(link).startswith(src_root):
+                    target = os.readlink(link).replace(src_root, str(dest / "published"), 1)
+                    link.unlink()
+                    link.symlink_to(target)
         env = {**self.env, "JIANFU_WAREHOUSE": str(dest / self.warehouse.name)}
         return World(root=dest, warehouse=dest / self.warehouse.name, landing=self.landing, env=env)
 

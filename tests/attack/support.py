@@ -105,7 +105,7 @@ class Policy:
     rules: list[dict]
     principal_sets: list[dict]
     min_cell: int
-    k: int
+    k: int | dict
     elements: dict[str, dict]
 
     @classmethod
@@ -142,6 +142,15 @@ class Policy:
                 return str(rule["treatment"])
         return "hide"
 
+    def k_for(self, tier: str) -> int:
+        """k of a tier above the committee: the policy's (per tier when it maps tiers), else 5 (issue 9)."""
+        if isinstance(self.k, dict):
+            for key in (tier, TIERS[tier][0]):
+                if isinstance(self.k.get(key), int):
+                    return int(self.k[key])
+            return 5
+        return int(self.k)
+
     def sensitive_elements(self) -> set[str]:
         return {
             c for c, e in self.elements.items() if str(e.get("classification", "")).startswith("sensitive")
@@ -155,17 +164,19 @@ class Policy:
         return [t for t in TIERS if self.treatment(t, "personal.id_number") != "show"]
 
 
-def _find_k(node: object) -> int | None:
-    """A k-anonymity threshold anywhere in policy.yaml (key k, k_anonymity, min_k, …), if the policy states one."""
+K_KEYS = {"k", "k_anonymity", "min_k", "k_min", "min_group", "min_persons", "min_group_size"}
+
+
+def _find_k(node: object) -> int | dict | None:
+    """A k-anonymity threshold anywhere in policy.yaml (key k, k_anonymity, min_k, …): an int, or a
+    mapping tier -> int, if the policy states one."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if str(key).lower() in {"k", "k_anonymity", "min_k", "k_min", "min_group", "min_persons"}:
-                if isinstance(value, int):
+            if str(key).lower() in K_KEYS:
+                if isinstance(value, int) and not isinstance(value, bool):
                     return value
-                if isinstance(value, dict):
-                    nums = [v for v in value.values() if isinstance(v, int)]
-                    if nums:
-                        return min(nums)
+                if isinstance(value, dict) and any(isinstance(v, int) for v in value.values()):
+                    return value
             found = _find_k(value)
             if found:
                 return found

@@ -117,6 +117,20 @@ def _recover(
         for g, cells in hidden.items():
             if g in values and len(cells) == 1 and values[g] - shown_sum.get(g, 0) == suppressed[cells[0]]:
                 recovered.add(cells[0])
+        if "element_code" in dims and "element_code" not in mdims:
+            # the attacker's assumption: one value per record and element (a roster row fills each field
+            # once), so a record count of (slice, form, period) is also each element's margin
+            e = dims.index("element_code")
+            shown_e: dict[tuple, int] = defaultdict(int)
+            for c, n in shown.items():
+                shown_e[(*group(c), c[e])] += n
+            hidden_e: dict[tuple, list[Cell]] = defaultdict(list)
+            for c in suppressed:
+                hidden_e[(*group(c), c[e])].append(c)
+            for g, cells in hidden_e.items():
+                m = values.get(g[:-1])
+                if m is not None and len(cells) == 1 and m - shown_e.get(g, 0) == suppressed[cells[0]]:
+                    recovered.add(cells[0])
     return recovered
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from tests.attack import support
 
 SEED = 20261129
-KILLS = 3
 
 
 def _sha(path: Path) -> str:
@@ -33,10 +32,24 @@ def _manifest(published: Path) -> tuple[set[str], dict[str, dict]]:
     runs: dict[str, dict] = {}
     if not path.exists():
         return shas, runs
+
+    def collect(node: object) -> None:  # product hashes may sit in nested generation records
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if (
+                    "sha256" in str(key)
+                    and key not in ("prev_sha256", "entry_sha256")
+                    and isinstance(value, str)
+                ):
+                    shas.add(value)
+                else:
+                    collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
     for entry in support.read_jsonl(path):
-        for key, value in entry.items():
-            if "sha256" in key and key not in ("prev_sha256", "entry_sha256") and isinstance(value, str):
-                shas.add(value)
+        collect(entry)
         if entry.get("type") == "run":
             runs[str(entry.get("run_id"))] = entry
     return shas, runs
@@ -45,9 +58,11 @@ def _manifest(published: Path) -> tuple[set[str], dict[str, dict]]:
 def _visible_problems(published: Path) -> list[str]:
     """What is wrong with the principal-facing state right now."""
     problems = []
-    for f in support.principal_facing_files(published):
-        if not support.PRODUCT_NAME.match(f.name):
-            problems.append(f"not a product beside the products: {f.parent.name}/{f.name}")
+    strays = [f"{f.parent.name}/{f.name}" for f in support.principal_facing_files(published)
+              if not support.PRODUCT_NAME.match(f.name)]  # fmt: skip
+    if strays:
+        problems.append(f"{len(strays)} files beside the products that are not products (temporary, "
+                        f"never scanned, WAL …), e.g. {strays[:3]}")  # fmt: skip
     products = support.visible_products(published)
     if not products:
         return [*problems, "no product visible at all"]
@@ -82,29 +97,61 @@ def _leftovers(published: Path) -> list[str]:
     return out
 
 
+def _identity(published: Path) -> dict[tuple[str, str], tuple[str, int, int]]:
+    """What a principal opening its file would get: (folder, inode, mtime) of every visible product —
+    the folder too, since an unchanged product may be carried into a new generation by hard link."""
+    out = {}
+    for key, path in support.visible_products(published).items():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        out[key] = (str(path.resolve().parent), st.st_ino, st.st_mtime_ns)
+    return out
+
+
+def _publish_and_kill(w, strategy: str, delay: float, patience: float) -> str:
+    """Start `jianfu publish` and SIGKILL its process group when `strategy` says so:
+    `random` after `delay` s; `first_swap` the moment any visible product changes (mid-swap);
+    `last_swap` the moment every visible product has changed (swapped, manifest maybe not yet written).
+    Returns what happened, for the findings."""
+    before = _identity(w.published)
+    proc = subprocess.Popen([str(support.JIANFU), "publish", "--warehouse", str(w.warehouse)], env=w.env,
+                            cwd=str(support.REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    start = time.monotonic()
+    what = f"{strategy} kill never fired (run ended)"
+    while proc.poll() is None:
+        elapsed = time.monotonic() - start
+        fire = elapsed >= (delay if strategy == "random" else patience)
+        if not fire and strategy != "random":
+            now = _identity(w.published)
+            changed = [k for k in before if now.get(k) != before[k]] + [k for k in now if k not in before]
+            fire = bool(changed) if strategy == "first_swap" else len(changed) >= len(before) > 0
+        if fire:
+            os.killpg(proc.pid, signal.SIGKILL)
+            what = f"{strategy} kill at {elapsed:.1f}s"
+            break
+        time.sleep(0.002 if strategy != "random" else 0.05)
+    proc.wait()
+    return what
+
+
 def test_killed_publish_never_exposes_incomplete_or_mixed_products(world, tmp_path) -> None:
-    """Attack: run `jianfu publish` (every tier) and SIGKILL its process group after a seeded random
-    delay (0.5 s … 1.1 × a full run), several times; after each kill inspect the principal-facing
-    folders. Property: no never-scanned/temporary file beside the products, never a mix of generations,
-    every visible product's sha256 in the manifest; then one complete run succeeds and leaves no
-    leftover anywhere under the products folder."""
+    """Attack: run `jianfu publish` (every tier) and SIGKILL its process group — after a seeded random
+    delay (0.5 s … 1.1 × a full run), the moment the first visible product changes (mid-swap) and the
+    moment all have changed (after the swap) — inspecting the principal-facing folders after each kill.
+    Property: no never-scanned/temporary file beside the products, never a mix of generations, every
+    visible product's sha256 in the manifest; then one complete run succeeds and leaves no leftover
+    anywhere under the products folder."""
     w = world.clone(tmp_path / "crash")
     _, runs = _manifest(w.published)
     full = max([float(r.get("seconds") or 0) for r in runs.values()] + [30.0])
     rng = random.Random(SEED)
     findings: list[str] = []
-    for i in range(KILLS):
-        delay = rng.uniform(0.5, 1.1 * full)
-        proc = subprocess.Popen([str(support.JIANFU), "publish", "--warehouse", str(w.warehouse)], env=w.env,
-                                cwd=str(support.REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        findings += [f"kill {i + 1} at {delay:.1f}s: {p}" for p in _visible_problems(w.published)]
+    for strategy in ("random", "first_swap", "last_swap"):
+        what = _publish_and_kill(w, strategy, rng.uniform(0.5, 1.1 * full), patience=4 * full)
+        findings += [f"{what}: {p}" for p in _visible_problems(w.published)]
     final = w.jianfu("publish", "--warehouse", str(w.warehouse), timeout=1200)
     if final.returncode != 0:
         findings.append(f"the run after the kills failed ({final.returncode}): {final.stderr[-800:]}")

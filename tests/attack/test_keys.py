@@ -22,11 +22,9 @@ def _warehouse_copy(world, dest):
 
 
 def _env(world, warehouse, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in world.env.items()
-        if k not in ("JIANFU_ENV", "JIANFU_MASK_KEY", "JIANFU_PERSON_ID_SALT")
-    }
+    """The world's environment without any key or dev switch, plus `extra`."""
+    drop = ("JIANFU_ENV", "JIANFU_MASK_KEY", "JIANFU_PERSON_ID_SALT", "JIANFU_AUDIT_KEY")
+    env = {k: v for k, v in world.env.items() if k not in drop}
     env["JIANFU_WAREHOUSE"] = str(warehouse)
     env.update(extra)
     return env
@@ -96,6 +94,10 @@ def _dev_key() -> str:
     return proc.stdout.rstrip("\n")
 
 
+STRONG_SALT = hashlib.sha256(b"attack-suite salt").hexdigest()
+STRONG_MASK_KEY = hashlib.sha256(b"attack-suite mask").hexdigest()
+# the audit chain's own key (README: JIANFU_AUDIT_KEY, separate from the mask key); ignored where unknown
+STRONG_AUDIT_KEY = hashlib.sha256(b"attack-suite audit").hexdigest()
 WEAK_KEYS = {
     "documented_dev_key": None,  # filled at run time
     "sixteen_spaces": " " * 16,
@@ -117,25 +119,45 @@ def test_weak_mask_key_is_refused_outside_dev(world, tmp_path, name) -> None:
         key = f"  {_dev_key()}  "
     warehouse = _warehouse_copy(world, tmp_path / "w")
     published = tmp_path / "published"
-    proc = _publish_city(world, warehouse, published, _env(world, warehouse, JIANFU_MASK_KEY=str(key)))
+    proc = _publish_city(
+        world,
+        warehouse,
+        published,
+        _env(
+            world,
+            warehouse,
+            JIANFU_MASK_KEY=str(key),
+            JIANFU_PERSON_ID_SALT=STRONG_SALT,
+            JIANFU_AUDIT_KEY=STRONG_AUDIT_KEY,
+        ),
+    )
     assert proc.returncode != 0, f"mask key {name!r} accepted outside dev"
     assert not _products_written(published), f"mask key {name!r}: products written before refusing"
 
 
 def test_strong_key_is_accepted_outside_dev(world, tmp_path) -> None:
-    """Control: outside dev, a random 64-hex-digit key and a person-id salt publish normally (the
-    refusals above are about the key, not a broken harness)."""
+    """Control: outside dev, random 64-hex-digit keys (mask, audit) and a person-id salt publish normally
+    (the refusals above are about the key, not a broken harness)."""
     warehouse = _warehouse_copy(world, tmp_path / "w")
     published = tmp_path / "published"
-    env = _env(
-        world,
-        warehouse,
-        JIANFU_MASK_KEY=hashlib.sha256(b"attack-suite mask").hexdigest(),
-        JIANFU_PERSON_ID_SALT=hashlib.sha256(b"attack-suite salt").hexdigest(),
-    )
+    env = _env(world, warehouse, JIANFU_MASK_KEY=STRONG_MASK_KEY, JIANFU_PERSON_ID_SALT=STRONG_SALT,
+               JIANFU_AUDIT_KEY=STRONG_AUDIT_KEY)  # fmt: skip
     proc = _publish_city(world, warehouse, published, env)
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert _products_written(published)
     city = support.visible_products(published)[("city", "31")]
     with duckdb.connect(str(city), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _product").fetchall()[0][0] == 1
+
+
+def test_audit_key_equal_to_mask_key_is_refused(world, tmp_path) -> None:
+    """Attack: outside dev, set the audit chain's key (README: JIANFU_AUDIT_KEY) to the mask key — whoever
+    holds the mask key for publishing could then re-chain an edited audit. Property: refused, nothing
+    written (issue 9: "HMAC with a key separate from the mask key")."""
+    warehouse = _warehouse_copy(world, tmp_path / "w")
+    published = tmp_path / "published"
+    env = _env(world, warehouse, JIANFU_MASK_KEY=STRONG_MASK_KEY, JIANFU_PERSON_ID_SALT=STRONG_SALT,
+               JIANFU_AUDIT_KEY=STRONG_MASK_KEY)  # fmt: skip
+    proc = _publish_city(world, warehouse, published, env)
+    assert proc.returncode != 0, "an audit key equal to the mask key was accepted"
+    assert not _products_written(published)

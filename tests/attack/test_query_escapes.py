@@ -90,7 +90,6 @@ def _attempts(out: Path, warehouse: Path, product: Path, tmp: Path) -> list[Atte
         "fullwidth_semicolon": f"SELECT 1\uff1b COPY persons TO '{o}/fw.csv'",
         "cyrillic_homoglyph_attach": f"АTTACH '{warehouse}' AS w",
         "getenv_key": "SELECT getenv('JIANFU_MASK_KEY') AS k",
-        "secrets": "SELECT * FROM duckdb_secrets()",
     }
     return [Attempt(name, sql) for name, sql in raw.items()]
 
@@ -270,3 +269,19 @@ def test_killed_query_attempt_is_logged(arena) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert _logged(_log_entries(w.published), sql), "a killed query left no trace in the query log"
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["city:31/../../../jianfu", "district:../../jianfu", "township:310101015/x/../../../../jianfu",
+     "city:31/../../district/310101", "committee:3101", "district:310101\u2028"],
+)  # fmt: skip
+def test_principal_reference_cannot_reach_another_file(arena, reference) -> None:
+    """Attack: a principal reference that walks out of the products folder (a suffix or code with `..`),
+    names a jurisdiction of the wrong length, or carries a line separator. Property: refused, and no
+    warehouse schema (raw, staging, core, audit …) is ever listed."""
+    w = arena.world
+    proc = w.jianfu("query", "--as", reference, "--published", str(w.published),
+                    "SELECT DISTINCT schema_name FROM duckdb_schemas()", timeout=120)  # fmt: skip
+    assert proc.returncode != 0, f"{reference!r} accepted: {proc.stdout[-300:]}"
+    assert "staging" not in proc.stdout and "quarantine" not in proc.stdout
