@@ -131,7 +131,8 @@ class PrincipalRef:
 
 def parse_principal_ref(text: str) -> PrincipalRef:
     """Parse `district:310101`, `区:310101`, `township:310101002/mz` (see docs/access.md)."""
-    match = re.fullmatch(r"\s*([^:\s]+)\s*:\s*(\d+)\s*(?:/\s*([a-z0-9_-]+))?\s*", text)
+    # ASCII only: `\s` and `\d` would accept U+2028 or full-width digits
+    match = re.fullmatch(r"[ \t]*([a-z]+|市|区|街镇|居村)[ \t]*:[ \t]*([0-9]+)[ \t]*(?:/[ \t]*([a-z0-9_-]+))?[ \t]*", text)
     if not match or match.group(1) not in TIER_BY_NAME:
         raise ValueError(
             f"principal {text!r} is not TIER:CODE[/SUFFIX] with TIER one of {', '.join(sorted(TIER_BY_NAME))}"
