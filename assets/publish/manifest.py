@@ -201,6 +201,19 @@ def _seal_legacy(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> Non
                     [name, n, digest, dt.datetime.now(dt.UTC), audit.mac_of(settings.key, body)])  # fmt: skip
 
 
+def _heads_digest(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    got = con.execute(f"SELECT chain, count, last_mac, mac FROM {HEADS_TABLE} ORDER BY ALL").fetchall()
+    return len(got), hashlib.sha256(repr(got).encode("utf-8")).hexdigest()
+
+
+def _anchor_heads(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> None:
+    """Anchor audit.chain_heads in the manifest chain (rows and digest): a row of it deleted, changed or added
+    in the warehouse no longer matches the chain's last `heads` entry."""
+    n, digest = _heads_digest(con)
+    audit.append(settings.manifest_path, settings.heads_dir, settings.key,
+                 [{"type": "heads", "rows": n, "digest": digest}])  # fmt: skip
+
+
 def _record_head(con: duckdb.DuckDBPyConnection, settings: AuditSettings, chain: Path) -> None:
     head, _ = audit.read_head(audit.head_path(settings.heads_dir, chain), settings.key)
     if head is None:
@@ -246,6 +259,7 @@ def record_publication(
         denials = denials_frame(result)  # noqa: F841 — the denials describe the products in place
         con.execute(f"CREATE OR REPLACE TABLE {DENIALS_TABLE} AS SELECT * FROM denials")
     _record_head(con, settings, settings.manifest_path)
+    _anchor_heads(con, settings)
 
 
 def log_query(settings: AuditSettings, entry: dict[str, Any]) -> str:
@@ -266,6 +280,7 @@ def sync_query_log(con: duckdb.DuckDBPyConnection, settings: AuditSettings) -> i
         con.execute(f"INSERT INTO {QUERY_LOG_TABLE} ({', '.join(_QUERY_COLUMNS)}, entry_mac) VALUES {values}",
                     [v for r in rows for v in r])  # fmt: skip
     _record_head(con, settings, settings.query_log_path)
+    _anchor_heads(con, settings)
     return len(new)
 
 
@@ -314,9 +329,13 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
     """The warehouse audit tables against the chains: no row missing, added or changed."""
     problems: list[str] = []
     try:
-        _ = con.execute(f"SELECT count(*) FROM {HEADS_TABLE}").fetchall()
+        n_heads, digest = _heads_digest(con)
     except duckdb.Error:
         return []  # nothing copied yet
+    anchors = [e for e in audit.read(settings.manifest_path) if e.get("type") == "heads" and "mac" in e]
+    if n_heads and (not anchors or (anchors[-1].get("rows"), anchors[-1].get("digest")) != (n_heads, digest)):
+        problems.append(f"{HEADS_TABLE}: does not match its anchor in {settings.manifest_path.name} "
+                        "(a row deleted, changed or added)")  # fmt: skip
     for table, chain in ((RUNS_TABLE, settings.manifest_path), (MANIFEST_TABLE, settings.manifest_path),
                          (QUERY_LOG_TABLE, settings.query_log_path)):  # fmt: skip
         kind = _COMPARE[table]

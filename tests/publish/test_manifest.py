@@ -192,3 +192,17 @@ def test_rows_copied_before_the_keyed_chain_are_sealed(published: Published, tmp
     con.execute("UPDATE audit.query_log SET sql = 'SELECT 2' WHERE query_id = 'q1'")  # planted: a legacy row edited
     con.close()
     assert any("before the keyed chain" in p for p in manifest.verify_all(settings, wh))
+
+
+def test_chain_heads_table_is_anchored_in_the_chain(published: Published, tmp_path: Path) -> None:
+    wh = tmp_path / "wh.duckdb"
+    for planted in ("DELETE FROM audit.chain_heads WHERE rowid = (SELECT max(rowid) FROM audit.chain_heads)",
+                    "UPDATE audit.chain_heads SET chain = 'tampered' WHERE rowid = (SELECT min(rowid) FROM audit.chain_heads)"):  # fmt: skip
+        shutil.copy(published.warehouse, wh)
+        out = tmp_path / f"out{len(planted)}"
+        _record(wh, out, published.result)
+        assert manifest.verify_all(audit_for(out), wh) == []
+        con = duckdb.connect(str(wh))
+        con.execute(planted)
+        con.close()
+        assert any("anchor" in p for p in manifest.verify_all(audit_for(out), wh)), planted
