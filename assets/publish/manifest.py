@@ -333,6 +333,8 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
     except duckdb.Error:
         return []  # nothing copied yet
     anchors = [e for e in audit.read(settings.manifest_path) if e.get("type") == "heads" and "mac" in e]
+    if not settings.manifest_path.exists() and not (settings.published_dir / "current").exists():
+        return []  # a products folder never published to: the warehouse copy belongs to another folder's chain
     if n_heads and (not anchors or (anchors[-1].get("rows"), anchors[-1].get("digest")) != (n_heads, digest)):
         problems.append(f"{HEADS_TABLE}: does not match its anchor in {settings.manifest_path.name} "
                         "(a row deleted, changed or added)")  # fmt: skip
