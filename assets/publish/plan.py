@@ -172,13 +172,17 @@ class Compiler:
             if qi:
                 tables.append(privacy.SubjectTable(d.b.name, d.b.relation, spec.jurisdiction, spec.subject,
                                                    self.row_filter(d), qi))  # fmt: skip
+        tables += self._long_subject_tables(principal, decisions, identified)
         by_name = {d.b.name: d for d in decisions}
 
         def sql_of(dataset: str, col: str, t: Treatment) -> str:
-            b = by_name[dataset].b
-            return treatment_sql(t.action, quote_ident(col), t.semantic, b.column_type(col), band_years=t.band_years)
+            ctype = "VARCHAR" if dataset.startswith("pivot:") else by_name[dataset].b.column_type(col)
+            return treatment_sql(t.action, quote_ident(col), t.semantic, ctype, band_years=t.band_years)
 
         new, steps, _ = privacy.generalize(self.con, self.policy, principal, tables, classes, sql_of)
+        for t in tables:
+            if t.dataset.startswith("pivot:"):
+                self.con.execute(f"DROP TABLE IF EXISTS {t.relation}")
 
         def apply(t: Treatment) -> Treatment:
             g = new.get(str(t.classification)) if t.visible else None
@@ -193,6 +197,42 @@ class Compiler:
             d.per_elem = {c: {e: (apply(t) if e in d.row_elems else t) for e, t in m.items()}
                           for c, m in d.per_elem.items()}  # fmt: skip
         return steps
+
+    def _long_subject_tables(self, principal: Principal, decisions: list[Decisions],
+                             identified: bool) -> list[privacy.SubjectTable]:  # fmt: skip
+        """A long table's quasi-identifiers, one row per record (its values pivoted by class) and its person
+        (through person_records when bound), so k is measured on what a reader can assemble per record."""
+        links = next((b.relation for b in self.bound if {"person_id", "record_id"} <= set(b.column_names)
+                      and b.spec.driver is None and b.spec.jurisdiction), None)  # fmt: skip
+        out = []
+        for i, d in enumerate(decisions):
+            ds = d.b.spec
+            if ds.driver is None or ds.jurisdiction is None or "record_id" not in d.b.column_names:
+                continue
+            col = next(iter(d.per_row_cols), None)
+            by_class: dict[str, list[str]] = {}
+            for e in d.row_elems:
+                t = d.per_elem[col][e] if col else None
+                if t is not None and privacy.is_qi(self.policy, t, identified):
+                    by_class.setdefault(str(t.classification), []).append(e)
+            if not by_class or col is None:
+                continue
+            picks = ", ".join(f"max(CAST(v.{quote_ident(col)} AS VARCHAR)) FILTER (WHERE {_in_list(ds.driver, els)}) "
+                              f"AS {quote_ident('q:' + c)}" for c, els in by_class.items())  # fmt: skip
+            subject = "CAST(v.record_id AS VARCHAR)"
+            join = ""
+            if links is not None:
+                join = f" LEFT JOIN (SELECT DISTINCT record_id, person_id FROM {links}) AS pr ON pr.record_id = v.record_id"
+                subject = f"coalesce(CAST(pr.person_id AS VARCHAR), {subject})"
+            pivot = f"memory.main.{quote_ident(f'_kpivot_{i}_{ds.name}')}"
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {pivot} AS SELECT any_value(v.{quote_ident(ds.jurisdiction)}) AS j, "
+                f"any_value({subject}) AS subject, {picks} FROM (SELECT * FROM {d.b.relation}{self.row_filter(d)}) "
+                f"AS v{join} GROUP BY v.record_id"
+            )
+            out.append(privacy.SubjectTable(f"pivot:{ds.name}", pivot, "j", "subject", "",
+                                            {f"q:{c}": c for c in by_class}))  # fmt: skip
+        return out
 
     # ---------------------------------------------------------------------------------- staging
     def _golden(self, d: Decisions, col: str, expr: str, principal: Principal) -> str:
