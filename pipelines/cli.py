@@ -87,6 +87,8 @@ COMMANDS = {
                 "build every jurisdiction's product outside Dagster (policy, masks, leak scan, manifest)"),
     "query": (_lazy("assets.publish.cli", "configure_query"), _lazy("assets.publish.cli", "run_query"),
               "run read-only SQL against one principal's product: jianfu query --as district:310101 \"SQL\""),
+    "audit": (_lazy("assets.publish.cli", "configure_audit"), _lazy("assets.publish.cli", "run_audit"),
+              "jianfu audit verify: check the keyed audit chains, their signed heads and the warehouse copy"),
 }  # fmt: skip
 
 

@@ -14,22 +14,21 @@ Findings never carry the clear value: examples are masked.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from assets.publish.masking import quote_ident, quote_literal
-from assets.publish.policy import TIER_CODES, Policy, Principal, Sharing, Tier
+from assets.publish.policy import Policy, Principal, Sharing
 
 if TYPE_CHECKING:
-    from assets.publish.products import BoundDataset
+    from assets.publish.binding import BoundDataset
 
 KINDS = ("id_number", "phone", "name")
+FORM_CLASS_TABLE = "memory.main._form_class"  # staged by binding.stage_form_classes
 TOKENS_TABLE = "memory.main._leak_tokens"
 CELLS_TABLE = "memory.main._leak_cells"
 SCAN_ALIAS = "scanned"
@@ -294,6 +293,8 @@ def _check_table(
                         f"rows of element {elem!r} are not visible",
                         int(n),
                     )
+        if ds.membership and ds.membership in names:
+            _check_rosters(con, policy, principal, ds_name, ds.membership, table, qt, find)
         scan_cols = {c: _allowed_kind_sql(policy, principal, ds_name, c, driver) for c in text_cols}
         if ds.reference:
             # Reference data (division and form names) comes from public code lists, not from residents: a
@@ -318,6 +319,31 @@ def _check_table(
                     int(outside),
                 )
     return scan_cols
+
+
+def _check_rosters(
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    principal: Principal,
+    dataset: str,
+    column: str,
+    table: str,
+    qt: str,
+    find: Callable[..., None],
+) -> None:
+    """No row of a sensitive roster in a row table unless this principal may see that class in rows."""
+    try:
+        rosters = con.execute(f"SELECT form_code, level FROM {FORM_CLASS_TABLE}").fetchall()
+    except duckdb.Error:
+        find(table, column, "unverifiable_table", "sensitive rosters unknown (form classes not staged)")
+        return
+    hidden = [str(f) for f, lv in rosters if not policy.resolve_membership(principal, dataset, str(lv)).visible]
+    if not hidden:
+        return
+    n = con.execute(f"SELECT count(*) FROM {qt} WHERE CAST({quote_ident(column)} AS VARCHAR) IN "
+                    f"({', '.join(quote_literal(f) for f in hidden)})").fetchall()[0][0]  # fmt: skip
+    if n:
+        find(table, column, "sensitive_roster_rows", f"{n} rows of rosters whose membership this tier may not see", int(n))
 
 
 def scan_product(
@@ -386,206 +412,3 @@ def scan_product(
             )
     finally:
         con.execute(f"DETACH {SCAN_ALIAS}")
-
-
-# ------------------------------------------------------------------------------- whole published dir
-
-
-def principal_of_product(
-    con: duckdb.DuckDBPyConnection, path: Path, key: str | None = None
-) -> Principal | None:
-    """Read the principal a product was built for from its `_product` table."""
-    opts = f"ENCRYPTION_KEY {quote_literal(key)}, READ_ONLY" if key else "READ_ONLY"
-    try:
-        con.execute(f"ATTACH {quote_literal(str(path))} AS probe ({opts})")
-    except duckdb.Error:
-        return None
-    try:
-        row = con.execute(
-            "SELECT tier, jurisdiction, department, purpose, suffix FROM probe.main._product"
-        ).fetchall()
-    except duckdb.Error:
-        return None
-    finally:
-        con.execute("DETACH probe")
-    if not row:
-        return None
-    tier, jurisdiction, department, purpose, suffix = (v or None for v in row[0])
-    return Principal(
-        tier=Tier(tier), jurisdiction=jurisdiction, department=department, purpose=purpose, suffix=suffix
-    )
-
-
-_TIER_DIR = re.compile(r"^(city|district|township|committee)$")
-
-
-def scan_published(
-    warehouse_path: str | Path,
-    published_dir: str | Path,
-    policy: Policy,
-    encryption_keys: Mapping[Tier, str] | None = None,
-) -> LeakReport:
-    """Scan every product under `published_dir` against the warehouse's current source values."""
-    from assets.publish import products  # local: products imports this module
-
-    published_dir = Path(published_dir)
-    encryption_keys = dict(encryption_keys or {})
-    con = products.open_sources(warehouse_path)
-    try:
-        bound, _ = products.bind_datasets(con, policy, stage=False)
-        report = LeakReport(tokens=build_tokens(con, policy, bound))
-        for path in products.product_files(published_dir):
-            rel = str(path.relative_to(published_dir))
-            principal = None
-            tried: list[str | None] = [None]
-            tier_dir = path.parent.name
-            if _TIER_DIR.match(tier_dir):
-                tried += [k for t, k in encryption_keys.items() if TIER_CODES[t] == tier_dir]
-            key_used = None
-            for key in tried:
-                principal = principal_of_product(con, path, key)
-                if principal is not None:
-                    key_used = key
-                    break
-            if principal is None:
-                report.findings.append(
-                    Finding(rel, "?", None, None, "unreadable_product", "no readable _product table")
-                )
-                continue
-            if principal.product_relpath != rel:
-                report.findings.append(
-                    Finding(
-                        rel,
-                        principal.ref,
-                        None,
-                        None,
-                        "misplaced_product",
-                        f"belongs at {principal.product_relpath}",
-                    )
-                )
-            scan_product(con, policy, principal, path, report, key_used, rel)
-        return report
-    finally:
-        con.close()
-
-
-# --------------------------------------------------------------------------- deny-by-default report
-
-_VISIBLE_OUT = {"show", "partial", "keyed_hash", "year_only", "nullify", "by_element", "aggregate", "count"}
-GAP_CODES = {"no_rule", "mask_not_applicable", "aggregate_without_spec", "no_sharing_category"}
-
-
-def deny_by_default_report(
-    warehouse_path: str | Path,
-    published_dir: str | Path,
-    policy: Policy,
-    encryption_keys: Mapping[Tier, str] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(violations, policy gaps, decisions checked) for the products in place and publish.denials.
-
-    Violations: a published column without a classification or a visible treatment; a product column not
-    described in its `_columns`; a source column that is neither published nor in publish.denials for a
-    profile that received products (dropped silently). Gaps: denials that need a policy decision (a
-    column nobody classified, no rule for a tier, a mask that does not apply)."""
-    from assets.publish import products
-
-    published_dir = Path(published_dir)
-    keys = dict(encryption_keys or {})
-    violations: list[tuple[str, str | None, str | None, str]] = []
-    con = products.open_sources(warehouse_path)
-    try:
-        bound, _ = products.bind_datasets(con, policy, stage=False)
-        try:
-            denials = con.sql(
-                "SELECT scope, dataset, column_name, tier, department, purpose, reason_code, reason, element_code "
-                "FROM publish.denials"
-            ).pl()
-        except duckdb.Error:
-            return (
-                pl.DataFrame(
-                    {
-                        "product": ["-"],
-                        "table": [None],
-                        "column": [None],
-                        "problem": ["no publish.denials table"],
-                    }
-                ),
-                pl.DataFrame(),
-                1,
-            )
-        published: dict[tuple[str, str, str | None], set[tuple[str, str]]] = {}
-        for path in products.product_files(published_dir):
-            rel = str(path.relative_to(published_dir))
-            key = keys.get(next((t for t, c in TIER_CODES.items() if c == path.parent.name), Tier.CITY))
-            opts = f"ENCRYPTION_KEY {quote_literal(key)}, READ_ONLY" if key else "READ_ONLY"
-            try:
-                con.execute(f"ATTACH {quote_literal(str(path))} AS dbd ({opts})")
-            except duckdb.Error:
-                con.execute(f"ATTACH {quote_literal(str(path))} AS dbd (READ_ONLY)")
-            try:
-                meta = con.execute("SELECT tier, department, purpose FROM dbd.main._product").fetchall()[0]
-                profile = (str(meta[0]), meta[1] or None, meta[2] or None)
-                described = con.execute(
-                    "SELECT table_name, column_name, treatment, classification FROM dbd.main._columns"
-                ).fetchall()
-                listed = {(t, c) for t, c, _, _ in described}
-                for t, c, treatment, classification in described:
-                    if treatment not in _VISIBLE_OUT or (classification is None and treatment != "count"):
-                        violations.append(
-                            (rel, t, c, f"published as {treatment!r} with classification {classification!r}")
-                        )
-                actual = con.execute(
-                    "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = 'dbd' "
-                    "AND schema_name = 'main' AND table_name NOT IN ('_product', '_columns')"
-                ).fetchall()
-                for t, c in actual:
-                    if (t, c) not in listed:
-                        violations.append((rel, t, c, "column present but not described in _columns"))
-                seen = published.setdefault(profile, set())
-                for t, c in actual:
-                    ds = (
-                        t[: -len("_counts")]
-                        if t.endswith("_counts") and t[: -len("_counts")] in policy.datasets
-                        else t
-                    )
-                    seen.add((ds, c))
-            finally:
-                con.execute("DETACH dbd")
-    finally:
-        con.close()
-
-    total = 0
-    drows = denials.to_dicts()
-    for profile, seen in published.items():
-        for b in bound:
-            for col in b.column_names:
-                total += 1
-                if (b.name, col) not in seen and not _is_denied(drows, profile, b.name, col):
-                    label = "/".join(v or "-" for v in profile)
-                    violations.append((label, b.name, col, "neither published nor in publish.denials"))
-    vframe = pl.DataFrame(violations, schema={"product": pl.String, "table": pl.String, "column": pl.String,
-                                              "problem": pl.String}, orient="row")  # fmt: skip
-    gaps = denials.filter(
-        pl.col("reason_code").is_in(sorted(GAP_CODES))
-        | ((pl.col("reason_code") == "unclassified_column") & (pl.col("scope") == "column"))
-    )
-    return vframe, gaps, max(total, 1)
-
-
-def _is_denied(
-    denials: list[dict], profile: tuple[str, str | None, str | None], dataset: str, column: str
-) -> bool:
-    """Does publish.denials explain why `column` of `dataset` is missing from this profile's products?"""
-    tier, department, purpose = profile
-    for d in denials:
-        if d["dataset"] != dataset:
-            continue
-        if d["tier"] is not None and (d["tier"], d["department"], d["purpose"]) != (
-            tier,
-            department,
-            purpose,
-        ):
-            continue
-        if d["scope"] == "dataset" or d["column_name"] is None or column in str(d["column_name"]).split(","):
-            return True
-    return False

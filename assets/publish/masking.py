@@ -12,45 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
+
+from assets.publish.keys import DEV_MASK_KEY, MIN_KEY_BYTES, MaskKey, MaskKeyError, resolve_mask_key
+
+__all__ = ["DEV_MASK_KEY", "MIN_KEY_BYTES", "MaskKey", "MaskKeyError", "resolve_mask_key"]
 
 HMAC_FUNCTION = "jianfu_hmac"
-DEV_MASK_KEY = "jianfu-DEV-ONLY-mask-key--not-secret--never-use-in-production"
-MIN_KEY_BYTES = 16
-
-
-class MaskKeyError(RuntimeError):
-    """No usable masking key: set JIANFU_MASK_KEY (or JIANFU_ENV=dev for the documented dev key)."""
-
-
-@dataclass(frozen=True)
-class MaskKey:
-    key: bytes
-    source: str  # "env" | "dev-default" | "explicit"
-
-    @property
-    def fingerprint(self) -> str:
-        """Identifies the key in manifests without revealing it (HMAC of a fixed label, 12 hex)."""
-        return hmac.new(self.key, b"jianfu-mask-key-fingerprint", hashlib.sha256).hexdigest()[:12]
-
-
-def resolve_mask_key(key: str | None, environment: str | None) -> MaskKey:
-    """The key for keyed hashes: the given key, or the dev default only when environment == 'dev'."""
-    if key:
-        raw = key.encode("utf-8")
-        if len(raw) < MIN_KEY_BYTES:
-            raise MaskKeyError(f"JIANFU_MASK_KEY must be at least {MIN_KEY_BYTES} bytes")
-        return MaskKey(raw, "env")
-    if (environment or "").strip().lower() == "dev":
-        return MaskKey(DEV_MASK_KEY.encode("utf-8"), "dev-default")
-    raise MaskKeyError(
-        "JIANFU_MASK_KEY is not set. Set it to a secret of at least 16 bytes "
-        "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), "
-        "or set JIANFU_ENV=dev to use the documented, non-secret dev key."
-    )
 
 
 def hmac_hex(key: bytes, value: str) -> str:
@@ -60,8 +29,9 @@ def hmac_hex(key: bytes, value: str) -> str:
 
 def register_hmac(con: duckdb.DuckDBPyConnection, key: bytes, name: str = HMAC_FUNCTION) -> None:
     """Register `name(VARCHAR) -> VARCHAR` computing HMAC-SHA256 hex with `key` (NULL stays NULL)."""
+    import pyarrow as pa  # only where products are built (keeps `jianfu query` start-up light)
 
-    def _udf(values: pa.Array) -> pa.Array:
+    def _udf(values):  # noqa: ANN001, ANN202 — Arrow array in, Arrow array out
         return pa.array(
             [None if v is None else hmac_hex(key, v) for v in values.to_pylist()], type=pa.string()
         )
@@ -129,11 +99,20 @@ def year_only_sql(expr: str, source_type: str) -> str:
     return f"nullif(regexp_extract({_text(expr)}, '^\\s*(\\d{{4}})', 1), '')"
 
 
+def band_sql(expr: str, source_type: str, years: int) -> str:
+    """The year generalized to a band of `years` years, as text 'YYYY-YYYY' (k-anonymity)."""
+    year = year_only_sql(expr, source_type)
+    start = f"(CAST({year} AS INTEGER) // {int(years)}) * {int(years)}"
+    return f"CASE WHEN {year} IS NULL THEN NULL ELSE CAST({start} AS VARCHAR) || '-' || CAST({start} + {int(years) - 1} AS VARCHAR) END"
+
+
 def keyed_hash_sql(expr: str) -> str:
     return f"{HMAC_FUNCTION}(trim({_text(expr)}))"
 
 
-def treatment_sql(action: str, expr: str, semantic: str, source_type: str, as_text: bool = False) -> str:
+def treatment_sql(
+    action: str, expr: str, semantic: str, source_type: str, as_text: bool = False, band_years: int = 0
+) -> str:
     """SQL for one visible treatment of `expr` (a column reference). `as_text` forces VARCHAR output."""
     if action == "show":
         return _text(expr) if as_text else expr
@@ -143,6 +122,8 @@ def treatment_sql(action: str, expr: str, semantic: str, source_type: str, as_te
         return keyed_hash_sql(expr)
     if action == "year_only":
         return year_only_sql(expr, source_type)
+    if action == "band":
+        return band_sql(expr, source_type, band_years)
     if action == "nullify":
         return "CAST(NULL AS VARCHAR)" if as_text else f"CAST(NULL AS {source_type})"
     raise ValueError(f"{action!r} is not a row-level treatment")

@@ -1,14 +1,9 @@
 """Tiered, classified access policy (分级分类) as data: load, validate, version and resolve.
 
-DuckDB has no users, GRANT, row filters or column masks, so the policy is enforced when each tier's
-product is built. This module only decides; `products.py` applies the decisions.
-
-Policy files (schemas/policy/):
-- policy.yaml      classification levels, purposes, the small-cell threshold
-- rules.yaml       ordered rules (tier, classification, sharing, purpose, department) -> treatment
-- principals.yaml  which principals get a product (tier + jurisdiction + department + purpose)
-- datasets.yaml    what may be published: source, sharing category, jurisdiction column, column classes
-plus the data-element dictionary schemas/data_elements.yaml (classification and sharing per element).
+DuckDB has no users, GRANT, row filters or column masks, so the policy is enforced when each principal's
+product is built. This module only decides (`resolve`); `plan.py` compiles the decisions of one profile and
+checks them as a set (`privacy.py`); `writer.py` applies them. The models of the files are in
+`policy_model.py`, the shared vocabulary in `types.py` (re-exported here for callers).
 
 Deny by default: a column without a classification, a dataset without a sharing category, a
 (principal, column) without a matching rule, and anything 不予共享 resolve to `deny`, with the reason.
@@ -18,430 +13,53 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
+
+from assets.publish.policy_model import (
+    ColumnSpec,
+    Dataset,
+    DatasetsFile,
+    Element,
+    FormClassSpec,
+    LeakTokenSource,
+    PolicySettings,
+    PrincipalSet,
+    Rule,
+    class_matches,
+)
+from assets.publish.types import (
+    MASK_APPLIES,
+    RULE_ACTIONS,
+    SEMANTICS,
+    TIER_BY_NAME,
+    TIER_CODES,
+    TIER_DIGITS,
+    VISIBLE_ACTIONS,
+    PolicyError,
+    Principal,
+    PrincipalRef,
+    Sharing,
+    Tier,
+    Treatment,
+    deny,
+    parse_principal_ref,
+    sharing_of,
+)
+
+__all__ = [
+    "MASK_APPLIES", "RULE_ACTIONS", "SEMANTICS", "TIER_BY_NAME", "TIER_CODES", "TIER_DIGITS", "VISIBLE_ACTIONS",
+    "ColumnSpec", "Dataset", "Element", "Policy", "PolicyError", "Principal", "PrincipalRef", "Rule", "Sharing",
+    "Tier", "Treatment", "class_matches", "load_policy", "parse_principal_ref", "principals_for", "sharing_of",
+]  # fmt: skip
 
 POLICY_FILES = ("policy.yaml", "rules.yaml", "principals.yaml", "datasets.yaml")
-
-
-class PolicyError(ValueError):
-    """A policy file is malformed; the message names the file and the offending entry."""
-
-
-class Tier(StrEnum):
-    CITY = "市"
-    DISTRICT = "区"
-    TOWNSHIP = "街镇"
-    COMMITTEE = "居村"
-
-
-TIER_DIGITS: dict[Tier, int] = {Tier.CITY: 2, Tier.DISTRICT: 6, Tier.TOWNSHIP: 9, Tier.COMMITTEE: 12}
-TIER_CODES: dict[Tier, str] = {
-    Tier.CITY: "city",
-    Tier.DISTRICT: "district",
-    Tier.TOWNSHIP: "township",
-    Tier.COMMITTEE: "committee",
-}
-TIER_BY_NAME: dict[str, Tier] = {**{t.value: t for t in Tier}, **{c: t for t, c in TIER_CODES.items()}}
-
-
-class Sharing(StrEnum):
-    UNCONDITIONAL = "无条件"
-    CONDITIONAL = "有条件"
-    NOT_SHARED = "不予共享"
-
-
-SHARING_STRICTNESS = {Sharing.UNCONDITIONAL: 0, Sharing.CONDITIONAL: 1, Sharing.NOT_SHARED: 2}
-
-# What a rule may decide. `deny` is never written in a rule: it is the default when nothing matches.
-RULE_ACTIONS = ("show", "partial", "keyed_hash", "year_only", "nullify", "aggregate", "hide")
-VISIBLE_ACTIONS = frozenset({"show", "partial", "keyed_hash", "year_only", "nullify"})
-Action = Literal["show", "partial", "keyed_hash", "year_only", "nullify", "aggregate", "hide"]
-
-# The kind of value a column holds: decides which masks apply and what the leak scan looks for.
-SEMANTICS = ("name", "id_number", "phone", "address", "date", "sex", "text", "code", "number", "bool")
-Semantic = Literal["name", "id_number", "phone", "address", "date", "sex", "text", "code", "number", "bool"]
-MASK_APPLIES: dict[str, frozenset[str]] = {
-    "partial": frozenset({"name", "id_number", "phone", "address"}),
-    "year_only": frozenset({"date"}),
-}
-
-_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_CLASS = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
-_QUALIFIED = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
-
-
-def sharing_of(*values: Sharing | None) -> Sharing | None:
-    """The strictest of the given sharing categories (None when all are None)."""
-    present = [v for v in values if v is not None]
-    return max(present, key=SHARING_STRICTNESS.__getitem__) if present else None
-
-
-# ----------------------------------------------------------------------------------------------- models
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicySettings(_Strict):
-    """policy.yaml: the vocabulary every other file is checked against."""
-
-    version: int | str
-    name: str = "jianfu"
-    classifications: dict[str, str] = Field(min_length=1)
-    purposes: dict[str, str] = Field(default_factory=dict)
-    departments: list[str] | None = None
-    min_cell: int = Field(default=5, ge=2)
-
-    @field_validator("classifications")
-    @classmethod
-    def _levels_are_identifiers(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not _IDENT.match(k)]
-        if bad:
-            raise ValueError(f"classification levels must be lower_snake identifiers: {bad}")
-        return value
-
-
-class Rule(_Strict):
-    """One row of the access table; rules are read top to bottom and the first match decides."""
-
-    id: str
-    classifications: list[str] = Field(min_length=1)
-    treatment: Action
-    tiers: list[Tier] | None = None
-    sharing: list[Sharing] | None = None
-    purposes: list[str] | None = None
-    departments: list[str] | None = None
-    datasets: list[str] | None = None
-    note: str | None = None
-
-    @field_validator("classifications")
-    @classmethod
-    def _patterns(cls, value: list[str]) -> list[str]:
-        bad = [p for p in value if p != "*" and not _CLASS.match(p)]
-        if bad:
-            raise ValueError(f"not a classification pattern (level[.sub…] or '*'): {bad}")
-        return value
-
-    @field_validator("sharing")
-    @classmethod
-    def _never_not_shared(cls, value: list[Sharing] | None) -> list[Sharing] | None:
-        if value and Sharing.NOT_SHARED in value:
-            raise ValueError("不予共享 data never leaves the warehouse: no rule may match it")
-        return value
-
-    def matches(self, principal: Principal, dataset: str, classification: str, sharing: Sharing) -> bool:
-        if self.tiers is not None and principal.tier not in self.tiers:
-            return False
-        if self.sharing is not None and sharing not in self.sharing:
-            return False
-        if self.purposes is not None and principal.purpose not in self.purposes:
-            return False
-        if self.departments is not None and principal.department not in self.departments:
-            return False
-        if self.datasets is not None and dataset not in self.datasets:
-            return False
-        return any(class_matches(p, classification) for p in self.classifications)
-
-
-def class_matches(pattern: str, classification: str) -> bool:
-    """`personal` matches `personal` and `personal.phone`; `*` matches any classified column."""
-    return pattern == "*" or classification == pattern or classification.startswith(pattern + ".")
-
-
-class ColumnSpec(_Strict):
-    """How one source column is classified.
-
-    Exactly one of: `classification` (a dotted class such as `personal.phone`), `element` (a code of
-    the data-element dictionary; the element gives class and sharing), `element_from` (the name of a
-    source column holding, per row, the element code: for long tables such as form values). An
-    entry with none of them is an explicit 'not classified': it is denied like an absent entry.
-    """
-
-    classification: str | None = None
-    element: str | None = None
-    element_from: str | None = None
-    semantic: Semantic | None = None
-    sharing: Sharing | None = None
-    aggregate_dimension: bool = True
-    note: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source_of_class(self) -> ColumnSpec:
-        given = [k for k in ("classification", "element", "element_from") if getattr(self, k)]
-        if len(given) > 1:
-            raise ValueError(f"give only one of classification / element / element_from, not {given}")
-        if self.classification and not _CLASS.match(self.classification):
-            raise ValueError(f"not a classification: {self.classification!r}")
-        return self
-
-
-class Source(_Strict):
-    table: str | None = None
-    sql: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Source:
-        if (self.table is None) == (self.sql is None):
-            raise ValueError("a source is either `table: schema.name` or `sql: SELECT …`")
-        if self.table is not None and not _QUALIFIED.match(self.table):
-            raise ValueError(f"table must be schema.name in lower case: {self.table!r}")
-        return self
-
-    @property
-    def select_sql(self) -> str:
-        return f"SELECT * FROM {self.table}" if self.table else str(self.sql).strip().rstrip(";")
-
-    @property
-    def label(self) -> str:
-        return self.table or "sql"
-
-
-class AggregateSpec(_Strict):
-    """Aggregate-only form: counts grouped by `by` (+ the aggregate-only columns), small cells dropped."""
-
-    by: list[str] = Field(default_factory=list)
-    jurisdiction_digits: Literal[2, 6, 9, 12] = 9
-
-
-class Dataset(_Strict):
-    name: str
-    description: str = ""
-    sources: list[Source] = Field(min_length=1)
-    sharing: Sharing | None = None
-    jurisdiction: str | None = None
-    jurisdiction_digits: Literal[6, 9, 12] = 12  # a township-level mart: 9 (committees then get none of it)
-    reference: bool = False
-    aggregate: AggregateSpec | None = None
-    columns: dict[str, ColumnSpec | None] = Field(default_factory=dict)
-
-    @field_validator("columns", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        # `column: internal` is shorthand for `column: {classification: internal}`.
-        if isinstance(value, Mapping):
-            return {k: ({"classification": v} if isinstance(v, str) else v) for k, v in value.items()}
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Dataset:
-        if not _IDENT.match(self.name) or self.name.endswith("_counts"):
-            raise ValueError(f"dataset name must be lower_snake ASCII and not end in _counts: {self.name!r}")
-        if self.jurisdiction is None and not self.reference:
-            raise ValueError("a dataset without a jurisdiction column must be `reference: true`")
-        if self.jurisdiction is not None:
-            spec = self.columns.get(self.jurisdiction)
-            if spec is None or spec.classification is None:
-                raise ValueError(
-                    f"jurisdiction column {self.jurisdiction!r} must be listed with a classification"
-                )
-        drivers = {s.element_from for s in self.columns.values() if s and s.element_from}
-        if len(drivers) > 1:
-            raise ValueError(f"at most one element_from driver column per dataset, got {sorted(drivers)}")
-        for driver in drivers:
-            spec = self.columns.get(driver)
-            if spec is None or spec.classification is None:
-                raise ValueError(f"element_from column {driver!r} must be listed with a classification")
-        if self.aggregate:
-            missing = [c for c in self.aggregate.by if c not in self.columns]
-            if missing:
-                raise ValueError(f"aggregate.by names unlisted columns: {missing}")
-            if self.jurisdiction is None or self.jurisdiction_digits != 12:
-                raise ValueError("an aggregate needs a 12-digit jurisdiction column")
-        return self
-
-    @property
-    def driver(self) -> str | None:
-        """The column holding each row's data-element code, if the dataset is a long table."""
-        return next((s.element_from for s in self.columns.values() if s and s.element_from), None)
-
-
-class LeakTokenSource(_Strict):
-    """Extra clear values the leak scan looks for (e.g. IDs typed in fields no element matched)."""
-
-    kind: Literal["id_number", "phone", "name"]
-    sql: str
-
-
-class DatasetsFile(_Strict):
-    version: int | str = 1
-    datasets: list[Dataset]
-    leak_tokens: list[LeakTokenSource] = Field(default_factory=list)
-
-
-class PrincipalSet(_Strict):
-    """A family of principals: one per jurisdiction of `tier` (`present`: every division with data)."""
-
-    id: str
-    tier: Tier
-    jurisdictions: Literal["present", "all"] | list[str] = "present"
-    department: str | None = None
-    purpose: str | None = None
-    suffix: str | None = None
-    encrypt: bool = False
-    enabled: bool = True
-
-    @model_validator(mode="after")
-    def _valid(self) -> PrincipalSet:
-        if self.suffix is not None and not _IDENT.match(self.suffix.replace("-", "_")):
-            raise ValueError(f"suffix must be ASCII lower-case: {self.suffix!r}")
-        if isinstance(self.jurisdictions, list):
-            digits = TIER_DIGITS[self.tier]
-            bad = [j for j in self.jurisdictions if not (j.isdigit() and len(j) == digits)]
-            if bad:
-                raise ValueError(f"jurisdictions of tier {self.tier.value} are {digits}-digit codes: {bad}")
-        return self
-
-
-class Element(BaseModel):
-    """One entry of schemas/data_elements.yaml (other fields are ignored here)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    code: str
-    name: str = ""
-    type: str = "text"
-    sharing: Sharing | None = None
-    classification: str | None = None
-    category: str | None = None
-    semantic: Semantic | None = None
-
-    @property
-    def value_semantic(self) -> str:
-        """What kind of value the element holds, for masking and the leak scan."""
-        if self.semantic:
-            return self.semantic
-        by_type = {
-            "id_number": "id_number",
-            "phone": "phone",
-            "date": "date",
-            "year_month": "date",
-            "sex": "sex",
-            "integer": "number",
-            "decimal": "number",
-            "bool": "bool",
-        }
-        if self.type in by_type:
-            return by_type[self.type]
-        if self.code == "person_name" or self.code.endswith("_name"):
-            return "name"
-        if "address" in self.code:
-            return "address"
-        return "text"
-
-    @property
-    def full_classification(self) -> str | None:
-        """`level.sub` with sub = the element's category, else its semantic (e.g. `personal.phone`)."""
-        if not self.classification:
-            return None
-        return f"{self.classification}.{self.category or self.value_semantic}"
-
-
-# --------------------------------------------------------------------------------------- principals
-
-
-class Principal(BaseModel):
-    """Who receives a product: a tier, a jurisdiction prefix, optionally a department and a purpose."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tier: Tier
-    jurisdiction: str
-    department: str | None = None
-    purpose: str | None = None
-    suffix: str | None = None
-    encrypt: bool = False
-
-    @model_validator(mode="after")
-    def _digits(self) -> Principal:
-        digits = TIER_DIGITS[self.tier]
-        if not (self.jurisdiction.isdigit() and len(self.jurisdiction) == digits):
-            raise ValueError(
-                f"a {self.tier.value} principal's jurisdiction is a {digits}-digit code, got {self.jurisdiction!r}"
-            )
-        return self
-
-    @property
-    def ref(self) -> str:
-        """Stable text form, e.g. `district:310101` or `district:310101/mz`."""
-        base = f"{TIER_CODES[self.tier]}:{self.jurisdiction}"
-        return f"{base}/{self.suffix}" if self.suffix else base
-
-    @property
-    def profile(self) -> tuple[Tier, str | None, str | None]:
-        """Treatments depend on this, never on the jurisdiction: principals sharing it share masks."""
-        return (self.tier, self.department, self.purpose)
-
-    @property
-    def product_relpath(self) -> str:
-        stem = f"{self.jurisdiction}.{self.suffix}" if self.suffix else self.jurisdiction
-        return f"{TIER_CODES[self.tier]}/{stem}.duckdb"
-
-
-@dataclass(frozen=True)
-class PrincipalRef:
-    tier: Tier
-    jurisdiction: str
-    suffix: str | None
-
-    @property
-    def product_relpath(self) -> str:
-        stem = f"{self.jurisdiction}.{self.suffix}" if self.suffix else self.jurisdiction
-        return f"{TIER_CODES[self.tier]}/{stem}.duckdb"
-
-    @property
-    def ref(self) -> str:
-        base = f"{TIER_CODES[self.tier]}:{self.jurisdiction}"
-        return f"{base}/{self.suffix}" if self.suffix else base
-
-
-def parse_principal_ref(text: str) -> PrincipalRef:
-    """Parse `district:310101`, `区:310101`, `township:310101002/mz` (see docs/access.md)."""
-    match = re.fullmatch(r"\s*([^:\s]+)\s*:\s*(\d+)\s*(?:/\s*([a-z0-9_-]+))?\s*", text)
-    if not match or match.group(1) not in TIER_BY_NAME:
-        raise ValueError(
-            f"principal {text!r} is not TIER:CODE[/SUFFIX] with TIER one of {', '.join(sorted(TIER_BY_NAME))}"
-        )
-    tier = TIER_BY_NAME[match.group(1)]
-    code = match.group(2)
-    if len(code) != TIER_DIGITS[tier]:
-        raise ValueError(f"a {tier.value} jurisdiction is {TIER_DIGITS[tier]} digits, got {code!r}")
-    return PrincipalRef(tier, code, match.group(3))
-
-
-# ------------------------------------------------------------------------------------------ treatment
-
-
-@dataclass(frozen=True)
-class Treatment:
-    """What one principal gets for one column (and, for long tables, one data element)."""
-
-    action: str  # one of RULE_ACTIONS, or "deny"
-    code: str  # why: rule | unclassified_column | no_sharing_category | not_shared | no_rule | …
-    reason: str
-    classification: str | None = None
-    semantic: str = "text"
-    sharing: Sharing | None = None
-    rule_id: str | None = None
-
-    @property
-    def visible(self) -> bool:
-        return self.action in VISIBLE_ACTIONS
-
-
-def _deny(code: str, reason: str, **kw: Any) -> Treatment:
-    return Treatment(action="deny", code=code, reason=reason, **kw)
-
-
-# ------------------------------------------------------------------------------------------- policy
+MEMBERSHIP = "membership"  # sub-class of a sensitive roster's rows: `<level>.membership`
 
 
 @dataclass(frozen=True)
@@ -454,10 +72,16 @@ class Policy:
     elements: dict[str, Element]
     version: str
     files: tuple[Path, ...] = field(default=())
+    form_elements: FormClassSpec | None = None
 
     @property
     def min_cell(self) -> int:
         return self.settings.min_cell
+
+    @property
+    def levels(self) -> list[str]:
+        """Classification levels, least to most restricted (their order in policy.yaml)."""
+        return list(self.settings.classifications)
 
     def _element_class(self, spec: ColumnSpec, element: str) -> tuple[str | None, str, Sharing | None, str]:
         """A column bound to a data element takes the element's classification and (stricter) sharing."""
@@ -470,6 +94,10 @@ class Policy:
             sharing_of(spec.sharing, elem.sharing),
             f"element {element}",
         )
+
+    def column_element(self, dataset: Dataset, column: str) -> str | None:
+        spec = dataset.columns.get(column)
+        return spec.element if spec is not None else None
 
     def column_class(
         self, dataset: Dataset, column: str, element: str | None = None
@@ -488,11 +116,33 @@ class Policy:
             return self._element_class(spec, spec.element)  # existence checked at load
         if spec.classification:
             return spec.classification, spec.semantic or "text", spec.sharing, "declared"
-        return (
-            None,
-            spec.semantic or "text",
-            spec.sharing,
-            f"column {column!r} is listed without a classification",
+        return None, spec.semantic or "text", spec.sharing, f"column {column!r} is listed without a classification"
+
+    def _decide(
+        self, principal: Principal, ds: Dataset, classification: str, semantic: str, sharing: Sharing
+    ) -> Treatment:
+        kw: dict[str, Any] = {"classification": classification, "semantic": semantic, "sharing": sharing}
+        if sharing is Sharing.NOT_SHARED:
+            return deny("not_shared", "不予共享: never leaves the engineers' warehouse", **kw)
+        for rule in self.rules:
+            if not rule.matches(principal, ds.name, classification, sharing):
+                continue
+            applies = MASK_APPLIES.get(rule.treatment)
+            if applies is not None and semantic not in applies:
+                return deny("mask_not_applicable",
+                            f"rule {rule.id}: {rule.treatment} does not apply to {semantic} values",
+                            rule_id=rule.id, **kw)  # fmt: skip
+            if rule.treatment == "aggregate" and ds.aggregate is None:
+                return deny("aggregate_without_spec",
+                            f"rule {rule.id}: aggregate-only, but dataset {ds.name} declares no aggregate",
+                            rule_id=rule.id, **kw)  # fmt: skip
+            code = "rule" if rule.treatment != "hide" else "hidden_by_rule"
+            return Treatment(action=rule.treatment, code=code, reason=f"rule {rule.id}", rule_id=rule.id, **kw)
+        return deny(
+            "no_rule",
+            f"no rule for tier {principal.tier.value}, class {classification}, sharing {sharing.value}, "
+            f"purpose {principal.purpose or '-'}, department {principal.department or '-'}",
+            **kw,
         )
 
     def resolve(
@@ -501,49 +151,35 @@ class Policy:
         """The treatment of `column` of `dataset` for `principal` (for long tables: of one element's rows)."""
         ds = self.datasets.get(dataset)
         if ds is None:
-            return _deny("unknown_dataset", f"dataset {dataset!r} is not in datasets.yaml")
+            return deny("unknown_dataset", f"dataset {dataset!r} is not in datasets.yaml")
         if ds.sharing is None:
-            return _deny(
-                "no_sharing_category", f"dataset {dataset} has no sharing category (无条件/有条件/不予共享)"
-            )
+            return deny("no_sharing_category", f"dataset {dataset} has no sharing category (无条件/有条件/不予共享)")
         classification, semantic, col_sharing, note = self.column_class(ds, column, element)
         if classification is None:
-            return _deny("unclassified_column", note, semantic=semantic)
+            return deny("unclassified_column", note, semantic=semantic)
         sharing = sharing_of(ds.sharing, col_sharing)
         assert sharing is not None
-        kw: dict[str, Any] = {"classification": classification, "semantic": semantic, "sharing": sharing}
-        if sharing is Sharing.NOT_SHARED:
-            return _deny("not_shared", "不予共享: never leaves the engineers' warehouse", **kw)
-        for rule in self.rules:
-            if rule.matches(principal, dataset, classification, sharing):
-                applies = MASK_APPLIES.get(rule.treatment)
-                if applies is not None and semantic not in applies:
-                    return _deny(
-                        "mask_not_applicable",
-                        f"rule {rule.id}: {rule.treatment} does not apply to {semantic} values",
-                        rule_id=rule.id,
-                        **kw,
-                    )
-                if rule.treatment == "aggregate" and ds.aggregate is None:
-                    return _deny(
-                        "aggregate_without_spec",
-                        f"rule {rule.id}: aggregate-only, but dataset {dataset} declares no aggregate",
-                        rule_id=rule.id,
-                        **kw,
-                    )
-                return Treatment(
-                    action=rule.treatment,
-                    code="rule" if rule.treatment != "hide" else "hidden_by_rule",
-                    reason=f"rule {rule.id}",
-                    rule_id=rule.id,
-                    **kw,
-                )
-        return _deny(
-            "no_rule",
-            f"no rule for tier {principal.tier.value}, class {classification}, sharing {sharing.value}, "
-            f"purpose {principal.purpose or '-'}, department {principal.department or '-'}",
-            **kw,
-        )
+        return self._decide(principal, ds, classification, semantic, sharing)
+
+    def membership_level(self, elements: Iterable[str]) -> str | None:
+        """The class of being on a roster that collects `elements`: its strictest level when that level is
+        stricter than `personal` (a disability or 低保 roster), else None (rows are judged column by column)."""
+        order = self.levels
+        levels = [self.elements[e].classification for e in elements if e in self.elements]
+        levels = [lv for lv in levels if lv in order]
+        if not levels:
+            return None
+        top = max(levels, key=order.index)
+        if "personal" in order and order.index(top) <= order.index("personal"):
+            return None
+        return top
+
+    def resolve_membership(self, principal: Principal, dataset: str, level: str) -> Treatment:
+        """May `principal` see *rows* of a roster whose membership is of class `level` (`<level>.membership`)?"""
+        ds = self.datasets[dataset]
+        if ds.sharing is None:
+            return deny("no_sharing_category", f"dataset {dataset} has no sharing category")
+        return self._decide(principal, ds, f"{level}.{MEMBERSHIP}", "bool", ds.sharing)
 
     def principal_set_for(self, ref: PrincipalRef) -> PrincipalSet | None:
         for ps in self.principal_sets:
@@ -596,14 +232,20 @@ def canonical_version(docs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _check_settings(settings: PolicySettings, elements: Mapping[str, Element], where: Path, errors: list[str]) -> None:
+    for d in settings.derivable:  # parts a dictionary does not have (yet) cannot be shown: only the rest matter
+        if d.identifier not in elements:
+            errors.append(f"{where}: derivable {d.identifier!r}: unknown data element")
+        if not any(p.element in elements for p in d.parts):
+            errors.append(f"{where}: derivable {d.identifier!r}: none of its parts is a data element")
+
+
 def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
     """Load and validate every policy file; raise PolicyError listing all problems, file by file."""
     policy_dir = Path(policy_dir)
     dictionary_path = Path(dictionary_path)
     errors: list[str] = []
-    docs: dict[str, Any] = {}
-    for name in POLICY_FILES:
-        docs[name] = _read_yaml(policy_dir / name)
+    docs: dict[str, Any] = {name: _read_yaml(policy_dir / name) for name in POLICY_FILES}
     docs["data_elements.yaml"] = _read_yaml(dictionary_path)
 
     p_settings = policy_dir / "policy.yaml"
@@ -622,6 +264,7 @@ def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
                 f"is not a level of {p_settings.name} ({', '.join(settings.classifications)})"
             )
         elements[elem.code] = elem
+    _check_settings(settings, elements, p_settings, errors)
 
     p_rules = policy_dir / "rules.yaml"
     rules = _entries(p_rules, docs["rules.yaml"], "rules", Rule, "id", errors)
@@ -654,6 +297,7 @@ def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
     p_datasets = policy_dir / "datasets.yaml"
     datasets: dict[str, Dataset] = {}
     leak_tokens: list[LeakTokenSource] = []
+    form_elements: FormClassSpec | None = None
     ddoc = docs["datasets.yaml"]
     for ds in _entries(p_datasets, ddoc, "datasets", Dataset, "name", errors):
         where = f"{p_datasets}: dataset {ds.name!r}"
@@ -666,11 +310,20 @@ def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
             if spec.element and spec.element not in elements:
                 errors.append(f"{where}: column {col!r}: unknown data element {spec.element!r}")
             if spec.classification and spec.classification.split(".")[0] not in settings.classifications:
-                errors.append(
-                    f"{where}: column {col!r}: {spec.classification!r} is not under a declared level"
-                )
+                errors.append(f"{where}: column {col!r}: {spec.classification!r} is not under a declared level")
+        if ds.membership is not None and (ddoc or {}).get("form_elements") is None:
+            errors.append(f"{where}: `membership` needs `form_elements` (which elements each form collects)")
     if isinstance(ddoc, Mapping) and ddoc.get("leak_tokens") is not None:
         leak_tokens = _entries(p_datasets, ddoc, "leak_tokens", LeakTokenSource, "kind", errors)
+    if isinstance(ddoc, Mapping) and ddoc.get("form_elements") is not None:
+        try:
+            form_elements = FormClassSpec.model_validate(ddoc["form_elements"])
+        except ValidationError as exc:
+            errors.append(f"{p_datasets}: form_elements: {_fmt(exc)}")
+    if isinstance(ddoc, Mapping):
+        extra = set(ddoc) - set(DatasetsFile.model_fields)
+        if extra:
+            errors.append(f"{p_datasets}: unknown top-level keys {sorted(extra)}")
     for rule in rules:
         unknown = [d for d in rule.datasets or [] if d not in datasets]
         if unknown:
@@ -687,6 +340,7 @@ def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
         elements=elements,
         version=canonical_version(docs),
         files=tuple([policy_dir / n for n in POLICY_FILES] + [dictionary_path]),
+        form_elements=form_elements,
     )
 
 
@@ -708,14 +362,8 @@ def principals_for(policy: Policy, present: Iterable[str], known: Iterable[str] 
             source = present if ps.jurisdictions == "present" else known
             codes = sorted({c[:digits] for c in source})
         out.extend(
-            Principal(
-                tier=ps.tier,
-                jurisdiction=code,
-                department=ps.department,
-                purpose=ps.purpose,
-                suffix=ps.suffix,
-                encrypt=ps.encrypt,
-            )
+            Principal(tier=ps.tier, jurisdiction=code, department=ps.department, purpose=ps.purpose,
+                      suffix=ps.suffix, encrypt=ps.encrypt)
             for code in codes
-        )
+        )  # fmt: skip
     return out

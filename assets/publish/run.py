@@ -1,7 +1,11 @@
 """One publication run end to end, shared by the Dagster asset and `jianfu publish`.
 
-Products are built while the warehouse is attached read-only; the warehouse is opened for writing only
-afterwards, briefly, to append the audit rows (the Dagster asset holds the `warehouse` pool meanwhile).
+Order (each step only if the previous one held):
+1. verify the audit chains and their warehouse copy (`manifest.verify_all`): a rewritten audit stops publication;
+2. build, scan and seal a new generation (`products.publish`), warehouse attached read-only;
+3. append the generation to the audit manifest — it is recorded before it becomes visible;
+4. switch `current` to it;
+5. append the audit rows to the warehouse (briefly opened for writing; the asset holds the `warehouse` pool).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from pathlib import Path
 
 from assets.common import paths, warehouse
 from assets.publish import manifest, products
-from assets.publish.masking import MaskKey, resolve_mask_key
-from assets.publish.policy import TIER_CODES, Policy, Tier, load_policy
+from assets.publish.audit import AuditError
+from assets.publish.keys import AuditKey, MaskKey, resolve_audit_key, resolve_mask_key
+from assets.publish.policy import Policy, load_policy
+from assets.publish.types import TIER_CODES, Tier
 
 POLICY_DIR = paths.SCHEMAS_DIR / "policy"
 DICTIONARY = paths.SCHEMAS_DIR / "data_elements.yaml"
@@ -30,6 +36,14 @@ class Settings:
     policy_dir: Path = POLICY_DIR
     dictionary: Path = DICTIONARY
     unsafe_test_crypto: bool = False
+    audit_key: AuditKey | None = None
+    heads_dir: Path | None = None
+
+    @property
+    def audit(self) -> manifest.AuditSettings:
+        if self.audit_key is None:
+            raise AuditError("no audit key: set JIANFU_AUDIT_KEY (or JIANFU_ENV=dev for synthetic data)")
+        return manifest.audit_settings(self.published_dir, self.audit_key.key, self.heads_dir)
 
 
 def encryption_keys_from(env: Mapping[str, str]) -> dict[Tier, str]:
@@ -42,21 +56,28 @@ def encryption_keys_from(env: Mapping[str, str]) -> dict[Tier, str]:
     return out
 
 
+def default_published(warehouse_path: str | Path) -> Path:
+    return Path(warehouse_path).resolve().parent / "published"
+
+
 def settings_from(
     env: Mapping[str, str],
     warehouse_path: str | Path | None = None,
     published_dir: str | Path | None = None,
     mask_key: str | None = None,
     environment: str | None = None,
+    audit_key: str | None = None,
 ) -> Settings:
+    """Settings from explicit values (Dagster resource fields) falling back to an environment mapping (CLI)."""
     wh = Path(warehouse_path or paths.DEFAULT_WAREHOUSE)
+    environment = environment if environment is not None else env.get("JIANFU_ENV")
+    mk = resolve_mask_key(mask_key or env.get("JIANFU_MASK_KEY"), environment)
     return Settings(
         warehouse_path=wh,
-        published_dir=Path(published_dir) if published_dir else wh.resolve().parent / "published",
-        mask_key=resolve_mask_key(
-            mask_key or env.get("JIANFU_MASK_KEY"), environment or env.get("JIANFU_ENV")
-        ),
+        published_dir=Path(published_dir) if published_dir else default_published(wh),
+        mask_key=mk,
         encryption_keys=encryption_keys_from(env),
+        audit_key=resolve_audit_key(audit_key or env.get("JIANFU_AUDIT_KEY"), environment, mk.key),
     )
 
 
@@ -68,7 +89,12 @@ def publish_and_record(
     tiers: Iterable[Tier] | None = None,
     write_warehouse_audit: bool = True,
 ) -> products.PublishResult:
-    """Publish, append the JSONL manifest, and (optionally) the warehouse audit tables."""
+    """Verify the audit, publish a generation, record it, make it visible, copy the audit to the warehouse."""
+    audit = settings.audit
+    problems = manifest.verify_all(audit, settings.warehouse_path if write_warehouse_audit else None)
+    if problems:
+        raise AuditError("the audit does not verify, nothing was published (see `jianfu audit verify`):\n  "
+                         + "\n  ".join(problems[:20]))  # fmt: skip
     policy = policy or load_policy(settings.policy_dir, settings.dictionary)
     result = products.publish(
         settings.warehouse_path,
@@ -79,10 +105,12 @@ def publish_and_record(
         tiers=tiers,
         encryption_keys=settings.encryption_keys,
         unsafe_test_crypto=settings.unsafe_test_crypto,
+        switch_now=False,
     )
-    manifest.write_jsonl_manifest(settings.published_dir, result)
+    macs = manifest.write_jsonl_manifest(audit, result)
+    products.switch(result)
     if write_warehouse_audit:
         with warehouse.connect(settings.warehouse_path) as con:
-            manifest.record_publication(con, result)
-            manifest.sync_query_log(con, settings.published_dir)
+            manifest.record_publication(con, result, audit, macs)
+            manifest.sync_query_log(con, audit)
     return result

@@ -11,12 +11,20 @@ import pytest
 import yaml
 
 from assets.common import paths
+from assets.publish import manifest
+from assets.publish.manifest import AuditSettings
 from assets.publish.masking import MaskKey
 from assets.publish.policy import Policy, load_policy
 from assets.publish.products import PublishResult, publish
 
 POLICY_DIR = paths.SCHEMAS_DIR / "policy"
 TEST_KEY = MaskKey(b"test-only-mask-key-0123456789abcdef", "explicit")
+AUDIT_KEY = b"test-only-audit-key-fedcba9876543210"
+
+
+def audit_for(published: Path) -> AuditSettings:
+    """The audit settings of a test's products folder (heads beside it, as in production)."""
+    return manifest.audit_settings(published, AUDIT_KEY)
 
 # A frozen dictionary for the tests, so another engineer extending schemas/data_elements.yaml does not
 # change what these tests expect. Same shape as the real file.
@@ -128,6 +136,7 @@ PEOPLE = [
 
 
 def record_id(i: int) -> str:
+    """GA01 record of PEOPLE[i]: record_id(i); its MZ01 record (if any): record_id(100 + i)."""
     return f"{i:016x}"
 
 
@@ -161,7 +170,8 @@ def build_warehouse(
             "issuer_level VARCHAR, frequency VARCHAR, target VARCHAR)"
         )
         con.execute(
-            "INSERT INTO catalog.forms VALUES ('MZ01', '残疾人信息登记表', '残联', '区级', 'annual', '居委会')"
+            "INSERT INTO catalog.forms VALUES ('GA01', '实有人口信息登记表', '公安局', '市级', 'quarterly', '全部'), "
+            "('MZ01', '残疾人信息登记表', '残联', '区级', 'annual', '居委会')"
         )
         con.execute(
             "CREATE TABLE staging.form_records (record_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, "
@@ -175,61 +185,59 @@ def build_warehouse(
             "element_code VARCHAR, value_raw VARCHAR, value VARCHAR, value_flag VARCHAR)"
         )
         for i, (cc, name, idn, phone, addr, dis) in enumerate(PEOPLE):
-            rid = record_id(i)
             district = cc[:6] if cc else "310104"
             birth = f"{idn[6:10]}-{idn[10:12]}-{idn[12:14]}"
-            con.execute(
-                "INSERT INTO staging.form_records VALUES (?, 'f00d', ?, 'Sheet1', ?, 'run1', ?, ?, ?, 'MZ01', "
-                "'2026', ?, ?, ?, 'valid', ?, ?, [])",
-                [
-                    rid,
-                    f"{district}/MZ01/2026/{cc or district}_残疾人信息登记表.xlsx",
-                    i + 2,
-                    district,
-                    cc[:9] if cc else None,
-                    cc,
-                    name,
-                    idn,
-                    " " + idn + " ",
-                    birth,
-                    "男",
-                ],
-            )
-            values = [
-                (1, "姓名", "姓名", "text", "person_name", name),
-                (2, "身份证号", "身份证号", "id_number", "citizen_id", idn),
-                (3, "联系电话", "手机", "phone", "phone", phone),
-                (4, "居住地址", "现住址", "text", "residence_address", addr),
-                # no exact synonym at ingestion: the element comes from catalog.form_fields (when it exists)
-                (5, "残疾类别", "残疾类别", "text", None, dis),
-                # 不予共享 element: its rows must reach no product.
-                (6, "健康状况", "健康状况", "text", "health_condition", "高血压"),
-                # Planted: a guardian's ID typed in a field no element matched (element NULL). The row
-                # is unclassified, so it is not published; the scan still looks for the ID everywhere.
-                (7, "监护人身份证号", "监护人身份证号", "id_number", None, "31011519800101" + f"{i:04d}"),
-                # Planted: an extra column that carries a phone number in free text (element NULL).
-                (None, "备注", "备注", "text", None, f"请联系{phone}"),
-            ]
-            for order, label, header, ftype, elem, value in values:
-                if value is None:
-                    continue
+            # Every resident is on the population register GA01 (not sensitive); residents with a disability are
+            # also on the MZ01 roster, whose membership is sensitive: below the committee, only counts of it.
+            forms = [("GA01", record_id(i))] + ([("MZ01", record_id(100 + i))] if dis else [])
+            for form, rid in forms:
                 con.execute(
-                    "INSERT INTO staging.form_values VALUES (?, ?, 'MZ01', ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [rid, district, order, label, header, ftype, elem, value, value],
-                )
+                    "INSERT INTO staging.form_records VALUES (?, 'f00d', ?, 'Sheet1', ?, 'run1', ?, ?, ?, ?, "
+                    "'2026', ?, ?, ?, 'valid', ?, ?, [])",
+                    [rid, f"{district}/{form}/2026/{cc or district}_{form}.xlsx", i + 2, district,
+                     cc[:9] if cc else None, cc, form, name, idn, " " + idn + " ", birth, "男"],
+                )  # fmt: skip
+                if form == "GA01":
+                    values = [
+                        (1, "姓名", "姓名", "text", "person_name", name),
+                        (2, "身份证号", "身份证号", "id_number", "citizen_id", idn),
+                        (3, "联系电话", "手机", "phone", "phone", phone),
+                        (4, "居住地址", "现住址", "text", "residence_address", addr),
+                        # Planted: a guardian's ID typed in a field no element matched (element NULL). The row
+                        # is unclassified, so it is not published; the scan still looks for the ID everywhere.
+                        (7, "监护人身份证号", "监护人身份证号", "id_number", None, "31011519800101" + f"{i:04d}"),
+                        # Planted: an extra column that carries a phone number in free text (element NULL).
+                        (None, "备注", "备注", "text", None, f"请联系{phone}"),
+                    ]
+                else:
+                    values = [
+                        (1, "姓名", "姓名", "text", "person_name", name),
+                        (2, "身份证号", "身份证号", "id_number", "citizen_id", idn),
+                        # no exact synonym at ingestion: the element comes from catalog.form_fields (when it exists)
+                        (5, "残疾类别", "残疾类别", "text", None, dis),
+                        # 不予共享 element: its rows must reach no product.
+                        (6, "健康状况", "健康状况", "text", "health_condition", "高血压"),
+                    ]
+                for order, label, header, ftype, elem, value in values:
+                    con.execute(
+                        "INSERT INTO staging.form_values VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                        [rid, district, form, order, label, header, ftype, elem, value, value],
+                    )
         if with_form_fields:
             con.execute(
                 "CREATE TABLE catalog.form_fields (form_code VARCHAR, field_order BIGINT, field_label VARCHAR, "
                 "element_code VARCHAR, method VARCHAR, confidence DOUBLE, status VARCHAR)"
             )
             con.executemany(
-                "INSERT INTO catalog.form_fields VALUES ('MZ01', ?, ?, ?, 'synonym', 1.0, ?)", FORM_FIELDS
-            )
+                "INSERT INTO catalog.form_fields VALUES (?, ?, ?, ?, 'synonym', 1.0, ?)",
+                [(form, *f) for form, orders in (("GA01", {1, 2, 3, 4, 7}), ("MZ01", {1, 2, 5, 6}))
+                 for f in FORM_FIELDS if f[0] in orders],
+            )  # fmt: skip
         if with_persons:
             con.execute(
-                "CREATE TABLE core.persons AS SELECT printf('P%05d', row_number() OVER ()) AS person_id, "
-                "person_name, id_number, id_sex AS sex, id_birth_date AS birth_date, committee_code, "
-                "'未知' AS golden_method FROM staging.form_records WHERE committee_code IS NOT NULL"
+                "CREATE TABLE core.persons AS SELECT printf('P%05d', row_number() OVER (ORDER BY record_id)) AS "
+                "person_id, person_name, id_number, id_sex AS sex, id_birth_date AS birth_date, committee_code, "
+                "'未知' AS golden_method FROM staging.form_records WHERE committee_code IS NOT NULL AND form_code = 'GA01'"
             )
             # golden_method is planted: a column the policy does not classify (must not be published).
             con.execute(
@@ -261,6 +269,19 @@ def dictionary_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def policy(dictionary_path: Path) -> Policy:
     return load_policy(POLICY_DIR, dictionary_path)
+
+
+@pytest.fixture(scope="session")
+def policy_no_k(dictionary_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    """The shipped policy with k-anonymity switched off: the masks of each rule, as written, are visible
+    (with 12 residents every quasi-identifier of the district and city products is generalized away)."""
+    folder = tmp_path_factory.mktemp("policy_no_k")
+    for f in POLICY_DIR.glob("*.yaml"):
+        (folder / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    doc = yaml.safe_load((folder / "policy.yaml").read_text(encoding="utf-8"))
+    doc["k_anonymity"]["tiers"] = []
+    (folder / "policy.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return load_policy(folder, dictionary_path)
 
 
 @pytest.fixture()

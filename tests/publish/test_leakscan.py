@@ -9,14 +9,14 @@ import duckdb
 import pytest
 
 from assets.common import warehouse
-from assets.publish import leakscan, manifest
+from assets.publish import checks, manifest
 from assets.publish.policy import Policy
 from assets.publish.products import product_files, publish
-from tests.publish.conftest import PEOPLE, TEST_KEY, Published, build_warehouse
+from tests.publish.conftest import PEOPLE, TEST_KEY, Published, audit_for, build_warehouse
 
 
 def test_clean_products_pass_the_scan(published: Published, policy: Policy) -> None:
-    report = leakscan.scan_published(published.warehouse, published.published, policy)
+    report = checks.scan_published(published.warehouse, published.published, policy)
     assert report.passed, report.findings
     assert report.products == len(published.result.products) == len(product_files(published.published))
     assert set(report.tokens) == {"id_number", "phone", "name"}
@@ -103,7 +103,7 @@ def test_planted_leaks_are_found(
     published: Published, policy: Policy, tmp_path: Path, relpath: str, sql: list[str], kind: str
 ) -> None:
     out = _tampered(published, tmp_path, relpath, sql)
-    report = leakscan.scan_published(published.warehouse, out, policy)
+    report = checks.scan_published(published.warehouse, out, policy)
     assert not report.passed
     assert kind in {f.kind for f in report.findings}, report.findings
     clear = [p[2] for p in PEOPLE] + [p[3] for p in PEOPLE] + [p[1] for p in PEOPLE]
@@ -114,22 +114,24 @@ def test_planted_leaks_are_found(
 def test_deny_by_default_report(published: Published, policy: Policy, tmp_path: Path) -> None:
     wh = tmp_path / "wh.duckdb"
     shutil.copy(published.warehouse, wh)
+    settings = audit_for(tmp_path / "out")
+    macs = manifest.write_jsonl_manifest(settings, published.result)
     with warehouse.connect(wh) as con:
-        manifest.record_publication(con, published.result)
-    violations, gaps, total = leakscan.deny_by_default_report(wh, published.published, policy)
+        manifest.record_publication(con, published.result, settings, macs)
+    violations, gaps, total = checks.deny_by_default_report(wh, published.published, policy)
     assert violations.height == 0, violations
     assert total > 0
     assert "golden_method" in set(gaps["column_name"].to_list())  # planted unclassified column: a policy gap
     # A silent drop: remove the denials of persons.golden_method; the report must notice.
     with warehouse.connect(wh) as con:
         con.execute("DELETE FROM publish.denials WHERE column_name = 'golden_method'")
-    violations, _, _ = leakscan.deny_by_default_report(wh, published.published, policy)
+    violations, _, _ = checks.deny_by_default_report(wh, published.published, policy)
     assert set(violations["column"].to_list()) == {"golden_method"}
     # A column present in a product but not described in its _columns table.
     out = _tampered(
         published, tmp_path, "district/310101.duckdb", ["ALTER TABLE forms ADD COLUMN extra VARCHAR"]
     )
-    violations, _, _ = leakscan.deny_by_default_report(wh, out, policy)
+    violations, _, _ = checks.deny_by_default_report(wh, out, policy)
     assert "extra" in set(violations["column"].to_list())
 
 

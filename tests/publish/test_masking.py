@@ -8,6 +8,7 @@ import hmac
 import duckdb
 import pytest
 
+from assets.publish.keys import resolve_audit_key
 from assets.publish.masking import (
     DEV_MASK_KEY,
     MaskKeyError,
@@ -106,6 +107,42 @@ def test_mask_key_resolution() -> None:
         resolve_mask_key("short", "dev")
     dev = resolve_mask_key(None, "dev")
     assert (dev.key, dev.source) == (DEV_MASK_KEY.encode(), "dev-default")
-    real = resolve_mask_key("x" * 40, "dev")  # an explicit key always wins over the dev default
+    real = resolve_mask_key("0f3a9c61d2e84b7f5a0c3e19d86b2f47", "dev")  # an explicit key wins over the dev default
     assert real.source == "env" and real.fingerprint != dev.fingerprint
-    assert "x" * 12 not in real.fingerprint
+    assert "0f3a9c61" not in real.fingerprint
+
+
+@pytest.mark.parametrize("environment", ["Dev", " dev", "dev ", "DEV", "dev\n"])
+def test_jianfu_env_is_read_strictly(environment: str) -> None:
+    """Only exactly `dev` enables the development keys (as for the person-id salt); look-alikes are errors."""
+    with pytest.raises(MaskKeyError, match="not exactly 'dev'"):
+        resolve_mask_key(None, environment)
+    with pytest.raises(MaskKeyError, match="not exactly 'dev'"):
+        resolve_audit_key(None, environment)
+    assert resolve_mask_key("0f3a9c61d2e84b7f5a0c3e19d86b2f47", "production").source == "env"
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        (DEV_MASK_KEY, "documented development key"),  # planted: the public dev key outside dev
+        (" " * 16, "whitespace"),  # planted: 16 spaces
+        ("x" * 40, "entropy"),  # planted: one repeated character
+        ("abababababababababab", "entropy"),  # planted: two characters
+        ("short-key", "16 bytes"),
+        (" 0f3a9c61d2e84b7f5a0c3e19d86b2f47", "whitespace"),
+    ],
+)
+def test_weak_keys_are_refused(key: str, why: str) -> None:
+    with pytest.raises(MaskKeyError, match=why):
+        resolve_mask_key(key, None)
+    with pytest.raises(MaskKeyError, match=why):
+        resolve_audit_key(key, None)
+
+
+def test_audit_key_differs_from_mask_key() -> None:
+    key = "0f3a9c61d2e84b7f5a0c3e19d86b2f47"
+    with pytest.raises(MaskKeyError, match="differ"):
+        resolve_audit_key(key, None, resolve_mask_key(key, None).key)
+    with pytest.raises(MaskKeyError, match="JIANFU_AUDIT_KEY"):
+        resolve_audit_key(None, None)

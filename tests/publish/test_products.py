@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.publish import products
+from assets.publish import generation, products, writer
 from assets.publish.policy import Policy, Tier
 from assets.publish.products import publish
 from tests.publish.conftest import PEOPLE, TEST_KEY, Published, build_warehouse
@@ -55,7 +55,7 @@ def test_every_present_district_and_township_gets_a_product(published: Published
     for rec in published.result.products:
         assert rec.path.exists()
         assert hashlib.sha256(rec.path.read_bytes()).hexdigest() == rec.sha256
-    assert not list(published.published.rglob(f"*{products.TMP_MARK}*"))
+    assert not any((published.published / generation.BUILDING).iterdir())
 
 
 def test_rows_are_filtered_by_jurisdiction(published: Published) -> None:
@@ -66,8 +66,13 @@ def test_rows_are_filtered_by_jurisdiction(published: Published) -> None:
                 rec.path, f"SELECT count(*) FROM {table} WHERE NOT starts_with(committee_code, '{prefix}')"
             )
             assert outside == [(0,)], (rec.relpath, table)
-        expected = sum(1 for c, *_ in PEOPLE if c and c.startswith(prefix))
-        assert _q(rec.path, "SELECT count(*) FROM form_records") == [(expected,)]
+        register = sum(1 for c, *_ in PEOPLE if c and c.startswith(prefix))
+        roster = sum(1 for c, *_, dis in PEOPLE if c and c.startswith(prefix) and dis)
+        # rows of the disability roster MZ01 are sensitive: only the committee (data return) receives them
+        expected = register + (roster if rec.principal.tier is Tier.COMMITTEE else 0)
+        assert _q(rec.path, "SELECT count(*) FROM form_records") == [(expected,)], rec.relpath
+        forms = {f for (f,) in _q(rec.path, "SELECT DISTINCT form_code FROM form_values")}
+        assert ("MZ01" in forms) == (rec.principal.tier is Tier.COMMITTEE and roster > 0)
 
 
 def test_unresolved_committee_rows_reach_no_product(published: Published) -> None:
@@ -79,8 +84,10 @@ def test_unresolved_committee_rows_reach_no_product(published: Published) -> Non
     assert "no_jurisdiction" in codes
 
 
-def test_district_product_masks(published: Published) -> None:
-    path = published.published / "district" / "310101.duckdb"
+def test_district_product_masks(tmp_path: Path, policy_no_k: Policy) -> None:
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    publish(wh, tmp_path / "out", policy_no_k, TEST_KEY)
+    path = tmp_path / "out" / "district" / "310101.duckdb"
     rows = _q(path, "SELECT person_name, id_number, id_birth_date FROM form_records ORDER BY record_id")
     src = [p for p in PEOPLE if p[0] and p[0].startswith("310101")]
     for (name, idn, birth), person in zip(rows, src, strict=True):
@@ -89,6 +96,23 @@ def test_district_product_masks(published: Published) -> None:
         assert birth == person[2][6:10]
     phones = _q(path, "SELECT value FROM form_values WHERE element_code = 'phone' ORDER BY record_id")
     assert [p[0] for p in phones] == [p[3][:3] + "****" + p[3][-4:] for p in src]
+
+
+def test_k_anonymity_generalizes_quasi_identifiers(published: Published) -> None:
+    """12 residents in 4 committees: no combination of committee, sex and birth band covers 5 persons, so the
+    products above the committee keep the committee and hide the rest; a township still sees names in clear
+    (identified data by purpose: names are its identity, not quasi-identifiers), the committee everything."""
+    district = published.published / "district" / "310101.duckdb"
+    assert _q(district, "SELECT count(person_name), count(id_birth_date), count(id_sex) FROM form_records") == [(0, 0, 0)]
+    reasons = {r for (r,) in _q(district, "SELECT reason FROM _columns WHERE column_name = 'id_birth_date'")}
+    assert any("k-anonymity" in r for r in reasons)
+    township = published.published / "township" / "310101002.duckdb"
+    assert _q(township, "SELECT count(id_birth_date), count(id_sex) FROM form_records") == [(0, 0)]
+    assert ("张伟",) in _q(township, "SELECT person_name FROM form_records")
+    committee = published.published / "committee" / "310101002001.duckdb"
+    assert _q(committee, "SELECT count(*) = count(id_birth_date) FROM form_records") == [(True,)]
+    codes = {(d.tier, d.reason_code) for d in published.result.denials}
+    assert {("区", "k_anonymity"), ("街镇", "k_anonymity")} <= codes and ("居村", "k_anonymity") not in codes
 
 
 def test_keyed_hash_joins_across_products(published: Published) -> None:
@@ -111,7 +135,7 @@ def test_city_never_gets_names_and_committee_gets_clear_values(published: Publis
     ) == [(0,)]
     assert _q(city, "SELECT count(*), count(value) FROM form_values WHERE element_code = 'phone'") == [
         (sum(1 for c, *_ in PEOPLE if c), 0)
-    ]  # nullify
+    ]  # nullify (one GA01 row per resident; the MZ01 roster is not in the city's rows)
     committee = published.published / "committee" / "310101002001.duckdb"
     assert ("张伟", "310101195001011234") in _q(committee, "SELECT person_name, id_number FROM form_records")
 
@@ -128,23 +152,21 @@ def test_not_shared_and_unclassified_values_are_nowhere(published: Published) ->
 
 def test_aggregates_suppress_small_cells(published: Published, policy: Policy) -> None:
     township = published.published / "township" / "310101002.duckdb"
-    rows = _q(township, "SELECT jurisdiction_code, value, n FROM form_values_counts")
-    assert rows == [("310101002", "肢体残疾", 6)]  # 视力残疾 (1 person) is below 5: dropped
-    assert _q(township, "SELECT count(*) FROM form_values WHERE element_code = 'disability_category'") == [
-        (0,)
-    ]
-    table = next(
-        t
-        for r in published.result.products
-        if r.principal.ref == "township:310101002"
-        for t in r.tables
-        if t.table == "form_values_counts"
-    )
-    assert table.suppressed_cells == 1
+    rows = _q(township, "SELECT jurisdiction_code, value, n FROM form_values_counts "
+                        "WHERE element_code = 'disability_category'")  # fmt: skip
+    # 视力残疾 (1 person) is below 5: suppressed; 肢体残疾 (6) too, or the roster's 7 rows (a shown margin, in
+    # form_records_counts) minus 6 would give the 1 back (complementary suppression)
+    assert rows == []
+    assert _q(township, "SELECT n FROM form_records_counts WHERE form_code = 'MZ01'") == [(7,)]
+    assert _q(township, "SELECT count(*) FROM form_values WHERE element_code = 'disability_category'") == [(0,)]
+    # identifier-like elements never group counts (nor are they counted: the roster's size is in form_records_counts)
+    assert _q(township, "SELECT count(*) FROM form_values_counts WHERE element_code IN ('person_name', "
+                        "'citizen_id', 'phone', 'residence_address')") == [(0,)]  # fmt: skip
+    table = next(t for r in published.result.products if r.principal.ref == "township:310101002"
+                 for t in r.tables if t.table == "form_values_counts")  # fmt: skip
+    assert table.suppressed_cells >= 1
     for rec in published.result.products:
-        for (table_name,) in _q(
-            rec.path, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_counts'"
-        ):
+        for (table_name,) in _q(rec.path, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_counts'"):
             assert _q(rec.path, f"SELECT count(*) FROM {table_name} WHERE n < {policy.min_cell}") == [(0,)]
 
 
@@ -159,8 +181,8 @@ def test_missing_sources_are_skipped_not_errors(tmp_path: Path, policy: Policy) 
     district = tmp_path / "out" / "district" / "310101.duckdb"
     assert "persons" not in {r[0] for r in _q(district, "SELECT table_name FROM duckdb_tables()")}
     # form_values fell back to the source without catalog.form_fields: 残疾类别 has no element there
-    tables = {r[0] for r in _q(district, "SELECT table_name FROM duckdb_tables()")}
-    assert "form_values_counts" not in tables
+    counted = {e for (e,) in _q(district, "SELECT DISTINCT element_code FROM form_values_counts")}
+    assert "disability_category" not in counted
     assert "disability_category" not in {
         e for (e,) in _q(district, "SELECT DISTINCT element_code FROM form_values")
     }
@@ -186,7 +208,7 @@ def test_failed_scan_keeps_the_previous_products(tmp_path: Path, policy: Policy)
         for p in products.product_files(out)
     }
     assert after == before
-    assert not list(out.rglob(f"*{products.TMP_MARK}*"))
+    assert not any((out / generation.BUILDING).iterdir())
 
 
 def test_crash_mid_run_leaves_complete_products(
@@ -196,7 +218,7 @@ def test_crash_mid_run_leaves_complete_products(
     out = tmp_path / "out"
     first = publish(wh, out, policy, TEST_KEY)
     before = {p.relpath: p.sha256 for p in first.products}
-    real = products.write_product
+    real = writer.write_product
     calls = {"n": 0}
 
     def crash_on_third(*args, **kwargs):  # noqa: ANN002, ANN003
@@ -205,7 +227,10 @@ def test_crash_mid_run_leaves_complete_products(
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(products, "write_product", crash_on_third)
+    con = duckdb.connect(str(wh))  # new data: every product is rewritten (none can be carried over)
+    con.execute("UPDATE staging.form_records SET period = '2027'")
+    con.close()
+    monkeypatch.setattr(writer, "write_product", crash_on_third)
     with pytest.raises(OSError):
         publish(wh, out, policy, TEST_KEY)
     after = {
@@ -213,9 +238,10 @@ def test_crash_mid_run_leaves_complete_products(
         for p in products.product_files(out)
     }
     assert after == before
-    monkeypatch.setattr(products, "write_product", real)
+    assert any((out / generation.BUILDING).iterdir())  # the crash left a half-built generation, invisible
+    monkeypatch.setattr(writer, "write_product", real)
     publish(wh, out, policy, TEST_KEY)
-    assert not list(out.rglob(f"*{products.TMP_MARK}*"))  # the next run cleans the crash's leftovers
+    assert not any((out / generation.BUILDING).iterdir())  # the next run cleans the crash's leftovers
 
 
 def test_reader_keeps_reading_while_a_product_is_replaced(tmp_path: Path, policy: Policy) -> None:
@@ -256,9 +282,38 @@ def test_tier_filter_publishes_and_retires_only_that_tier(tmp_path: Path, policy
     wh = build_warehouse(tmp_path / "wh.duckdb")
     out = tmp_path / "out"
     publish(wh, out, policy, TEST_KEY)
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE staging.form_records SET period = '2027' WHERE committee_code LIKE '310101%'")
+    con.close()
     result = publish(wh, out, policy, TEST_KEY, tiers=[Tier.DISTRICT])
-    assert {p.principal.tier for p in result.products} == {Tier.DISTRICT}
+    rebuilt = {p.relpath for p in result.products if not p.carried}
+    assert rebuilt == {"district/310101.duckdb"}  # 310104's inputs did not change: carried as it was
+    assert {p.principal.tier for p in result.products if p.carried} == set(Tier)  # the other tiers: untouched
     assert (out / "township" / "310101002.duckdb").exists()
+    assert _q(out / "township" / "310101002.duckdb", "SELECT DISTINCT period FROM form_records") == [("2026",)]
+
+
+def test_unchanged_products_are_carried_not_rewritten(tmp_path: Path, policy: Policy) -> None:
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    out = tmp_path / "out"
+    first = publish(wh, out, policy, TEST_KEY)
+    stat = {p.relpath: (out / p.relpath).stat() for p in first.products}
+    con = duckdb.connect(str(wh))  # one committee's data changes; every other product's inputs stay the same
+    con.execute("UPDATE staging.form_records SET period = '2027' WHERE committee_code = '310104003001'")
+    con.close()
+    second = publish(wh, out, policy, TEST_KEY)
+    changed = {p.relpath for p in second.products if not p.carried}
+    assert changed == {"city/31.duckdb", "district/310104.duckdb", "township/310104003.duckdb",
+                       "committee/310104003001.duckdb"}  # fmt: skip
+    for p in second.products:
+        now = (out / p.relpath).stat()
+        if p.carried:  # same inode, bytes and mtime: not rewritten, and its recorded scan is reused
+            assert (now.st_ino, now.st_mtime_ns, now.st_size) == (stat[p.relpath].st_ino,
+                    stat[p.relpath].st_mtime_ns, stat[p.relpath].st_size)  # fmt: skip
+            assert p.scan and p.scan["findings"] == 0
+    from assets.publish.checks import verify_generation
+
+    assert verify_generation(out) == ([], len(second.products))
 
 
 def test_encrypted_products(tmp_path: Path, dictionary_path: Path) -> None:
@@ -297,3 +352,25 @@ def test_township_level_mart_goes_to_townships_and_above_only(published: Publish
         published.published / "township" / "310101002.duckdb", "SELECT township_code FROM burden_by_township"
     )
     assert township == [("310101002",)]
+
+
+def test_complementary_suppression_protects_every_margin() -> None:
+    import polars as pl
+
+    from assets.publish.privacy import complementary_suppression
+
+    cells = pl.DataFrame({
+        "j": ["A"] * 6 + ["B"],
+        "form": ["F", "F", "F", "G", "G", "G", "F"],
+        "value": ["x", "y", "z", "x", "y", "z", "x"],
+        "n": [9, 2, 30, 12, 11, 40, 1],  # planted: F/y = 2 (primary); B/F/x = 1 alone in its jurisdiction
+    })  # fmt: skip
+    s = complementary_suppression(cells, ["form", "value"], 5, fixed=["j"]).to_list()
+    assert s[1] and s[6]  # primary
+    assert s[0]  # F/x: the smallest other cell of F's margin over value, else 9 + 2 + 30 = known total gives 2
+    assert s[3]  # G/x: the column margin x (9 + 12) would give 9 back, then 2 from F's row margin
+    assert not s[5]  # 40 is never needed
+    for form in ("F", "G"):  # no margin group has exactly one suppressed cell or a suppressed sum below 5
+        sup = [n for n, f, hide, j in zip(cells["n"], cells["form"], s, cells["j"], strict=True)
+               if hide and f == form and j == "A"]  # fmt: skip
+        assert len(sup) != 1 and (not sup or sum(sup) >= 5)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assets.publish import cli, manifest, query
-from tests.publish.conftest import PEOPLE, Published
+from assets.publish import audit, cli, query
+from tests.publish.conftest import AUDIT_KEY, PEOPLE, Published, audit_for
 
 
 @pytest.fixture()
@@ -57,10 +57,47 @@ def test_non_select_statements_are_refused(out: Path, sql: str) -> None:
     assert outcome.status == "refused", outcome.message
 
 
-def test_file_access_from_a_select_fails(out: Path, published: Published) -> None:
-    # read_text/read_csv would reach other files (the warehouse!): external access is disabled
-    outcome = query.run_query(out, "district:310101", f"SELECT * FROM read_text('{published.warehouse}')")
-    assert outcome.status == "error" and "disabled" in outcome.message
+ESCAPES = [
+    "EXPLAIN ANALYZE SELECT 1",  # runs the statement it explains
+    "EXPLAIN SELECT 1",
+    "SELECT 1 -- it's a comment\n; COPY form_records TO '/tmp/x.csv'",  # a quote in a comment hid COPY before
+    "/* ' */ COPY form_records TO '/tmp/jianfu-leak.csv'",
+    "SELECT * FROM read_text('{wh}')",
+    "SELECT * FROM read_csv('{wh}')",
+    "SELECT * FROM glob('/tmp/*')",
+    "SELECT * FROM read_parquet('/tmp/x.parquet')",
+    "SELECT * FROM read_blob('{wh}')",
+    "SELECT * FROM '{wh}'",  # a replacement scan of a file path
+    "SELECT * FROM query('SELECT 1')",
+    "SELECT getenv('HOME')",
+    "SELECT current_setting('temp_directory')",
+    "SELECT * FROM duckdb_settings()",
+    "WITH x AS (SELECT * FROM read_text('{wh}')) SELECT * FROM x",
+    "SELECT (SELECT count(*) FROM read_text('{wh}'))",
+    "SELECT * FROM form_records, sqlite_scan('{wh}', 't')",
+    "SELECT * FROM wh.main.persons",  # another catalog
+    "SELECT 1 --\u2028COPY form_records TO '/tmp/jianfu-leak.csv'",  # a line separator: one comment to DuckDB
+    "SELECT 1 --\u2029; COPY form_records TO '/tmp/jianfu-leak.csv'",
+    "SELECT 'a\u200bb'",  # a zero-width character
+]
+
+
+@pytest.mark.parametrize("sql", ESCAPES)
+def test_escapes_are_refused_by_the_parse_tree(out: Path, published: Published, sql: str) -> None:
+    outcome = query.run_query(out, "district:310101", sql.format(wh=published.warehouse), audit=audit_for(out))
+    assert outcome.status == "refused", outcome.message
+    assert not Path("/tmp/jianfu-leak.csv").exists()
+    log = audit.read(audit_for(out).query_log_path)
+    assert [e["status"] for e in log] == ["refused"]  # logged, never started
+
+
+def test_a_long_query_is_interrupted_and_logged(out: Path) -> None:
+    sql = "SELECT count(*) FROM range(10000000000) AS a(x) WHERE x % 7 = 3"
+    outcome = query.run_query(out, "district:310101", sql, audit=audit_for(out), timeout=0.5)
+    assert outcome.status == "timeout" and outcome.seconds < 10
+    log = audit.read(audit_for(out).query_log_path)
+    assert [e["status"] for e in log] == ["started", "timeout"]
+    assert audit.verify(audit_for(out).query_log_path, audit_for(out).heads_dir, AUDIT_KEY) == []
 
 
 def test_keywords_inside_strings_are_fine(out: Path) -> None:
@@ -76,18 +113,30 @@ def test_unknown_or_malformed_principal(out: Path) -> None:
 
 
 def test_every_query_is_logged_append_only(out: Path) -> None:
-    query.run_query(out, "district:310101", "SELECT count(*) FROM form_records")
-    query.run_query(out, "township:310101002", "COPY form_records TO 'x.csv'")
-    log = manifest.read_jsonl(manifest.query_log_path(out))
+    settings = audit_for(out)
+    query.run_query(out, "district:310101", "SELECT count(*) FROM form_records", audit=settings)
+    query.run_query(out, "township:310101002", "COPY form_records TO 'x.csv'", audit=settings)
+    query.run_query(out, "township:310101002", "SELECT CAST('x' AS INTEGER)", audit=settings)
+    log = audit.read(settings.query_log_path)
     assert [(e["principal"], e["status"]) for e in log] == [
+        ("district:310101", "started"),
         ("district:310101", "ok"),
         ("township:310101002", "refused"),
+        ("township:310101002", "started"),
+        ("township:310101002", "error"),
     ]
-    assert log[0]["product_run_id"] and log[0]["row_count"] == 1
-    assert manifest.verify_chain(manifest.query_log_path(out)) == []
+    assert log[1]["product_run_id"] and log[1]["row_count"] == 1
+    assert audit.verify(settings.query_log_path, settings.heads_dir, AUDIT_KEY) == []
 
 
-def test_cli_exit_codes_and_output(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes_and_output(
+    out: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parser = argparse.ArgumentParser()
+    cli.configure_query(parser)
+    args = parser.parse_args(["--as", "township:310101002", "--published", str(out), "SELECT 1"])
+    assert cli.run_query(args) == 2  # no audit key and not dev: no query without its log
+    monkeypatch.setenv("JIANFU_ENV", "dev")
     parser = argparse.ArgumentParser()
     cli.configure_query(parser)
     args = parser.parse_args(
@@ -100,7 +149,7 @@ def test_cli_exit_codes_and_output(out: Path, capsys: pytest.CaptureFixture[str]
     refused = parser.parse_args(["--as", "district:310101", "--published", str(out), "INSTALL httpfs"])
     assert cli.run_query(refused) == 2
     failing = parser.parse_args(
-        ["--as", "district:310101", "--published", str(out), "SELECT * FROM no_table"]
+        ["--as", "district:310101", "--published", str(out), "SELECT CAST('x' AS INTEGER)"]
     )
     assert cli.run_query(failing) == 1
     csv_args = parser.parse_args(
