@@ -74,6 +74,13 @@ def test_contiguous_ranges_group_neighbouring_partitions() -> None:
     assert incremental.contiguous_ranges(keys, keys) == [("a", "e")]
 
 
+# strong, distinct secrets (weak or repeated-character keys are refused: docs/access.md)
+SALT_A = "5f1c0e9a7b3d4c2e8f6a1b0c9d8e7f6a"
+SALT_B = "a9d3e7c1b5f2048e6d1c3b7a9f0e2d4c"
+MASK_KEY = "3c8e1f7a9b2d4e6f0a1c3e5b7d9f2a4c6e8b0d1f3a5c7e9b"
+AUDIT_KEY = "e4b7a1d9c3f6082b5e7d1a4c9f3b6e0d2a8c5f1b7e3d9a6c"
+
+
 def test_missing_secrets_fail_before_any_work_naming_what_to_set(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     (landing / "catalog").mkdir(parents=True)
@@ -84,13 +91,13 @@ def test_missing_secrets_fail_before_any_work_naming_what_to_set(tmp_path: Path)
     assert "JIANFU_PERSON_ID_SALT" in message and "JIANFU_MASK_KEY" in message
     assert not warehouse.parent.exists()  # nothing was written
     ok = preflight.check(
-        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": "s" * 32, "JIANFU_MASK_KEY": "k" * 32}
+        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": SALT_A, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY}
     )
     other = preflight.check(
-        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": "t" * 32, "JIANFU_MASK_KEY": "k" * 32}
+        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": SALT_B, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY}
     )
     assert ok.person_id_salt != other.person_id_salt and ok.mask_key == other.mask_key
-    assert "s" * 32 not in repr(ok)  # only keyed digests leave the check
+    assert SALT_A not in repr(ok)  # only keyed digests leave the check
 
 
 def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

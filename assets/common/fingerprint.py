@@ -11,7 +11,7 @@ Digests are built from what is cheap to read and still exact:
 - small tables (catalog, divisions): their content;
 - code and settings: the bytes of the source files and schemas/ files the stage runs with.
 
-The last fingerprint of each stage is kept in the warehouse itself (`audit.stage_fingerprints`), so a
+The last fingerprint of each stage is kept in the warehouse itself (`ops.stage_fingerprints`), so a
 deleted or replaced warehouse never looks up to date. No dagster import: the runner and the Dagster
 assets both use this module.
 """
@@ -29,7 +29,7 @@ import duckdb
 
 from assets.common import paths
 
-STATE_TABLE = "audit.stage_fingerprints"
+STATE_TABLE = "ops.stage_fingerprints"
 CATALOG_TABLES = ("core.divisions", "catalog.forms", "catalog.form_catalog_fields")
 RETURN_EVIDENCE_TABLES = ("reflow.person_evidence", "reflow.roster_exits")
 # Downstream of ingestion: every domain package except ingestion, publishing and the generator, so a domain
@@ -166,7 +166,8 @@ def record(
     """Remember each stage's fingerprint after it succeeded (upsert, one transaction)."""
     if not fingerprints:
         return
-    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    # operational state, not an audit record: the `audit` schema holds only tamper-evident records
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
     con.execute(STATE_DDL)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     detail = json.dumps(parts or {}, sort_keys=True, default=str)
