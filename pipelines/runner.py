@@ -134,16 +134,7 @@ def run_all(
     else:
         _skipped(instance, defs, downstream_selection, "downstream", plan.reasons["downstream"])
 
-    # 4. publishing, as a whole (products carried over inside it are the publishing domain's business)
-    plan.current["publish"] = incremental_plan.publish_fingerprint(
-        plan.current["downstream"], published_dir, secrets.mask_key, secrets.product_keys
-    )
-    if plan.must_run("publish", incremental_plan.products_present(published_dir), force):
-        run_stage("publishing", publish_selection, {}, {})
-        _record(warehouse, {"publish": plan.current["publish"]}, plan)
-    else:
-        _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
-    # 5. reflow (issue 13): next period's prefilled forms per district, returns (simulated on a generated
+    # 4. reflow (issue 13): next period's prefilled forms per district, returns (simulated on a generated
     # landing zone), reconciliation, observed burden; runs whenever the persons it prefills from changed
     plan.current["reflow"] = incremental_plan.fp.digest(plan.current["downstream"], "reflow")
     reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
@@ -155,6 +146,16 @@ def run_all(
         _record(warehouse, {"reflow": plan.current["reflow"]}, plan)
     else:
         _skipped(instance, defs, REFLOW_SELECTION, "reflow", plan.reasons["reflow"])
+    # 5. publishing, as a whole, after reflow: a committee's product carries its prefilled forms.
+    # (products carried over inside it are the publishing domain's business)
+    plan.current["publish"] = incremental_plan.publish_fingerprint(
+        plan.current["reflow"], published_dir, secrets.mask_key, secrets.product_keys
+    )
+    if plan.must_run("publish", incremental_plan.products_present(published_dir), force):
+        run_stage("publishing", publish_selection, {}, {})
+        _record(warehouse, {"publish": plan.current["publish"]}, plan)
+    else:
+        _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
     _progress(f"run finished in {time.perf_counter() - run_start:.1f}s")
     return timings
 

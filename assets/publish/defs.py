@@ -28,7 +28,7 @@ MANIFEST_KEY = dg.AssetKey(["audit", "publication_manifest"])
 UPSTREAM = [dg.AssetKey(t.split(".")) for t in (
     "catalog.form_fields", "catalog.forms", "core.divisions", "core.person_records", "core.persons",
     "marts.burden_by_committee", "marts.burden_by_district", "marts.burden_by_township", "marts.form_plan",
-    "marts.prefill_plan", "staging.form_records", "staging.form_values",
+    "marts.prefill_plan", "reflow.prefill_cells", "staging.form_records", "staging.form_values",
 )]  # fmt: skip
 
 
