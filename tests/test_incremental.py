@@ -109,8 +109,8 @@ def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: py
 def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_district(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assets.generator.cli import main as generate
     from pipelines import runner
+    from synth.generator.cli import main as generate
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
@@ -148,8 +148,8 @@ def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_ch
 ) -> None:
     import dagster as dg
 
-    from assets.generator.cli import main as generate
     from pipelines import runner
+    from synth.generator.cli import main as generate
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)

@@ -46,7 +46,7 @@ class ReflowConfig(dg.Config):
     prefill_dir: str = ""  # default: $JIANFU_PREFILL_DIR or <warehouse folder>/prefill
     returns_dir: str = ""  # default: $JIANFU_RETURNS or <warehouse folder>/returns
     # Sample and tests only: before reconciling, let the generator return a seeded share of the prefilled
-    # files into the returns folder (assets/generator/returns.py). Production leaves it off.
+    # files into the returns folder (synth/generator/returns.py). Production leaves it off.
     simulate_returns: bool = False
     simulation_seed: int = 20261201
 
@@ -113,7 +113,7 @@ def reconciled_returns(
 
     keys = list(context.partition_keys)
     if config.simulate_returns:
-        from assets.generator.returns import simulate_returns
+        from synth.generator.returns import simulate_returns
 
         summary = simulate_returns(prefill_root(config, warehouse), returns_root(config, warehouse),
                                    seed=config.simulation_seed, districts=keys)  # fmt: skip

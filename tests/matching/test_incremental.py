@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from assets.matching import MatchEngine
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 from tests.matching.conftest import records, valid_id
 
 

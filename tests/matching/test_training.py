@@ -11,7 +11,7 @@ from assets.matching import MatchEngine, ModelRefused
 from assets.matching.em import FSModel
 from assets.matching.sanity import check_model
 from assets.matching.training import fixed_by_rule, remove_matches
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from assets.common import warehouse
 from assets.persons import resolve, validate
 from assets.persons.rows import PERSON_ROW_COLUMNS, PERSON_ROWS
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 
 
 @pytest.fixture(scope="module")
