@@ -212,7 +212,7 @@ def stability(rows: pl.DataFrame, seed: int) -> dict[str, object]:
     spec = load_spec(SPEC)
 
     def once(frame: pl.DataFrame, previous=None, model=None):
-        eng = MatchEngine(spec)
+        eng = MatchEngine(spec, env=os.environ)
         try:
             return eng.resolve(frame, previous=previous, model=model)
         finally:

@@ -176,6 +176,7 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     import dagster as dg
 
     from pipelines.automation import nightly_ingest_schedule
+    from pipelines.resources import LandingResource
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "catalog").mkdir()
@@ -184,7 +185,8 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     delivered.write_text("a")
 
     def keys(day: int) -> dict[str, str]:
-        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30))
+        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30),
+                                            resources={"landing": LandingResource(root=str(tmp_path))})
         return {r.partition_key: r.run_key for r in nightly_ingest_schedule(context)}  # type: ignore[union-attr]
 
     first, second = keys(26), keys(27)
@@ -203,12 +205,14 @@ def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_
     import dagster as dg
     from dagster._core.definitions.observe import observe
 
+    from pipelines.resources import LandingResource
     from pipelines.versions import landing_districts
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
     (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
-    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral())
+    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral(),
+                     resources={"landing": LandingResource(root=str(tmp_path))})
     versions = {
         e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.tags[  # type: ignore[union-attr]
             "dagster/data_version"

@@ -15,6 +15,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -70,8 +71,12 @@ class MatchEngine:
         *,
         threads: int | None = None,
         memory_limit: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env`: the environment the caller passes in (it holds the person-id salt that the spec's
+        `identity.salt_env` names, and JIANFU_ENV); the engine reads no environment variable itself."""
         self.spec = spec if isinstance(spec, MatchSpec) else load_spec(spec)
+        self.env: dict[str, str] = dict(env or {})
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET preserve_insertion_order = false")
         self._tmp = tempfile.TemporaryDirectory(prefix="jianfu-match-")
@@ -368,7 +373,7 @@ class MatchEngine:
             previous,
             prefix=ident.prefix,
             entity=self.spec.entity,
-            salt=ident.resolved_salt(),
+            salt=ident.resolved_salt(self.env),
             digits=ident.digits,
             per_cluster=per_cluster,
         )
