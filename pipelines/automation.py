@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from assets.common import paths
 from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.partitions import district_partitions
+from pipelines.resources import LandingResource
 
 INGEST_SELECTION = dg.AssetSelection.groups("ingestion") - dg.AssetSelection.keys(
     ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]
@@ -41,7 +40,7 @@ refresh_job = dg.define_asset_job(
 
 @dg.schedule(job=ingest_job, cron_schedule="30 1 * * *", execution_timezone="Asia/Shanghai",
              default_status=dg.DefaultScheduleStatus.STOPPED)  # fmt: skip
-def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext):
+def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext, landing: LandingResource):
     """Every night at 01:30 Shanghai time, one ingestion run per district whose inputs changed.
 
     The run key is the district's input fingerprint (landing folder, catalog, ingestion code: the same one
@@ -49,16 +48,11 @@ def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext):
     so nothing downstream is triggered on a night without deliveries."""
     from pipelines import incremental
 
-    root = landing_root()
+    root = Path(landing.root)
     keys = district_partitions.get_partition_keys()
     fingerprints = incremental.district_fingerprints(root, keys, incremental.catalog_fingerprint(root))
     for district in keys:
         yield dg.RunRequest(run_key=f"{district}:{fingerprints[f'ingest:{district}']}", partition_key=district)
-
-
-def landing_root() -> Path:
-    """Read at evaluation time, never at import time."""
-    return Path(os.environ.get("JIANFU_LANDING") or paths.SAMPLE_LANDING)
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -72,9 +66,9 @@ def folder_fingerprint(folder: Path) -> str:
 
 
 @dg.sensor(jobs=[ingest_job, catalog_job, reflow_defs.reconcile_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
-def landing_sensor(context: dg.SensorEvaluationContext):
+def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
     """Ingest a district as soon as its landing folder changes; reload the catalog when it changes."""
-    root = landing_root()
+    root = Path(landing.root)
     previous = json.loads(context.cursor) if context.cursor else {}
     current = {d: folder_fingerprint(root / d) for d in district_partitions.get_partition_keys()}
     current["catalog"] = folder_fingerprint(root / "catalog")

@@ -55,7 +55,12 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from assets.generator.cli import main as generator_main
+    try:
+        from synth.generator.cli import main as generator_main
+    except ModuleNotFoundError as exc:  # faker lives in the optional `synth` extra
+        print(f"jianfu generate needs the synthetic-data extra ({exc.name} is missing): "
+              "run `make setup` or `uv sync --extra synth`", file=sys.stderr)  # fmt: skip
+        return 2
 
     return int(generator_main(args.args) or 0)
 

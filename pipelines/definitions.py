@@ -11,7 +11,12 @@ from assets.publish import defs as publish_defs
 from assets.reference import defs as reference_defs
 from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
-from pipelines.resources import LandingResource, WarehouseResource
+from pipelines.resources import (
+    LandingResource,
+    ReflowFoldersResource,
+    RunEnvironmentResource,
+    WarehouseResource,
+)
 from pipelines.versions import landing_catalog, landing_districts, nightly_automation, versioned
 
 DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs, reflow_defs]
@@ -30,6 +35,9 @@ defs = dg.Definitions(
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
         "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),
+        # optional JIANFU_PREFILL_DIR / JIANFU_RETURNS, read at run time (see the resource)
+        "reflow_folders": ReflowFoldersResource(),
+        "run_env": RunEnvironmentResource(),  # the person-id salt and JIANFU_ENV, read at run time
         **publish_defs.RESOURCES,
     },
 )

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import dagster as dg
 
 from assets.common import fingerprint as fp
 from pipelines import incremental
-from pipelines.automation import landing_root
 from pipelines.partitions import district_partitions
+from pipelines.resources import LandingResource
 
 LANDING_DISTRICTS = dg.AssetKey(["landing", "districts"])
 LANDING_CATALOG = dg.AssetKey(["landing", "catalog"])
@@ -37,8 +38,8 @@ warnings.filterwarnings("ignore", message=".*observable_source_asset.*", categor
     description="Each district's landing folder, as delivered. Its data version is a fingerprint of every "
     "file's path, size and modification time (no file is read), so a re-delivery makes that district stale.",
 )  # fmt: skip
-def landing_districts() -> dg.DataVersionsByPartition:
-    root = landing_root()
+def landing_districts(landing: LandingResource) -> dg.DataVersionsByPartition:
+    root = Path(landing.root)
     return dg.DataVersionsByPartition(
         {d: fp.folder_fingerprint(root / d) for d in district_partitions.get_partition_keys()}
     )
@@ -49,8 +50,8 @@ def landing_districts() -> dg.DataVersionsByPartition:
     automation_condition=dg.AutomationCondition.cron_tick_passed(OBSERVE_CRON),
     description="The delivered form catalog folder (forms.csv, form_fields.csv); data version = its fingerprint.",
 )  # fmt: skip
-def landing_catalog() -> dg.DataVersion:
-    return dg.DataVersion(fp.folder_fingerprint(landing_root() / "catalog"))
+def landing_catalog(landing: LandingResource) -> dg.DataVersion:
+    return dg.DataVersion(fp.folder_fingerprint(Path(landing.root) / "catalog"))
 
 
 def _stage_code(group: str | None, key: dg.AssetKey) -> Sequence[str]:

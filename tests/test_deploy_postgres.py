@@ -25,8 +25,8 @@ def test_runs_materializations_and_pool_limits_are_stored_in_postgres(
     pytest.importorskip("dagster_postgres")
     import dagster as dg
 
-    from assets.generator.cli import main as generate
     from pipelines import runner
+    from synth.generator.cli import main as generate
 
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -8,8 +8,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.generator.cli import main as generate
 from pipelines import runner
+from synth.generator.cli import main as generate
 
 
 @pytest.fixture(scope="module")

@@ -116,8 +116,8 @@ def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: py
 def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_district(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from assets.generator.cli import main as generate
     from pipelines import runner
+    from synth.generator.cli import main as generate
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
@@ -155,8 +155,8 @@ def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_ch
 ) -> None:
     import dagster as dg
 
-    from assets.generator.cli import main as generate
     from pipelines import runner
+    from synth.generator.cli import main as generate
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
@@ -183,6 +183,7 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     import dagster as dg
 
     from pipelines.automation import nightly_ingest_schedule
+    from pipelines.resources import LandingResource
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "catalog").mkdir()
@@ -191,7 +192,8 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     delivered.write_text("a")
 
     def keys(day: int) -> dict[str, str]:
-        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30))
+        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30),
+                                            resources={"landing": LandingResource(root=str(tmp_path))})
         return {r.partition_key: r.run_key for r in nightly_ingest_schedule(context)}  # type: ignore[union-attr]
 
     first, second = keys(26), keys(27)
@@ -210,12 +212,14 @@ def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_
     import dagster as dg
     from dagster._core.definitions.observe import observe
 
+    from pipelines.resources import LandingResource
     from pipelines.versions import landing_districts
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
     (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
-    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral())
+    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral(),
+                     resources={"landing": LandingResource(root=str(tmp_path))})
     versions = {
         e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.tags[  # type: ignore[union-attr]
             "dagster/data_version"

@@ -32,9 +32,9 @@ from assets.common import paths
 STATE_TABLE = "ops.stage_fingerprints"
 CATALOG_TABLES = ("core.divisions", "catalog.forms", "catalog.form_catalog_fields")
 RETURN_EVIDENCE_TABLES = ("reflow.person_evidence", "reflow.roster_exits")
-# Downstream of ingestion: every domain package except ingestion, publishing and the generator, so a domain
+# Downstream of ingestion: every domain package except ingestion and publishing, so a domain
 # added later (e.g. prefilled forms) is covered without editing this list.
-NOT_DOWNSTREAM = {"ingest", "publish", "generator", "__pycache__"}
+NOT_DOWNSTREAM = {"ingest", "publish", "__pycache__"}
 DOWNSTREAM_SCHEMAS = ("schemas/data_elements.yaml", "schemas/field_overrides.yaml", "schemas/forms",
                       "schemas/matching")  # fmt: skip
 STATE_DDL = f"""

@@ -11,18 +11,20 @@ materialization marked `skipped` and writes nothing. `full_rebuild`-style config
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 import duckdb
 
 from assets.common import fingerprint as fp
 
 
-def _salt_digest() -> str:
+def _salt_digest(env: Mapping[str, str]) -> str:
     from assets.matching.spec import SpecError, load_spec
     from assets.persons.resolve import DEFAULT_SPEC
 
     try:
-        return fp.keyed(load_spec(DEFAULT_SPEC).identity.resolved_salt())
+        return fp.keyed(load_spec(DEFAULT_SPEC).identity.resolved_salt(env))
     except SpecError:
         return "unset"  # the persons asset fails on its own, with the message saying what to set
 
@@ -34,12 +36,23 @@ def _stage(key: dg.AssetKey) -> str:
 class Gate:
     """One asset step's input fingerprint; `current()` says whether it may skip."""
 
-    def __init__(self, context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        con: duckdb.DuckDBPyConnection,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env` holds the person-id salt (part of every downstream fingerprint); by default the process
+        environment as the run_env resource reads it."""
+        if env is None:
+            from pipelines.resources import RunEnvironmentResource
+
+            env = RunEnvironmentResource().environ()
         self.context, self.con = context, con
         self.keys = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
         deps = {d for k in self.keys for d in context.assets_def.asset_deps.get(k, set())} - set(self.keys)
         recorded = fp.stored(con, [_stage(d) for d in deps])
-        base, _ = fp.downstream_inputs(con, _salt_digest())
+        base, _ = fp.downstream_inputs(con, _salt_digest(env))
         self.fingerprint = fp.digest(base, recorded)
 
     def current(self) -> bool:

@@ -1,6 +1,6 @@
 """GB 11643-1999, the citizen identity number: the check character, in one place.
 
-The generator keeps its own copy on purpose (assets/generator/idcard.py): test data must not share a bug
+The generator keeps its own copy on purpose (synth/generator/idcard.py): test data must not share a bug
 with the code it tests.
 """
 

@@ -12,7 +12,7 @@ from assets.common import warehouse as wh
 
 
 def configure_forms_eval(parser: argparse.ArgumentParser) -> None:
-    from assets.forms.evaluate import LABELLED_PATH
+    from synth.forms.evaluate import LABELLED_PATH
 
     parser.add_argument("--labelled", type=Path, default=LABELLED_PATH, help="labelled fields CSV")
     parser.add_argument("--misses", action="store_true", help="also list every wrong or missing mapping")
@@ -22,7 +22,7 @@ def run_forms_eval(args: argparse.Namespace) -> int:
     import polars as pl
 
     from assets.forms.dictionary import load_dictionary, load_matching_settings, load_overrides
-    from assets.forms.evaluate import evaluate, evaluate_default, generator_catalog_labelled
+    from synth.forms.evaluate import evaluate, evaluate_default, generator_catalog_labelled
 
     ev = evaluate_default(args.labelled)
     print(ev.summary())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def run_match(args: argparse.Namespace) -> int:
                 model = FSModel.from_dict(json.loads(Path(args.model_in).read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError) as err:
                 raise InputError(f"{args.model_in}: not a model file ({err})") from None
-        engine = MatchEngine(spec, threads=args.threads, memory_limit=args.memory_limit)
+        engine = MatchEngine(spec, threads=args.threads, memory_limit=args.memory_limit, env=os.environ)
         frame = read_table(args.input, columns=spec.input_columns())
         try:
             # The frame is handed over (no reference kept here), so it is freed once the features exist.

@@ -15,7 +15,8 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -24,11 +25,13 @@ import polars as pl
 
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
+from assets.matching.compare import compare_pairs
 from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
 from assets.matching.load import InputError, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
+from assets.matching.resolution import Resolution
 from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
 from assets.matching.spec import MatchSpec, SpecError, load_spec
 from assets.matching.training import TrainingReport, train
@@ -46,23 +49,6 @@ def _nullable(index: np.ndarray) -> pl.Series:
     return s.zip_with(s >= 0, pl.repeat(None, len(s), dtype=s.dtype, eager=True))
 
 
-@dataclass
-class Resolution:
-    """What a run produced.
-
-    assignments: record_id, entity_id, is_new, match_probability, match_weight, matched_record_id, agreed
-    entities: entity_id, record_count, anchor, golden attributes...
-    history: event, entity_id, related_entity_id, record_count
-    """
-
-    assignments: pl.DataFrame
-    entities: pl.DataFrame
-    history: pl.DataFrame
-    model: FSModel
-    stats: dict[str, object] = field(default_factory=dict)
-    explanation: str = ""  # weights table and sanity report (`jianfu match --explain`)
-
-
 class MatchEngine:
     def __init__(
         self,
@@ -70,8 +56,12 @@ class MatchEngine:
         *,
         threads: int | None = None,
         memory_limit: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """`env`: the environment the caller passes in (it holds the person-id salt that the spec's
+        `identity.salt_env` names, and JIANFU_ENV); the engine reads no environment variable itself."""
         self.spec = spec if isinstance(spec, MatchSpec) else load_spec(spec)
+        self.env: dict[str, str] = dict(env or {})
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET preserve_insertion_order = false")
         self._tmp = tempfile.TemporaryDirectory(prefix="jianfu-match-")
@@ -368,7 +358,7 @@ class MatchEngine:
             previous,
             prefix=ident.prefix,
             entity=self.spec.entity,
-            salt=ident.resolved_salt(),
+            salt=ident.resolved_salt(self.env),
             digits=ident.digits,
             per_cluster=per_cluster,
         )
@@ -428,30 +418,7 @@ class MatchEngine:
         the engine sees when it compares two rows ("null" when a side is missing)."""
         if self.n == 0:
             raise InputError("no records loaded: call load(frame) first")
-        want = pl.DataFrame(
-            {"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}, schema={"a": pl.String, "b": pl.String}
-        )
-        want_arrow = want.to_arrow()  # noqa: F841
-        gam = S.gamma_select(self.spec)
-        frame = self.con.sql(
-            f"SELECT w.a AS record_id_l, w.b AS record_id_r, {gam} FROM want_arrow w "
-            "JOIN __rec l ON l.record_id = w.a JOIN __rec r ON r.record_id = w.b"
-        ).pl()
-        names = {comp.name: ["null", *[lv.name for lv in comp.levels]] for comp in self.spec.comparisons}
-        return want.rename({"a": "record_id_l", "b": "record_id_r"}).join(
-            frame.with_columns(
-                [
-                    pl.col(f"g_{c}")
-                    .cast(pl.Int64)
-                    .map_elements(lambda g, c=c: names[c][g + 1], return_dtype=pl.String)
-                    .alias(c)
-                    for c in names
-                ]
-            ).select("record_id_l", "record_id_r", *names),
-            on=["record_id_l", "record_id_r"],
-            how="left",
-            maintain_order="left",
-        )
+        return compare_pairs(self.con, self.spec, pairs)
 
     def close(self) -> None:
         self.con.close()

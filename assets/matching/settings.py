@@ -5,7 +5,7 @@ Part of the match spec (assets/matching/spec.py re-exports every name here).
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,17 +111,18 @@ class Identity(_Model):
     salt_env: str | None = None
     digits: int = Field(default=16, ge=8, le=32)
 
-    def resolved_salt(self) -> str:
-        """The salt to hash with: the environment variable's value when `salt_env` is set.
+    def resolved_salt(self, env: Mapping[str, str]) -> str:
+        """The salt to hash with: `env[salt_env]` when `salt_env` is set. The caller passes the environment
+        (the persons asset from its resource, `jianfu match` os.environ): this module reads none.
 
         A missing variable is an error, except under JIANFU_ENV=dev (synthetic data), where a documented
         development salt is used."""
         if not self.salt_env:
             return self.salt
-        value = os.environ.get(self.salt_env)
+        value = env.get(self.salt_env)
         if value:
             return value
-        if os.environ.get("JIANFU_ENV") == "dev":
+        if env.get("JIANFU_ENV") == "dev":
             return DEV_SALT
         raise SpecError(
             f"identity.salt_env: environment variable {self.salt_env} is not set (set it to a secret, "

@@ -11,7 +11,7 @@ from assets.common.gate import Gate
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame
 from assets.persons import resolve, rows, validate
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from pipelines.resources import WAREHOUSE_POOL, RunEnvironmentResource, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 KIND = {"polars", "duckdb"}
@@ -70,10 +70,16 @@ def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
                         deps=[PERSON_ROWS_KEY]) for table, key in KEYS.items()],
     pool=WAREHOUSE_POOL,
 )  # fmt: skip
-def persons(context: dg.AssetExecutionContext, config: PersonsConfig, warehouse: WarehouseResource):
+def persons(
+    context: dg.AssetExecutionContext,
+    config: PersonsConfig,
+    warehouse: WarehouseResource,
+    run_env: RunEnvironmentResource,
+):
     """Match new person rows (incremental) or all of them (full) into persons with stable ids."""
+    env = run_env.environ()  # the person-id salt named by the spec's identity.salt_env, and JIANFU_ENV
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current() and not config.full_rebuild:  # assets/common/gate.py
+        if (gate := Gate(context, con, env)).current() and not config.full_rebuild:  # assets/common/gate.py
             yield from gate.skipped()
             return
         run = resolve.resolve_persons(
@@ -82,6 +88,7 @@ def persons(context: dg.AssetExecutionContext, config: PersonsConfig, warehouse:
             spec_path=config.spec_path,
             full_rebuild=config.full_rebuild,
             memory_limit=config.memory_limit or None,
+            env=env,
         )
         context.log.info(f"persons: {run.mode} run, {run.new_records} new rows, {run.persons} persons")
         gate.record()

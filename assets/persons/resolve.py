@@ -10,6 +10,7 @@ A run is one of:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,8 +77,10 @@ def resolve_persons(
     spec_path: str | Path = DEFAULT_SPEC,
     full_rebuild: bool = False,
     memory_limit: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> PersonsRun:
-    """Match `staging.person_rows` into core.persons / core.person_records / core.person_id_history."""
+    """Match `staging.person_rows` into core.persons / core.person_records / core.person_id_history.
+    `env` holds the person-id salt the spec names (the asset passes its resource's environment)."""
     spec = load_spec(spec_path)
     rows = warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS}")
     previous_records = (
@@ -94,7 +97,7 @@ def resolve_persons(
     model = None if full_rebuild else stored
     # A full refit that the sanity report refuses keeps the stored model (when it still fits the spec).
     fallback = stored if stored is not None and _fits(stored, spec) else None
-    engine = MatchEngine(spec, memory_limit=memory_limit)
+    engine = MatchEngine(spec, memory_limit=memory_limit, env=env)
     try:
         try:
             result = engine.resolve(rows, previous=previous, model=model, fallback=fallback)
@@ -103,7 +106,7 @@ def resolve_persons(
                 raise
             # The spec changed since the model was stored: refit everything, keeping ids.
             engine.close()
-            engine = MatchEngine(spec, memory_limit=memory_limit)
+            engine = MatchEngine(spec, memory_limit=memory_limit, env=env)
             model = None
             result = engine.resolve(rows, previous=previous, model=None, fallback=None)
     finally:

@@ -1,13 +1,12 @@
 """Dagster wiring of 数据回流 (group `reflow`): prefilled forms and reconciled returns per district, observed burden.
 
 Both partitioned multi-assets use the ingestion's district partitions and a single-run backfill policy, so all
-districts build in one run. Paths are read at run time: prefilled workbooks go to `JIANFU_PREFILL_DIR`
-(default `<warehouse folder>/prefill`), returns are read from `JIANFU_RETURNS` (default
+districts build in one run. Paths come from the `reflow_folders` resource at run time: prefilled workbooks go
+to `JIANFU_PREFILL_DIR` (default `<warehouse folder>/prefill`), returns are read from `JIANFU_RETURNS` (default
 `<warehouse folder>/returns`; in production point it at the landing root, where returns arrive like any
 delivery and the landing sensor also requests the reconcile job).
 """
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +15,7 @@ from assets.common.checks import check_result
 from assets.common.meta import table_metadata
 from assets.common.warehouse import markdown_preview, read_frame
 from pipelines.partitions import district_partitions
-from pipelines.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
+from pipelines.resources import WAREHOUSE_POOL, LandingResource, ReflowFoldersResource, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 KIND = {"polars", "duckdb", "excel"}
@@ -43,24 +42,20 @@ DESCRIPTIONS = {
 
 
 class ReflowConfig(dg.Config):
-    prefill_dir: str = ""  # default: $JIANFU_PREFILL_DIR or <warehouse folder>/prefill
-    returns_dir: str = ""  # default: $JIANFU_RETURNS or <warehouse folder>/returns
+    prefill_dir: str = ""  # default: the reflow_folders resource
+    returns_dir: str = ""  # default: the reflow_folders resource
     # Sample and tests only: before reconciling, let the generator return a seeded share of the prefilled
-    # files into the returns folder (assets/generator/returns.py). Production leaves it off.
+    # files into the returns folder (synth/generator/returns.py). Production leaves it off.
     simulate_returns: bool = False
     simulation_seed: int = 20261201
 
 
-def prefill_root(config: ReflowConfig, warehouse: WarehouseResource) -> Path:
-    return Path(
-        config.prefill_dir or os.environ.get("JIANFU_PREFILL_DIR") or Path(warehouse.path).parent / "prefill"
-    )
+def prefill_root(config: ReflowConfig, folders: ReflowFoldersResource, warehouse: WarehouseResource) -> Path:
+    return folders.prefill_root(warehouse.path, config.prefill_dir)
 
 
-def returns_root(config: ReflowConfig, warehouse: WarehouseResource) -> Path:
-    return Path(
-        config.returns_dir or os.environ.get("JIANFU_RETURNS") or Path(warehouse.path).parent / "returns"
-    )
+def returns_root(config: ReflowConfig, folders: ReflowFoldersResource, warehouse: WarehouseResource) -> Path:
+    return folders.returns_root(warehouse.path, config.returns_dir)
 
 
 def _specs(tables: list[str], deps: list[dg.AssetKey]) -> list[dg.AssetSpec]:
@@ -78,13 +73,18 @@ def _where(keys: list[str], column: str = "left(committee_code, 6)") -> str:
                   dg.AssetKey(["catalog", "form_fields"])]),
     pool=WAREHOUSE_POOL, backfill_policy=dg.BackfillPolicy.single_run(), name="prefilled_forms",
 )  # fmt: skip
-def prefilled_forms(context: dg.AssetExecutionContext, config: ReflowConfig, warehouse: WarehouseResource):
+def prefilled_forms(
+    context: dg.AssetExecutionContext,
+    config: ReflowConfig,
+    warehouse: WarehouseResource,
+    reflow_folders: ReflowFoldersResource,
+):
     """Next period's prefilled forms of the partition's districts: rosters, cells and workbooks."""
     from assets.reflow.build import build_prefills
 
     keys = list(context.partition_keys)
     with warehouse.connect() as con:
-        result = build_prefills(con, prefill_root(config, warehouse), keys, run_id=context.run.run_id)
+        result = build_prefills(con, prefill_root(config, reflow_folders, warehouse), keys, run_id=context.run.run_id)
         context.log.info(f"prefill: {result}")
         where = _where(keys)
         for table in ("reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"):
@@ -93,7 +93,7 @@ def prefilled_forms(context: dg.AssetExecutionContext, config: ReflowConfig, war
             )
             if table == "reflow.prefill_files":
                 meta |= {"files": result.files, "rows": result.rows, "cells_prefilled": result.cells_prefilled,
-                         "cells": result.cells, "folder": str(prefill_root(config, warehouse))}  # fmt: skip
+                         "cells": result.cells, "folder": str(prefill_root(config, reflow_folders, warehouse))}  # fmt: skip
             yield dg.MaterializeResult(asset_key=K[table], metadata=meta)
 
 
@@ -107,20 +107,21 @@ def reconciled_returns(
     config: ReflowConfig,
     warehouse: WarehouseResource,
     landing: LandingResource,
+    reflow_folders: ReflowFoldersResource,
 ):
     """Returned files of the partition's districts: reconciled by prefill id, or read as ordinary deliveries."""
     from assets.reflow.returns import reconcile_returns
 
     keys = list(context.partition_keys)
     if config.simulate_returns:
-        from assets.generator.returns import simulate_returns
+        from synth.generator.returns import simulate_returns
 
-        summary = simulate_returns(prefill_root(config, warehouse), returns_root(config, warehouse),
+        summary = simulate_returns(prefill_root(config, reflow_folders, warehouse), returns_root(config, reflow_folders, warehouse),
                                    seed=config.simulation_seed, districts=keys)  # fmt: skip
         context.log.info(f"simulated returns: {summary}")
     with warehouse.connect() as con:
         files = reconcile_returns(
-            con, returns_root(config, warehouse), keys, Path(landing.root), context.run.run_id
+            con, returns_root(config, reflow_folders, warehouse), keys, Path(landing.root), context.run.run_id
         )
         kinds = files.group_by("kind").len().sort("kind")
         for table in ("reflow.returns", "reflow.return_rows", "reflow.return_cells", "reflow.roster_exits",

@@ -4,7 +4,8 @@ import polars as pl
 import pytest
 
 from assets.forms import dictionary as d
-from assets.forms import evaluate, matching
+from assets.forms import matching
+from synth.forms import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from assets.common import warehouse
-from assets.forms.evaluate import make_id
+from synth.forms.evaluate import make_id
 
 C1, C2 = "310101002001", "310101002002"
 FORMS = [

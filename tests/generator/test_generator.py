@@ -20,10 +20,10 @@ import yaml
 from python_calamine import CalamineWorkbook
 
 from assets.common.paths import SCHEMAS_DIR
-from assets.generator import GeneratorConfig, generate
-from assets.generator.catalog import FORMS, FORMS_BY_CODE, SYNONYM_SWAPS
-from assets.generator.cli import main
-from assets.generator.lexicon import COMMON_NAMES
+from synth.generator import GeneratorConfig, generate
+from synth.generator.catalog import FORMS, FORMS_BY_CODE, SYNONYM_SWAPS
+from synth.generator.cli import main
+from synth.generator.lexicon import COMMON_NAMES
 
 ID_NOISE = {"id_blank", "id_legacy15", "id_lowercase_x", "id_wrong_check", "id_digit_typo", "id_fullwidth"}
 NAME_NOISE = {"name_homophone", "name_space"}

@@ -9,7 +9,7 @@ import polars as pl
 
 from assets.matching.cli import configure_match, run_match
 from assets.persons.cli import configure_evaluate, run_evaluate
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 from tests.matching.conftest import RESIDENT_SPEC
 
 

@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 
 from assets.matching import MatchEngine
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 from tests.matching.conftest import records, valid_id
+
+SYNTHETIC_ENV = {"JIANFU_ENV": "dev"}  # synthetic rows: the documented dev person-id salt
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def data():
 
 
 def resolve(spec, frame, previous=None, model=None):
-    engine = MatchEngine(spec)
+    engine = MatchEngine(spec, env=SYNTHETIC_ENV)
     try:
         return engine.resolve(frame, previous=previous, model=model)
     finally:

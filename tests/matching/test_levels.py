@@ -8,6 +8,8 @@ from assets.matching import MatchEngine
 from assets.matching.transforms import id_to_18
 from tests.matching.conftest import records, valid_id
 
+SYNTHETIC_ENV = {"JIANFU_ENV": "dev"}  # synthetic rows: the documented dev person-id salt
+
 ID_A = valid_id("31010419800512123")  # 310104198005121234-like, valid
 ID_A15 = ID_A[:6] + ID_A[8:17]  # the same person's legacy 15-digit number
 WRONG_CHECK = ID_A[:17] + ("0" if ID_A[17] != "0" else "1")
@@ -29,7 +31,7 @@ def levels(resident_spec):
         {"record_id": "far", "person_name": "李娜", "id_number": "not an id", "birth_date": "1981-04-30",
          "phone": "13800000002"},
     ]  # fmt: skip
-    engine = MatchEngine(resident_spec)
+    engine = MatchEngine(resident_spec, env=SYNTHETIC_ENV)
     engine.load(records(rows))
     pairs = [("a", "a15"), ("a", "chk"), ("a", "tr"), ("a", "sub"), ("a", "twin"), ("a", "far")]
     out = engine.compare(pairs)
@@ -90,7 +92,7 @@ def test_twins_do_not_match(resident_spec):
     for i in range(30):
         rows.append({"record_id": f"z{i}", "person_name": f"李{'娜明华强伟芳'[i % 6]}{i}", "id_number":
                      valid_id(f"3101011990010{i:02d}01"[:17]), "phone": f"1370000{i:04d}"})  # fmt: skip
-    engine = MatchEngine(resident_spec)
+    engine = MatchEngine(resident_spec, env=SYNTHETIC_ENV)
     result = engine.resolve(records(rows))
     engine.close()
     ids = dict(zip(result.assignments["record_id"], result.assignments["entity_id"], strict=True))

@@ -7,6 +7,8 @@ import pytest
 
 from assets.matching.spec import SpecError, load_spec
 
+SYNTHETIC_ENV = {"JIANFU_ENV": "dev"}  # synthetic rows: the documented dev person-id salt
+
 BASE = """
 version: 1
 entity: toy
@@ -53,10 +55,10 @@ def test_a_shared_phone_alone_no_longer_links_different_names(tmp_path) -> None:
         "phone": [f"1380000{i // 2:04d}" for i in range(40)],
     })
     rows = rows.vstack(pl.DataFrame({"rid": ["a", "b"], "name": ["毛燕菲", "施博思"], "phone": ["13999999999"] * 2}))
-    free = MatchEngine(spec(tmp_path, "never_link: []")).resolve(rows).assignments
-    ruled = MatchEngine(spec(tmp_path, "never_link: [{name: [else]}]")).resolve(rows).assignments
+    free = MatchEngine(spec(tmp_path, "never_link: []"), env=SYNTHETIC_ENV).resolve(rows).assignments
+    ruled = MatchEngine(spec(tmp_path, "never_link: [{name: [else]}]"), env=SYNTHETIC_ENV).resolve(rows).assignments
     # a rule that forbids what the model links: equal names on one phone
-    strict = MatchEngine(spec(tmp_path, "never_link: [{name: [exact], phone: [exact]}]")).resolve(rows).assignments
+    strict = MatchEngine(spec(tmp_path, "never_link: [{name: [exact], phone: [exact]}]"), env=SYNTHETIC_ENV).resolve(rows).assignments
 
     def same(frame: pl.DataFrame, a: str, b: str) -> bool:
         ids = dict(zip(frame["record_id"], frame["entity_id"], strict=True))

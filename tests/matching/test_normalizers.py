@@ -10,6 +10,8 @@ from assets.common.civil_text import address, person_name, to_simplified
 from assets.matching import MatchEngine, parse_spec
 from tests.matching.conftest import valid_id
 
+SYNTHETIC_ENV = {"JIANFU_ENV": "dev"}  # synthetic rows: the documented dev person-id salt
+
 ID = valid_id("31010419800512123")
 FULL_WIDTH = ID.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
 
@@ -31,7 +33,7 @@ def _features(column: str, transform: str, values: list[str | None], *companions
         {"rid": [str(i) for i in range(len(values))], column: values},
         schema={"rid": pl.String, column: pl.String},
     )
-    engine = MatchEngine(spec)
+    engine = MatchEngine(spec, env=SYNTHETIC_ENV)
     engine.load(frame)
     out = engine.con.sql("SELECT * EXCLUDE (__rid, __new) FROM __rec ORDER BY __rid").pl()
     engine.close()

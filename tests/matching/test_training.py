@@ -11,7 +11,9 @@ from assets.matching import MatchEngine, ModelRefused
 from assets.matching.em import FSModel
 from assets.matching.sanity import check_model
 from assets.matching.training import fixed_by_rule, remove_matches
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
+
+SYNTHETIC_ENV = {"JIANFU_ENV": "dev"}  # synthetic rows: the documented dev person-id salt
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def spec(resident_spec):
 
 
 def _fit(spec, rows) -> MatchEngine:
-    engine = MatchEngine(spec)
+    engine = MatchEngine(spec, env=SYNTHETIC_ENV)
     engine.load(rows)
     engine.fit()
     return engine
@@ -82,7 +84,7 @@ def test_a_refused_fit_keeps_the_previous_model(resident_spec):
     rows = generate_rows(12, seed=1).drop("person_id", "household_id", "noise")
     no_prior = resident_spec.estimation.model_copy(update={"prior_model": None})
     bare = resident_spec.model_copy(update={"estimation": no_prior})
-    engine = MatchEngine(bare)
+    engine = MatchEngine(bare, env=SYNTHETIC_ENV)
     engine.load(rows)
     try:
         engine.fit()
@@ -114,7 +116,7 @@ def test_a_rare_name_agreeing_says_more_than_a_common_one(resident_spec):
     prior = FSModel.from_dict(
         __import__("json").loads(open(resident_spec.estimation.prior_model, encoding="utf-8").read())
     )
-    engine = MatchEngine(resident_spec)
+    engine = MatchEngine(resident_spec, env=SYNTHETIC_ENV)
     engine.load(rows)
     pairs = engine.predict(prior)
     w = {(a, b): x for a, b, x in pairs.select("record_id_l", "record_id_r", "match_weight").iter_rows()}

@@ -8,7 +8,7 @@ import pytest
 from assets.common import warehouse
 from assets.persons import resolve, validate
 from assets.persons.rows import PERSON_ROW_COLUMNS, PERSON_ROWS
-from assets.persons.synthetic import generate_rows
+from synth.persons import generate_rows
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,12 @@ def test_full_then_incremental(tmp_path, rows):
     early, all_rows = rows.filter(month <= 6), rows
     with warehouse.connect(path) as con:
         warehouse.replace_table(con, PERSON_ROWS, early.select(PERSON_ROW_COLUMNS))
-        first = resolve.resolve_persons(con, run_id="night-1")
+        first = resolve.resolve_persons(con, run_id="night-1", env={"JIANFU_ENV": "dev"})
         assert first.mode == "full" and first.records == early.height
         ids1 = warehouse.read_frame(con, "SELECT record_id, person_id FROM core.person_records")
 
         warehouse.replace_table(con, PERSON_ROWS, all_rows.select(PERSON_ROW_COLUMNS))
-        second = resolve.resolve_persons(con, run_id="night-2")
+        second = resolve.resolve_persons(con, run_id="night-2", env={"JIANFU_ENV": "dev"})
         assert second.mode == "incremental"
         assert second.new_records == all_rows.height - early.height
         ids2 = warehouse.read_frame(con, "SELECT record_id, person_id FROM core.person_records")
@@ -62,7 +62,7 @@ def test_validators_catch_a_lost_record(tmp_path, rows):
     path = tmp_path / "wh.duckdb"
     with warehouse.connect(path) as con:
         warehouse.replace_table(con, PERSON_ROWS, rows.head(300).select(PERSON_ROW_COLUMNS))
-        resolve.resolve_persons(con, run_id="r1")
+        resolve.resolve_persons(con, run_id="r1", env={"JIANFU_ENV": "dev"})
         con.execute(
             "DELETE FROM core.person_records WHERE record_id = (SELECT min(record_id) FROM core.person_records)"
         )

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from assets.forms.burden import observed_by_department, observed_by_form
-from assets.generator.returns import ReturnRates, simulate_returns
 from assets.reflow.workbook import FormSheet, read_returned, write_workbook
+from synth.generator.returns import ReturnRates, simulate_returns
 
 ROWS = [
     [f"居民{i}", f"3101011950010{i:04d}"[:18], "男" if i % 2 else "女", f"1380000{i:04d}", None]

@@ -9,12 +9,12 @@ import duckdb
 import pytest
 
 from assets.common import warehouse
-from assets.generator.idcard import make_id
 from assets.ingest import pipeline
 from assets.ingest.catalog import load_catalog
 from assets.reference.divisions import load_divisions
 from assets.reflow.returns import reconcile_returns
 from assets.reflow.workbook import FormSheet, write_workbook
+from synth.generator.idcard import make_id
 
 FORMS = "\ufeff报表编号,报表名称,主管部门,下发层级,填报频次,填报对象\nMZ01,高龄老人补贴发放名册,民政局,市级,月报,全部\n"
 FIELDS = ("\ufeff报表编号,字段序号,字段名称,字段类型,是否必填\nMZ01,1,序号,整数,否\nMZ01,2,老人姓名,文本,是\n"

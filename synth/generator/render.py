@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from assets.generator import idcard
-from assets.generator.catalog import Form
-from assets.generator.config import NoiseRates
-from assets.generator.lexicon import HOMOPHONES, OLD_GIVEN_FEMALE, OLD_GIVEN_MALE, SURNAMES
-from assets.generator.periods import Period
-from assets.generator.population import CommitteeCtx, Person, Resident, stable_seed
+from synth.generator import idcard
+from synth.generator.catalog import Form
+from synth.generator.config import NoiseRates
+from synth.generator.lexicon import HOMOPHONES, OLD_GIVEN_FEMALE, OLD_GIVEN_MALE, SURNAMES
+from synth.generator.periods import Period
+from synth.generator.population import CommitteeCtx, Person, Resident, stable_seed
 
 EXCEL_EPOCH = date(1899, 12, 30).toordinal()
 TEXT_DATE_STYLES = ("iso", "slash", "cn", "compact")

@@ -1,4 +1,4 @@
-"""Command line: `jianfu generate …` / `python -m assets.generator …` writes a seeded sample landing zone."""
+"""Command line: `jianfu generate …` / `python -m synth.generator …` writes a seeded sample landing zone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from assets.generator.config import DEFAULT_SEED, PRESETS, GeneratorConfig
-from assets.generator.generate import generate
+from synth.generator.config import DEFAULT_SEED, PRESETS, GeneratorConfig
+from synth.generator.generate import generate
 
 
 def build_parser(prog: str = "jianfu generate") -> argparse.ArgumentParser:

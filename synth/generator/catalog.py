@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from assets.generator.population import Person
+    from synth.generator.population import Person
 
 FIELD_TYPES = ("文本", "身份证号", "日期", "年月", "电话", "性别", "整数", "数值", "是否")
 

@@ -1,12 +1,12 @@
 """Field-matching precision and recall on a hand-labelled set of form fields.
 
 Why: the matcher decides which facts count as "the same", so its errors become wrong prefills. This measures
-it against labels a person wrote (tests/forms/labelled_fields.csv: field_label, field_type, true_element
+it against labels a person wrote (synth/forms/labelled_fields.csv: field_label, field_type, true_element
 (blank = must map to nothing), values_kind, note). `values_kind` asks for synthetic staged values so that
 value profiling is exercised too: own_id, other_id, phone, own_birth_date, own_sex, disability_cert,
 other_date.
 
-Run: `.venv/bin/python -m assets.forms.evaluate [labelled.csv]` (prints P/R and every miss).
+Run: `.venv/bin/python -m synth.forms.evaluate [labelled.csv]` (prints P/R and every miss).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.common import paths
 from assets.forms.dictionary import (
     Dictionary,
     MatchingSettings,
@@ -30,7 +29,7 @@ from assets.forms.dictionary import (
 )
 from assets.forms.matching import FieldProfile, Targets, match_catalog, normalize_label, profile_values
 
-LABELLED_PATH = paths.PROJECT_ROOT / "tests" / "forms" / "labelled_fields.csv"
+LABELLED_PATH = Path(__file__).with_name("labelled_fields.csv")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -187,7 +186,7 @@ def generator_catalog_labelled() -> pl.DataFrame | None:
     """The sample generator's catalog as a second labelled set (labels written by another engineer; the truth
     is each field's `source`). Labels only: no values. None when the generator is not importable."""
     try:
-        from assets.generator.catalog import FORMS
+        from synth.generator.catalog import FORMS
     except ImportError:
         return None
     rows = [

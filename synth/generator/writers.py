@@ -14,7 +14,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from assets.generator.render import Style
+from synth.generator.render import Style
 
 XLSX_MAX_ROWS = 1_048_576
 FIXED_CREATED = datetime(2026, 11, 26, 9, 0, 0)

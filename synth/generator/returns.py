@@ -16,8 +16,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assets.generator import idcard, lexicon
 from assets.reflow.workbook import FormSheet, read_returned, write_workbook
+from synth.generator import idcard, lexicon
 
 
 @dataclass(frozen=True)

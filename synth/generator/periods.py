@@ -7,8 +7,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from assets.generator.config import LAST_MONTH
-from assets.generator.lexicon import CN_DIGITS
+from synth.generator.config import LAST_MONTH
+from synth.generator.lexicon import CN_DIGITS
 
 SHANGHAI_TZ = timezone(timedelta(hours=8))
 FREQUENCIES = ("月报", "季报", "年报", "不定期")

@@ -1,6 +1,6 @@
 """Synthetic resident rows with ground truth, shaped like `staging.person_rows`, for tests and benchmarks.
 
-Independent of the landing-zone generator (assets/generator): it skips files and ingestion and writes the
+Independent of the landing-zone generator (synth/generator): it skips files and ingestion and writes the
 rows directly, fast enough for a million records (numpy, no per-row faker). What it plants:
 - households (couples, children, grandparents; about 1.5% of families have twins: same birth date,
   surname, address and phone, IDs one sequence digit apart);

@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from assets.generator import idcard
-from assets.generator.config import COVERAGE_DATE, GeneratorConfig
-from assets.generator.lexicon import (
+from synth.generator import idcard
+from synth.generator.config import COVERAGE_DATE, GeneratorConfig
+from synth.generator.lexicon import (
     CENTRAL_DISTRICTS,
     COMMON_NAMES,
     DISABILITY_CATEGORIES,

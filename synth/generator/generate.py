@@ -19,10 +19,10 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from assets.common.paths import REFERENCE_DIR
-from assets.generator import idcard
-from assets.generator.catalog import FORMS, SYNONYM_SWAPS, Form, write_catalog
-from assets.generator.config import GeneratorConfig
-from assets.generator.periods import (
+from synth.generator import idcard
+from synth.generator.catalog import FORMS, SYNONYM_SWAPS, Form, write_catalog
+from synth.generator.config import GeneratorConfig
+from synth.generator.periods import (
     SHANGHAI_TZ,
     Period,
     adhoc_periods,
@@ -31,7 +31,7 @@ from assets.generator.periods import (
     monthly_periods,
     quarterly_periods,
 )
-from assets.generator.population import (
+from synth.generator.population import (
     CommitteeCtx,
     Resident,
     World,
@@ -42,7 +42,7 @@ from assets.generator.population import (
     plan_movers,
     stable_seed,
 )
-from assets.generator.render import (
+from synth.generator.render import (
     FILE_KINDS,
     ROW_KINDS,
     Layout,
@@ -53,7 +53,7 @@ from assets.generator.render import (
     choose_style,
     render_rows,
 )
-from assets.generator.writers import CsvSink, XlsxSink, write_broken
+from synth.generator.writers import CsvSink, XlsxSink, write_broken
 
 DIVISIONS_CSV = REFERENCE_DIR / "shanghai_divisions.csv"
 FIXED_MTIME = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI_TZ).timestamp()

@@ -1,0 +1,1 @@
+"""The field matcher's labelled set and its precision/recall evaluation (`jianfu forms-eval`)."""
