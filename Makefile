@@ -35,6 +35,7 @@ test: setup  ## run the test suite
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth
+	$(BIN)/ruff format --check assets pipelines tests benchmarks synth
 
 ui: setup  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions

@@ -194,7 +194,9 @@ def run_size(name: str, args: argparse.Namespace, work: Path) -> list[dict[str, 
         sp_log = work / f"splink_{tag}.log"
         res = timed_best(cmd, sp_log, args.repeat)
         sp = {"data": label, "tool": "splink 5.0.0", "records": truth.height, **res, **score(sp_out, truth)}
-        sp["weights"] = "\n".join(ln for ln in sp_log.read_text().splitlines() if ln.startswith("SPLINK_WEIGHT"))
+        sp["weights"] = "\n".join(
+            ln for ln in sp_log.read_text().splitlines() if ln.startswith("SPLINK_WEIGHT")
+        )
         out.append(sp)
         jf["splink_over_jianfu"] = round(sp["wall_s"] / max(jf["wall_s"], 1e-9), 2)
         # on a shared machine wall time waits for other work: CPU time is the steadier comparison
@@ -297,7 +299,11 @@ def markdown(rows: list[dict[str, object]]) -> str:
         lines.append(
             f"| {r['data']} | {r['records']:,} | {r['tool']} | {r['pairwise_f1']:.4f} | {r['pairwise_precision']:.4f} | "
             f"{r['pairwise_recall']:.4f} | {r['bcubed_f1']:.4f} | {r['wall_s']} | {r['cpu_s']} | {r['peak_mb']:,} | "
-            + (f"{r['splink_over_jianfu']} ({r['splink_over_jianfu_cpu']})" if "splink_over_jianfu" in r else "")
+            + (
+                f"{r['splink_over_jianfu']} ({r['splink_over_jianfu_cpu']})"
+                if "splink_over_jianfu" in r
+                else ""
+            )
             + " | "
             + (f"{r['false_pairs']:,} ({r['false_pairs_in_household']:,})" if "false_pairs" in r else "")
             + " |"

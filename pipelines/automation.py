@@ -16,7 +16,10 @@ INGEST_SELECTION = dg.AssetSelection.groups("ingestion") - dg.AssetSelection.key
     ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]
 )
 CATALOG_SELECTION = dg.AssetSelection.keys(
-    ["core", "divisions"], ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]
+    ["core", "divisions"],
+    ["catalog", "forms"],
+    ["catalog", "form_catalog_fields"],
+    ["quarantine", "catalog_problems"],
 )
 
 ingest_job = dg.define_asset_job(
@@ -26,7 +29,9 @@ ingest_job = dg.define_asset_job(
     description="Mirror one district's landing folder into the staged, quarantine and raw tables.",
 )
 catalog_job = dg.define_asset_job(
-    "load_catalog", selection=CATALOG_SELECTION, description="Reload the reference divisions and the form catalog."
+    "load_catalog",
+    selection=CATALOG_SELECTION,
+    description="Reload the reference divisions and the form catalog.",
 )
 # reflow (issue 13): its district-partitioned assets run in their own jobs (assets/reflow/defs.py)
 REFLOW_SELECTION = dg.AssetSelection.groups("reflow")
@@ -52,7 +57,9 @@ def nightly_ingest_schedule(context: dg.ScheduleEvaluationContext, landing: Land
     keys = district_partitions.get_partition_keys()
     fingerprints = incremental.district_fingerprints(root, keys, incremental.catalog_fingerprint(root))
     for district in keys:
-        yield dg.RunRequest(run_key=f"{district}:{fingerprints[f'ingest:{district}']}", partition_key=district)
+        yield dg.RunRequest(
+            run_key=f"{district}:{fingerprints[f'ingest:{district}']}", partition_key=district
+        )
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -65,7 +72,11 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-@dg.sensor(jobs=[ingest_job, catalog_job, reflow_defs.reconcile_job], minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    jobs=[ingest_job, catalog_job, reflow_defs.reconcile_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
     """Ingest a district as soon as its landing folder changes; reload the catalog when it changes."""
     root = Path(landing.root)
@@ -78,9 +89,13 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource
     for district, fingerprint in current.items():
         if district != "catalog" and fingerprint != previous.get(district) and (root / district).is_dir():
             requests.append(
-                dg.RunRequest(run_key=f"{district}:{fingerprint}", partition_key=district, job_name=ingest_job.name)
+                dg.RunRequest(
+                    run_key=f"{district}:{fingerprint}", partition_key=district, job_name=ingest_job.name
+                )
             )
-            requests.append(reflow_defs.returns_run_request(district, fingerprint))  # reflow: returns in landing
+            requests.append(
+                reflow_defs.returns_run_request(district, fingerprint)
+            )  # reflow: returns in landing
     context.update_cursor(json.dumps(current, sort_keys=True))
     if not requests:
         return dg.SkipReason(f"no change under {root}")

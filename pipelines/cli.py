@@ -22,10 +22,16 @@ def _default_paths() -> tuple[Path, Path]:
 
 def _configure_run(parser: argparse.ArgumentParser) -> None:
     warehouse, landing = _default_paths()
-    parser.add_argument("--warehouse", type=Path, default=warehouse, help=f"DuckDB file to write (default {warehouse})")
-    parser.add_argument("--landing", type=Path, default=landing, help=f"landing zone root (default {landing})")
+    parser.add_argument(
+        "--warehouse", type=Path, default=warehouse, help=f"DuckDB file to write (default {warehouse})"
+    )
+    parser.add_argument(
+        "--landing", type=Path, default=landing, help=f"landing zone root (default {landing})"
+    )
     parser.add_argument("--full-refresh", action="store_true", help="read every file again")
-    parser.add_argument("--log-level", default="WARNING", help="Dagster console log level (DEBUG shows every step)")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="Dagster console log level (DEBUG shows every step)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -127,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         args.warehouse = _default_paths()[0]
     if hasattr(args, "published") and not any(a.startswith("--published") for a in argv):
         # products live beside the warehouse they were published from
-        args.published = Path(getattr(args, "warehouse", None) or _default_paths()[0]).resolve().parent / "published"
+        args.published = (
+            Path(getattr(args, "warehouse", None) or _default_paths()[0]).resolve().parent / "published"
+        )
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:

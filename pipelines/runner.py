@@ -49,7 +49,11 @@ def _configure_logging() -> None:
 
 
 def run_all(
-    warehouse: Path, landing: Path, full_refresh: bool = False, log_level: str = "WARNING", incremental: bool = True
+    warehouse: Path,
+    landing: Path,
+    full_refresh: bool = False,
+    log_level: str = "WARNING",
+    incremental: bool = True,
 ) -> dict[str, float]:
     """Materialize what changed against `warehouse` from `landing`; returns seconds per stage.
 
@@ -123,7 +127,9 @@ def run_all(
     # 3. forms + persons (+ every other domain between ingestion and publishing)
     t0 = time.perf_counter()
     with warehouse_connect(warehouse, read_only=True) as con:
-        plan.current["downstream"], parts = incremental_plan.downstream_fingerprint(con, secrets.person_id_salt)
+        plan.current["downstream"], parts = incremental_plan.downstream_fingerprint(
+            con, secrets.person_id_salt
+        )
         tables = {f"{s}.{t}" for s, t in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}  # fmt: skip
     outputs = _output_tables(defs, downstream_selection)
@@ -186,7 +192,7 @@ def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, 
                 continue
             failures.append(event.message or "")
             data = getattr(event.event_specific_data, "user_failure_data", None)
-            for key, value in ((data.metadata or {}).items() if data else []):
+            for key, value in (data.metadata or {}).items() if data else []:
                 failures.append(f"  {key}:\n{getattr(value, 'value', value)}")
         raise SystemExit(f"stage '{name}' failed:\n" + "\n".join(failures[:12]))
 
@@ -213,7 +219,9 @@ def _skipped(instance: dg.DagsterInstance, defs: dg.Definitions, selection: dg.A
         return
     for key in selection.resolve(defs.resolve_asset_graph()):
         instance.report_runless_asset_event(
-            dg.AssetObservation(asset_key=key, metadata={"nightly": dg.MetadataValue.text(f"skipped: {reason}")})
+            dg.AssetObservation(
+                asset_key=key, metadata={"nightly": dg.MetadataValue.text(f"skipped: {reason}")}
+            )
         )
 
 
@@ -250,13 +258,19 @@ def summary(warehouse: Path) -> str:
             if len(replaced) > 10:
                 lines.append(f"  … and {len(replaced) - 10} more (raw.landing_files.replaced_by)")
         lines.append("Quarantined rows by reason:")
-        for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
+        for reason, n in con.sql(
+            "SELECT reason_code, count(*) FROM quarantine.rows GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
         lines.append("Rejected files by reason:")
-        for reason, n in con.sql("SELECT reason_code, count(*) FROM quarantine.rejected_files GROUP BY 1 ORDER BY 1").fetchall():
+        for reason, n in con.sql(
+            "SELECT reason_code, count(*) FROM quarantine.rejected_files GROUP BY 1 ORDER BY 1"
+        ).fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
         lines.append("Skipped non-data rows by reason:")
-        for reason, n in con.sql("SELECT reason, count(*) FROM raw.skipped_rows GROUP BY 1 ORDER BY 2 DESC").fetchall():
+        for reason, n in con.sql(
+            "SELECT reason, count(*) FROM raw.skipped_rows GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall():
             lines.append(f"  {reason:<28} {n:>8,}")
         accounting = ingest_pipeline.file_accounting(con)
         totals = accounting.select(

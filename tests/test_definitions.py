@@ -39,7 +39,10 @@ def test_every_asset_is_documented_owned_grouped_and_lowercase(defs: dg.Definiti
 
 def test_jobs_schedule_and_sensor_are_defined(defs: dg.Definitions) -> None:
     assert {j.name for j in defs.jobs} >= {"ingest_districts", "load_catalog", "refresh_downstream"}
-    assert [s.name for s in defs.schedules] == ["nightly_ingest_schedule", "monthly_prefill_schedule"]  # + reflow
+    assert [s.name for s in defs.schedules] == [
+        "nightly_ingest_schedule",
+        "monthly_prefill_schedule",
+    ]  # + reflow
     assert [s.name for s in defs.sensors] == ["landing_sensor", "nightly_automation"]
 
 
@@ -64,17 +67,33 @@ def test_landing_sensor_requests_changed_districts_only(
     (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
 
     repo = defs.get_repository_def()
-    first = landing_sensor(dg.build_sensor_context(repository_def=repo, resources={"landing": defs.resources["landing"]}))
+    first = landing_sensor(
+        dg.build_sensor_context(repository_def=repo, resources={"landing": defs.resources["landing"]})
+    )
     keys = sorted((r.partition_key or r.job_name) for r in first)
-    assert keys == ["310101", "310101", "load_catalog"]  # a new district folder (ingest + reflow returns), catalog
+    assert keys == [
+        "310101",
+        "310101",
+        "load_catalog",
+    ]  # a new district folder (ingest + reflow returns), catalog
 
-    cursor = landing_sensor.evaluate_tick(dg.build_sensor_context(repository_def=repo, resources={"landing": defs.resources["landing"]})).cursor
-    quiet = landing_sensor(dg.build_sensor_context(cursor=cursor, repository_def=repo, resources={"landing": defs.resources["landing"]}))
+    cursor = landing_sensor.evaluate_tick(
+        dg.build_sensor_context(repository_def=repo, resources={"landing": defs.resources["landing"]})
+    ).cursor
+    quiet = landing_sensor(
+        dg.build_sensor_context(
+            cursor=cursor, repository_def=repo, resources={"landing": defs.resources["landing"]}
+        )
+    )
     assert isinstance(quiet, dg.SkipReason)  # nothing changed since
 
     (tmp_path / "310104" / "MZ01" / "2026-10").mkdir(parents=True)  # a second district delivers
     (tmp_path / "310104" / "MZ01" / "2026-10" / "310104002001_a.csv").write_text("b")
-    after = landing_sensor(dg.build_sensor_context(cursor=cursor, repository_def=repo, resources={"landing": defs.resources["landing"]}))
+    after = landing_sensor(
+        dg.build_sensor_context(
+            cursor=cursor, repository_def=repo, resources={"landing": defs.resources["landing"]}
+        )
+    )
     assert [r.partition_key for r in after] == ["310104", "310104"]  # ingest + reflow returns
 
 
@@ -83,8 +102,10 @@ def test_nightly_schedule_requests_every_district(defs: dg.Definitions) -> None:
     from pipelines.partitions import district_partitions
     from pipelines.resources import LandingResource
 
-    context = dg.build_schedule_context(scheduled_execution_time=__import__("datetime").datetime(2026, 11, 26, 1, 30),
-                                        resources={"landing": LandingResource()})  # the bundled sample
+    context = dg.build_schedule_context(
+        scheduled_execution_time=__import__("datetime").datetime(2026, 11, 26, 1, 30),
+        resources={"landing": LandingResource()},
+    )  # the bundled sample
     requests = list(nightly_ingest_schedule(context))
     assert [r.partition_key for r in requests] == district_partitions.get_partition_keys()
     assert len({r.run_key for r in requests}) == 16

@@ -87,16 +87,24 @@ def test_cleaning_results_are_in_the_staged_tables(warehouse: Path) -> None:
     assert valid["id_number"].str.contains(r"^\d{17}[\dX]$").all()
     assert records["committee_code"].str.contains(r"^31\d{10}$").all()
     assert records["person_name"].drop_nulls().str.contains(r"\s").sum() == 0  # inner spaces removed
-    phones = query(warehouse, "SELECT value FROM staging.form_values WHERE field_type = 'phone' AND value_flag IS NULL")
+    phones = query(
+        warehouse, "SELECT value FROM staging.form_values WHERE field_type = 'phone' AND value_flag IS NULL"
+    )
     assert phones["value"].str.contains(r"^(1[3-9]\d{9}|021\d{8})$").all()
-    dates = query(warehouse, "SELECT value FROM staging.form_values WHERE field_type = 'date' AND value_flag IS NULL")
+    dates = query(
+        warehouse, "SELECT value FROM staging.form_values WHERE field_type = 'date' AND value_flag IS NULL"
+    )
     assert dates["value"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
 
 
 def test_quarantine_and_rejections_carry_reasons(warehouse: Path) -> None:
     quarantine = query(warehouse, "SELECT * FROM quarantine.rows")
     assert quarantine.height > 0
-    assert quarantine["reason_code"].is_in(["no_identifier", "invalid_required_value", "unknown_committee"]).all()
+    assert (
+        quarantine["reason_code"]
+        .is_in(["no_identifier", "invalid_required_value", "unknown_committee"])
+        .all()
+    )
     assert all(f in m for f, m in zip(quarantine["source_file"], quarantine["message"], strict=True))
     rejected = query(warehouse, "SELECT * FROM quarantine.rejected_files")
     assert rejected.height > 0 and rejected["reason_code"].null_count() == 0
@@ -111,7 +119,10 @@ def test_return_flow_closes_the_loop(warehouse: Path) -> None:
     assert "prefill_return" in kinds
     outcomes = set(query(warehouse, "SELECT DISTINCT outcome FROM reflow.return_rows")["outcome"])
     assert {"confirmed", "added", "removed"} <= outcomes
-    assert query(warehouse, "SELECT * FROM reflow.prefill_cells WHERE prefilled AND sharing = '不予共享'").height == 0
+    assert (
+        query(warehouse, "SELECT * FROM reflow.prefill_cells WHERE prefilled AND sharing = '不予共享'").height
+        == 0
+    )
     learned = query(warehouse, "SELECT * FROM core.person_records WHERE source_file LIKE '%回流%'")
     evidence = query(warehouse, "SELECT * FROM reflow.person_evidence")
     assert evidence.height > 0 and learned.height == evidence.height  # every evidence row is tied to a person

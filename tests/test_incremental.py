@@ -91,10 +91,14 @@ def test_missing_secrets_fail_before_any_work_naming_what_to_set(tmp_path: Path)
     assert "JIANFU_PERSON_ID_SALT" in message and "JIANFU_MASK_KEY" in message
     assert not warehouse.parent.exists()  # nothing was written
     ok = preflight.check(
-        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": SALT_A, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY}
+        warehouse,
+        landing,
+        env={"JIANFU_PERSON_ID_SALT": SALT_A, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY},
     )
     other = preflight.check(
-        warehouse, landing, env={"JIANFU_PERSON_ID_SALT": SALT_B, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY}
+        warehouse,
+        landing,
+        env={"JIANFU_PERSON_ID_SALT": SALT_B, "JIANFU_MASK_KEY": MASK_KEY, "JIANFU_AUDIT_KEY": AUDIT_KEY},
     )
     assert ok.person_id_salt != other.person_id_salt and ok.mask_key == other.mask_key
     assert SALT_A not in repr(ok)  # only keyed digests leave the check
@@ -192,8 +196,10 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
     delivered.write_text("a")
 
     def keys(day: int) -> dict[str, str]:
-        context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30),
-                                            resources={"landing": LandingResource(root=str(tmp_path))})
+        context = dg.build_schedule_context(
+            scheduled_execution_time=datetime.datetime(2026, 11, day, 1, 30),
+            resources={"landing": LandingResource(root=str(tmp_path))},
+        )
         return {r.partition_key: r.run_key for r in nightly_ingest_schedule(context)}  # type: ignore[union-attr]
 
     first, second = keys(26), keys(27)
@@ -218,8 +224,11 @@ def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "310101" / "MZ01" / "2026-10").mkdir(parents=True)
     (tmp_path / "310101" / "MZ01" / "2026-10" / "310101002001_a.csv").write_text("a")
-    result = observe([landing_districts], instance=dg.DagsterInstance.ephemeral(),
-                     resources={"landing": LandingResource(root=str(tmp_path))})
+    result = observe(
+        [landing_districts],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"landing": LandingResource(root=str(tmp_path))},
+    )
     versions = {
         e.event_specific_data.asset_observation.partition: e.event_specific_data.asset_observation.tags[  # type: ignore[union-attr]
             "dagster/data_version"

@@ -54,7 +54,9 @@ def run(command: str, env: dict[str, str], timeout: int = 600) -> subprocess.Com
     if argv[0].startswith(".venv/bin/"):
         argv[0] = str(BIN / Path(argv[0]).name)
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"`{command}` exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"`{command}` exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -70,7 +72,7 @@ def concrete(command: str, env: dict[str, str]) -> list[str]:
     filled = (command.replace("--landing DIR", f"--landing {out}/landing")
               .replace("--warehouse FILE", f"--warehouse {out}/jianfu.duckdb"))  # fmt: skip
     if command.startswith(".venv/bin/jianfu match"):
-        export = (f"COPY (SELECT * FROM staging.person_rows) TO '{out}/rows.parquet' (FORMAT parquet)")
+        export = f"COPY (SELECT * FROM staging.person_rows) TO '{out}/rows.parquet' (FORMAT parquet)"
         import duckdb
 
         con = duckdb.connect(f"{out}/jianfu.duckdb", read_only=True)
@@ -92,12 +94,16 @@ def test_every_readme_command_is_covered(env: dict[str, str]) -> None:
     for command in commands:
         if command in NOT_RUN_HERE or command.startswith("make "):
             continue
-        assert command.startswith((".venv/bin/jianfu", ".venv/bin/python benchmarks/", "forms-summary")), command
+        assert command.startswith((".venv/bin/jianfu", ".venv/bin/python benchmarks/", "forms-summary")), (
+            command
+        )
 
 
 def test_make_sample_regenerates_the_bundled_sample_byte_for_byte(tmp_path: Path) -> None:
     """`make sample` is `jianfu generate --preset default --out data/sample`: same bytes as the bundled copy."""
-    dry = subprocess.run(["make", "-n", "sample"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "sample"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert "jianfu generate --preset default --out data/sample" in dry
     run(f".venv/bin/jianfu generate --preset default --out {tmp_path} --quiet", dict(os.environ))
 

@@ -39,7 +39,9 @@ def test_code_reexports_the_contract_instead_of_redefining_it() -> None:
 def test_data_element_types_are_field_types() -> None:
     document = yaml.safe_load((ROOT / "schemas" / "data_elements.yaml").read_text(encoding="utf-8"))
     elements = document["elements"] if isinstance(document, dict) and "elements" in document else document
-    types = {e["type"] for e in (elements.values() if isinstance(elements, dict) else elements) if "type" in e}
+    types = {
+        e["type"] for e in (elements.values() if isinstance(elements, dict) else elements) if "type" in e
+    }
     assert types and types <= set(vocabulary.FIELD_TYPES), types - set(vocabulary.FIELD_TYPES)
 
 

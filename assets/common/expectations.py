@@ -83,7 +83,9 @@ def run_suite(frame: pl.DataFrame, name: str, suite_dir: Path | None = None) -> 
     source = context.data_sources.add_pandas(f"{name}_source")
     batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add(
-        ExpectationSuite(name=name, expectations=[ExpectationConfiguration(**e) for e in document["expectations"]])
+        ExpectationSuite(
+            name=name, expectations=[ExpectationConfiguration(**e) for e in document["expectations"]]
+        )
     )
     # Only the columns the suite names go to pandas, as Arrow-backed columns: at city scale the staged values
     # table has millions of rows, and a full NumPy-object copy of it would dominate the run's memory.

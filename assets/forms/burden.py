@@ -289,8 +289,18 @@ def observed_by_form(returns: pl.DataFrame, cells: pl.DataFrame, forms: pl.DataF
         (pl.col("outcome") == "typed").sum().alias("cells_typed"),
     )
     files = (
-        returns.select("return_file", "district_code", "committee_code", "form_code", "period", "kind",
-                       "rows_confirmed", "rows_corrected", "rows_added", "rows_removed")  # fmt: skip
+        returns.select(
+            "return_file",
+            "district_code",
+            "committee_code",
+            "form_code",
+            "period",
+            "kind",
+            "rows_confirmed",
+            "rows_corrected",
+            "rows_added",
+            "rows_removed",
+        )  # fmt: skip
         .join(per_file, on="return_file", how="left")
         .join(forms.select("form_code", "department"), on="form_code", how="left")
         .with_columns(
@@ -299,8 +309,11 @@ def observed_by_form(returns: pl.DataFrame, cells: pl.DataFrame, forms: pl.DataF
     )
     month = (
         pl.when(pl.col("period").str.contains(r"^\d{4}Q[1-4]$"))
-        .then(pl.col("period").str.slice(0, 4) + "-" + ((pl.col("period").str.slice(5, 1).cast(pl.Int32) * 3 - 2)
-                                                        .cast(pl.String).str.zfill(2)))  # fmt: skip
+        .then(
+            pl.col("period").str.slice(0, 4)
+            + "-"
+            + ((pl.col("period").str.slice(5, 1).cast(pl.Int32) * 3 - 2).cast(pl.String).str.zfill(2))
+        )  # fmt: skip
         .when(pl.col("period").str.contains(r"^\d{4}$"))
         .then(pl.col("period") + "-01")
         .otherwise(pl.col("period").str.slice(0, 7))
@@ -311,12 +324,24 @@ def observed_by_form(returns: pl.DataFrame, cells: pl.DataFrame, forms: pl.DataF
         .agg(
             pl.len().alias("files"),
             (pl.col("kind") == "prefill_return").sum().alias("files_with_prefill_id"),
-            *[pl.col(c).fill_null(0).sum() for c in ("rows_confirmed", "rows_corrected", "rows_added", "rows_removed",
-                                                     "cells_confirmed", "cells_corrected", "cells_typed")],
+            *[
+                pl.col(c).fill_null(0).sum()
+                for c in (
+                    "rows_confirmed",
+                    "rows_corrected",
+                    "rows_added",
+                    "rows_removed",
+                    "cells_confirmed",
+                    "cells_corrected",
+                    "cells_typed",
+                )
+            ],
         )  # fmt: skip
         .with_columns(
             (pl.col("cells_corrected") + pl.col("cells_typed")).alias("cells_staff_typed"),
-            (pl.col("cells_confirmed") + pl.col("cells_corrected") + pl.col("cells_typed")).alias("cells_without_prefill"),
+            (pl.col("cells_confirmed") + pl.col("cells_corrected") + pl.col("cells_typed")).alias(
+                "cells_without_prefill"
+            ),
         )
         .with_columns(
             pl.when(pl.col("cells_without_prefill") > 0)
@@ -349,6 +374,7 @@ def observed_by_department(observed: pl.DataFrame, plan_by_department: pl.DataFr
         out = out.join(plan, on="department", how="left")
     else:
         out = out.with_columns(
-            pl.lit(None, pl.Float64).alias(c) for c in ("plan_entries_before", "plan_entries_after", "share_prefilled_plan")
+            pl.lit(None, pl.Float64).alias(c)
+            for c in ("plan_entries_before", "plan_entries_after", "share_prefilled_plan")
         )
     return int64(out).sort("cells_without_prefill", descending=True)

@@ -241,7 +241,9 @@ burden_by_district = _roll_up_asset(BY_DISTRICT, "district")
     deps=[PREFILL_PLAN, FORM_OVERLAP, FORMS],
     description="What each issuing department's forms cost the committees, before and after prefill.",
 )  # fmt: skip
-def burden_by_department(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def burden_by_department(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
             return gate.skipped()[0]

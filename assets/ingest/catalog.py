@@ -31,14 +31,21 @@ class Catalog:
     fields: pl.DataFrame  # form_code, field_order, field_label, field_type, required
     problems: pl.DataFrame  # source_file, row_number, reason_code, message
 
-    def fields_by_form(self, elements: dict[tuple[str, str], str] | None = None) -> dict[str, list[CatalogField]]:
+    def fields_by_form(
+        self, elements: dict[tuple[str, str], str] | None = None
+    ) -> dict[str, list[CatalogField]]:
         """Catalog fields per form, each with its data element when the label matcher mapped one."""
         elements = elements or {}
         out: dict[str, list[CatalogField]] = {}
         for row in self.fields.sort("form_code", "field_order").iter_rows(named=True):
             out.setdefault(row["form_code"], []).append(
-                CatalogField(row["field_order"], row["field_label"], row["field_type"], row["required"],
-                             elements.get((row["form_code"], row["field_label"])))  # fmt: skip
+                CatalogField(
+                    row["field_order"],
+                    row["field_label"],
+                    row["field_type"],
+                    row["required"],
+                    elements.get((row["form_code"], row["field_label"])),
+                )  # fmt: skip
             )
         return out
 
@@ -57,7 +64,9 @@ def label_elements(fields: pl.DataFrame) -> dict[tuple[str, str], str]:
     dictionary = load_dictionary()
     matched = match_catalog(fields, dictionary, load_overrides(dictionary), load_matching_settings())
     mapped = matched.filter(pl.col("status") == "mapped")
-    return dict(zip(zip(mapped["form_code"], mapped["field_label"], strict=True), mapped["element_code"], strict=True))
+    return dict(
+        zip(zip(mapped["form_code"], mapped["field_label"], strict=True), mapped["element_code"], strict=True)
+    )
 
 
 def _read_rows(path: Path, columns: dict[str, str]) -> list[tuple[int, dict[str, str]]]:
@@ -73,8 +82,16 @@ def _read_rows(path: Path, columns: dict[str, str]) -> list[tuple[int, dict[str,
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
-        rows.append((number, {columns[h]: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header)
-                              if h in columns}))
+        rows.append(
+            (
+                number,
+                {
+                    columns[h]: (cells[i].strip() if i < len(cells) else "")
+                    for i, h in enumerate(header)
+                    if h in columns
+                },
+            )
+        )
     return rows
 
 
@@ -89,13 +106,27 @@ def load_catalog(landing_root: Path) -> Catalog:
         where = f"catalog/forms.csv row {number}"
         frequency = FREQUENCIES.get(row["frequency"])
         if not row["form_code"]:
-            problems.append(_problem("catalog/forms.csv", number, "missing_form_code", f"{where}: 报表编号 is empty"))
+            problems.append(
+                _problem("catalog/forms.csv", number, "missing_form_code", f"{where}: 报表编号 is empty")
+            )
         elif row["form_code"] in seen_forms:
-            problems.append(_problem("catalog/forms.csv", number, "duplicate_form",
-                                     f"{where}: 报表编号 {row['form_code']} is listed twice"))
+            problems.append(
+                _problem(
+                    "catalog/forms.csv",
+                    number,
+                    "duplicate_form",
+                    f"{where}: 报表编号 {row['form_code']} is listed twice",
+                )
+            )
         elif frequency is None:
-            problems.append(_problem("catalog/forms.csv", number, "bad_frequency",
-                                     f"{where}: 填报频次 '{row['frequency']}' is not one of {', '.join(FREQUENCIES)}"))
+            problems.append(
+                _problem(
+                    "catalog/forms.csv",
+                    number,
+                    "bad_frequency",
+                    f"{where}: 填报频次 '{row['frequency']}' is not one of {', '.join(FREQUENCIES)}",
+                )
+            )
         else:
             seen_forms.add(row["form_code"])
             forms.append({**row, "frequency": frequency})
@@ -114,7 +145,10 @@ def load_catalog(landing_root: Path) -> Catalog:
         elif order is None:
             reason = ("bad_field_order", f"{where}: 字段序号 '{row['field_order']}' is not an integer")
         elif field_type is None:
-            reason = ("bad_field_type", f"{where}: 字段类型 '{row['field_type']}' is not one of {', '.join(FIELD_TYPES)}")
+            reason = (
+                "bad_field_type",
+                f"{where}: 字段类型 '{row['field_type']}' is not one of {', '.join(FIELD_TYPES)}",
+            )
         elif not row["field_label"]:
             reason = ("missing_field_label", f"{where}: 字段名称 is empty")
         elif (row["form_code"], order) in seen_fields:
@@ -123,20 +157,37 @@ def load_catalog(landing_root: Path) -> Catalog:
             problems.append(_problem("catalog/form_fields.csv", number, *reason))
             continue
         seen_fields.add((row["form_code"], order))
-        fields.append({**row, "field_order": order, "field_type": field_type, "required": row["required"] == "是"})
+        fields.append(
+            {**row, "field_order": order, "field_type": field_type, "required": row["required"] == "是"}
+        )
     return Catalog(
         forms=pl.DataFrame(forms, schema={c: pl.String for c in FORM_COLUMNS.values()}),
         fields=pl.DataFrame(
             fields,
-            schema={"form_code": pl.String, "field_order": pl.Int32, "field_label": pl.String,
-                    "field_type": pl.String, "required": pl.Boolean},
+            schema={
+                "form_code": pl.String,
+                "field_order": pl.Int32,
+                "field_label": pl.String,
+                "field_type": pl.String,
+                "required": pl.Boolean,
+            },
         ),
         problems=pl.DataFrame(
             problems,
-            schema={"source_file": pl.String, "row_number": pl.Int32, "reason_code": pl.String, "message": pl.String},
+            schema={
+                "source_file": pl.String,
+                "row_number": pl.Int32,
+                "reason_code": pl.String,
+                "message": pl.String,
+            },
         ),
     )
 
 
 def _problem(source_file: str, row_number: int, reason_code: str, message: str) -> dict[str, object]:
-    return {"source_file": source_file, "row_number": row_number, "reason_code": reason_code, "message": message}
+    return {
+        "source_file": source_file,
+        "row_number": row_number,
+        "reason_code": reason_code,
+        "message": message,
+    }

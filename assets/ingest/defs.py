@@ -72,7 +72,10 @@ def form_catalog(landing: LandingResource, warehouse: WarehouseResource):
             replace_table(con, key, frame)
         yield dg.MaterializeResult(
             asset_key=CATALOG_KEYS["forms"],
-            metadata={**table_metadata(con, "catalog.forms"), "departments": catalog.forms["department"].n_unique()},
+            metadata={
+                **table_metadata(con, "catalog.forms"),
+                "departments": catalog.forms["department"].n_unique(),
+            },
         )
         yield dg.MaterializeResult(asset_key=CATALOG_KEYS["fields"],
                                    metadata=table_metadata(con, "catalog.form_catalog_fields"))  # fmt: skip
@@ -91,7 +94,10 @@ def form_catalog(landing: LandingResource, warehouse: WarehouseResource):
     pool=WAREHOUSE_POOL,
 )  # fmt: skip
 def district_files(
-    context: dg.AssetExecutionContext, config: IngestConfig, landing: LandingResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    landing: LandingResource,
+    warehouse: WarehouseResource,
 ):
     """Mirror each selected district's landing folder into the warehouse (unchanged files are not re-read)."""
     districts = list(context.partition_keys)
@@ -169,7 +175,9 @@ def replacements_keep_data(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         failing = accounting.replacement_problems(con)
         total = con.execute("SELECT count(DISTINCT source_file) FROM raw.replaced_rows").fetchall()[0][0]
-    return check_result(what="files replaced by a file that keeps none of their data", failing=failing, total=total)
+    return check_result(
+        what="files replaced by a file that keeps none of their data", failing=failing, total=total
+    )
 
 
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"],
@@ -177,8 +185,12 @@ def replacements_keep_data(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def rejected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         total = con.execute("SELECT count(*) FROM raw.landing_files").fetchall()[0][0]
-        failing = read_frame(con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1")
-    return check_result(what="rejected files", failing=failing, total=total, severity=dg.AssetCheckSeverity.WARN)
+        failing = read_frame(
+            con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1"
+        )
+    return check_result(
+        what="rejected files", failing=failing, total=total, severity=dg.AssetCheckSeverity.WARN
+    )
 
 
 @dg.asset_check(asset=INGEST_KEYS["quarantine.rows"],
@@ -186,7 +198,9 @@ def rejected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         staged = con.execute("SELECT count(*) FROM staging.form_records").fetchall()[0][0]
-        failing = read_frame(con, "SELECT source_file, row_number, reason_code, message FROM quarantine.rows ORDER BY 1, 2")
+        failing = read_frame(
+            con, "SELECT source_file, row_number, reason_code, message FROM quarantine.rows ORDER BY 1, 2"
+        )
     total = staged + failing.height
     return check_result(what="quarantined data rows", failing=failing, total=total,
                         severity=dg.AssetCheckSeverity.WARN, tolerance=int(0.05 * total))  # fmt: skip
@@ -227,4 +241,12 @@ def form_values_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResul
 
 
 ASSETS = [form_catalog, district_files]
-CHECKS = [row_accounting, landing_accounting, replacements_keep_data, rejected_files, quarantine_rate, form_records_expectations, form_values_expectations]
+CHECKS = [
+    row_accounting,
+    landing_accounting,
+    replacements_keep_data,
+    rejected_files,
+    quarantine_rate,
+    form_records_expectations,
+    form_values_expectations,
+]

@@ -313,7 +313,10 @@ def resolve_committee_name(
     """
     if file.committee_code is not None:
         return file
-    if not file.committee_name or rules.committee_core(file.committee_name) in rules.committee_collective_words:
+    if (
+        not file.committee_name
+        or rules.committee_core(file.committee_name) in rules.committee_collective_words
+    ):
         prefixed = _committee_prefix(file, by_core, rules)
         return prefixed if prefixed is not None else replace(file, committee_name=None)
     token = file.committee_name

@@ -111,7 +111,9 @@ class FileLayout:
         return [c for c in self.columns if c.match == "extra"]
 
 
-def _pair_score(header: str, catalog: CatalogField, synonyms: dict[str, str], threshold: float) -> tuple[float, str] | None:
+def _pair_score(
+    header: str, catalog: CatalogField, synonyms: dict[str, str], threshold: float
+) -> tuple[float, str] | None:
     h_key, c_key = label_key(header), label_key(catalog.field_label)
     if not h_key:
         return None
@@ -150,8 +152,12 @@ def map_columns(
     """
     rules = rules or load_layout_rules()
     tries: Alternates = alternates or [[(c, 0.0)] for c in header]
-    committee_col = next((i for i, t in enumerate(tries) if any(_in_labels(c, rules.committee_labels) for c, _ in t)), None)
-    township_col = next((i for i, t in enumerate(tries) if any(_in_labels(c, rules.township_labels) for c, _ in t)), None)
+    committee_col = next(
+        (i for i, t in enumerate(tries) if any(_in_labels(c, rules.committee_labels) for c, _ in t)), None
+    )
+    township_col = next(
+        (i for i, t in enumerate(tries) if any(_in_labels(c, rules.township_labels) for c, _ in t)), None
+    )
     reserved = {committee_col, township_col} - {None}
     threshold = rules.header.fuzzy_label_threshold
     candidates: list[tuple[float, int, int, str]] = []
@@ -247,7 +253,12 @@ def stack_header(window: list[list[str]], rules: LayoutRules) -> tuple[list[str]
         upper, lower = grid[k], grid[k + 1]
         carried = list(upper)
         for j in range(1, width):
-            if not carried[j].strip() and lower[j].strip() and carried[j - 1].strip() and lower[j - 1].strip():
+            if (
+                not carried[j].strip()
+                and lower[j].strip()
+                and carried[j - 1].strip()
+                and lower[j - 1].strip()
+            ):
                 carried[j] = carried[j - 1]
         grid[k] = carried
     labels: list[str] = []
@@ -296,7 +307,11 @@ def find_layout(
 
     def score_of(mapped: tuple[list[ColumnMap], int | None, int | None, list[CatalogField]]) -> int:
         columns, committee_col, township_col, _ = mapped
-        return sum(1 for c in columns if c.match != "extra") + (committee_col is not None) + (township_col is not None)
+        return (
+            sum(1 for c in columns if c.match != "extra")
+            + (committee_col is not None)
+            + (township_col is not None)
+        )
 
     for position, (_, cells) in enumerate(area[: rules.header.search_rows]):
         non_empty = [c for c in cells if c and c.strip()]
@@ -335,7 +350,11 @@ def find_layout(
     else:
         labels, alternates = stack_header(window, rules)
     columns, committee_col, township_col, missing = map_columns(labels, catalog, synonyms, alternates, rules)
-    serial = [i for i, label in enumerate(labels) if any(_in_labels(p, rules.serial_labels) for p in label.split(rules.header.join))]
+    serial = [
+        i
+        for i, label in enumerate(labels)
+        if any(_in_labels(p, rules.serial_labels) for p in label.split(rules.header.join))
+    ]
     return FileLayout(
         header_row=area[last][0],
         header_cells=labels,
@@ -362,10 +381,16 @@ def _is_column_numbers(values: list[str]) -> bool:
     letters = [v for v in values if v in COLUMN_LETTERS]
     if len(numbers) + len(letters) != len(values):
         return False
-    return [int(v) for v in numbers] == list(range(int(numbers[0]), int(numbers[0]) + len(numbers))) if numbers else True
+    return (
+        [int(v) for v in numbers] == list(range(int(numbers[0]), int(numbers[0]) + len(numbers)))
+        if numbers
+        else True
+    )
 
 
-def classify_row(cells: list[str], layout: FileLayout, row_number: int, rules: LayoutRules | None = None) -> str | None:
+def classify_row(
+    cells: list[str], layout: FileLayout, row_number: int, rules: LayoutRules | None = None
+) -> str | None:
     """The reason a row is not data, or None for a data row.
 
     Reasons: title, blank, header, column_numbers, header_notes, total, footer (sign-off: 填表人, 单位（盖章）, 联系电话：),

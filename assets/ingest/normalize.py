@@ -84,6 +84,7 @@ __all__ = [
     "parse_year_month",
 ]
 
+
 # ------------------------------------------------------------------------------------------------ text, name
 def normalize_text(expr: pl.Expr) -> pl.Expr:
     """NFKC, strip, collapse whitespace runs (incl. \u3000, \xa0) to one space; blank → null. Returns Utf8."""
@@ -284,7 +285,9 @@ def _canonical_batch(series: pl.Series, field_type: str, serial_column: bool = F
 def _id_flag_batch(series: pl.Series, as_of: dt.date) -> pl.Series:
     frame = _id_batch(series, MIN_BIRTH_DATE, as_of).struct.unnest()
     status = pl.col("status")
-    flag = pl.when(status.is_in(["malformed", "invalid_date", "wrong_check_digit", "precision_lost"])).then(status)
+    flag = pl.when(status.is_in(["malformed", "invalid_date", "wrong_check_digit", "precision_lost"])).then(
+        status
+    )
     return frame.select(_struct(value=pl.col("value"), flag=flag)).to_series()
 
 
@@ -346,9 +349,9 @@ def normalize_frame_by_type(
     indexed = frame.lazy().with_row_index(index).with_columns(type_expr.fill_null("text").alias(kind))
     if column_key:
         raw = pl.col(value_col).str.strip_chars()
-        serial_share = (raw.str.contains(r"^\d{5}(?:\.\d+)?$").sum() * 2 >= raw.str.len_chars().gt(0).sum()) & raw.str.contains(
-            r"^\d{5}(?:\.\d+)?$"
-        ).any()
+        serial_share = (
+            raw.str.contains(r"^\d{5}(?:\.\d+)?$").sum() * 2 >= raw.str.len_chars().gt(0).sum()
+        ) & raw.str.contains(r"^\d{5}(?:\.\d+)?$").any()
         serial = pl.when(pl.col(kind) == "date").then(serial_share.over(list(column_key))).otherwise(False)
         indexed = indexed.with_columns(serial.fill_null(False).alias("__serial_column"))
     else:
@@ -368,7 +371,9 @@ def normalize_frame_by_type(
     out = pl.concat([*parts, unknown], how="vertical").sort(index)
     if column_key:
         value = pl.col(value_name)
-        damaged = ((pl.col(flag_name) == "precision_lost").any().over(list(column_key))) & (pl.col(kind) == "id_number")
+        damaged = ((pl.col(flag_name) == "precision_lost").any().over(list(column_key))) & (
+            pl.col(kind) == "id_number"
+        )
         suspect = value.str.contains(r"^[0-9]{18}$") & (value.str.ends_with("000") | _float_exact(value))
         out = out.with_columns(
             pl.when(damaged & suspect.fill_null(False)).then(pl.lit("precision_lost")).otherwise(pl.col(flag_name))

@@ -98,7 +98,9 @@ class IngestContext:
     rules: DeliveryRules
 
     @classmethod
-    def build(cls, catalog: Catalog, divisions: pl.DataFrame, rules: DeliveryRules | None = None) -> IngestContext:
+    def build(
+        cls, catalog: Catalog, divisions: pl.DataFrame, rules: DeliveryRules | None = None
+    ) -> IngestContext:
         rules = rules or load_delivery_rules()
         return cls(
             catalog=catalog,
@@ -163,7 +165,9 @@ def ingest_district(
             "SELECT file_id, ingest_version, status, committees, disposition FROM raw.landing_files "
             "WHERE district_code = ? AND status <> 'ignored'",
             params=[district_code],
-        ).pl().iter_rows(named=True)
+        )
+        .pl()
+        .iter_rows(named=True)
     }
     entries: list[_Entry] = []
     for file in scan.files:
@@ -214,15 +218,21 @@ def ingest_district(
         status = "superseded" if superseded else "ingested"
         main = delivery.main_replacer(lost)
         # A rejected delivery of the same report replaces nothing; say so on the file that stays current.
-        blocked = sorted({r for c in u.committees for r in rejected.get((e.file.form_code, e.file.period, c), [])})
-        hollow = sorted({r for c in u.committees for r in empty.get((e.file.form_code, e.file.period, c), [])})
+        blocked = sorted(
+            {r for c in u.committees for r in rejected.get((e.file.form_code, e.file.period, c), [])}
+        )
+        hollow = sorted(
+            {r for c in u.committees for r in empty.get((e.file.form_code, e.file.period, c), [])}
+        )
         disp = delivery.disposition(status, lost, note=";".join(blocked + ["empty:" + h for h in hollow]))
         if e.known is not None and e.known["disposition"] == disp:
             keep_ids.append(e.file_id)
             continue
         prepared = e.prepared or _prepare(e, ctx, as_of)
         if superseded:
-            outcome = stage.add_prepared(batch, prepared, {"*": main or ""}, status="superseded", reason="superseded")
+            outcome = stage.add_prepared(
+                batch, prepared, {"*": main or ""}, status="superseded", reason="superseded"
+            )
             outcome.replaced_by = main
             outcome.message = f"{e.file.source_file}: replaced by {main}"
         else:
@@ -235,7 +245,9 @@ def ingest_district(
             outcome.warnings += [f"stays current: {r} for the same report was rejected" for r in blocked]
             outcome.warnings += [f"stays current: {h} for the same report holds no data rows" for h in hollow]
         if not u.committees and e.file.committee_code:
-            outcome.warnings.append(f"{e.file.source_file}: holds no data rows, so it replaces no earlier delivery")
+            outcome.warnings.append(
+                f"{e.file.source_file}: holds no data rows, so it replaces no earlier delivery"
+            )
             log.warning("%s: holds no data rows; it replaces nothing", e.file.source_file)
         outcome.disposition = disp
     for e in entries:
@@ -315,7 +327,9 @@ def _count_rows(file: LandingFile, data: bytes) -> int:
         return 0
 
 
-def _misplaced_row(m: MisplacedFile, district_code: str | None, run_id: str, now: dt.datetime) -> dict[str, object]:
+def _misplaced_row(
+    m: MisplacedFile, district_code: str | None, run_id: str, now: dt.datetime
+) -> dict[str, object]:
     m_hash = sha256_bytes(m.path.read_bytes()) if m.path.is_file() else ""
     return {
         "file_id": file_id(m.source_file, m_hash), "file_hash": m_hash, "source_file": m.source_file,
@@ -327,7 +341,9 @@ def _misplaced_row(m: MisplacedFile, district_code: str | None, run_id: str, now
     }  # fmt: skip
 
 
-def record_unplaced(con: duckdb.DuckDBPyConnection, landing_root: Path, ctx: IngestContext, run_id: str) -> int:
+def record_unplaced(
+    con: duckdb.DuckDBPyConnection, landing_root: Path, ctx: IngestContext, run_id: str
+) -> int:
     """Register what lies outside every district folder (unknown folders, loose files): district_code NULL.
 
     So no folder or file of the landing zone is silently absent from raw.landing_files.

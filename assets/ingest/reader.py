@@ -44,7 +44,9 @@ class SheetRows:
     hidden_rows: set[int] = field(default_factory=set)
     merges: list[Merge] = field(default_factory=list)  # (first_row, first_col, last_row, last_col)
     delimiter: str | None = None  # text files: the delimiter found
-    row_flags: dict[int, list[str]] = field(default_factory=dict)  # reader findings per row (unbalanced_quote)
+    row_flags: dict[int, list[str]] = field(
+        default_factory=dict
+    )  # reader findings per row (unbalanced_quote)
 
 
 @dataclass
@@ -130,7 +132,9 @@ def parse_file(file: LandingFile, data: bytes) -> ParsedFile:
     """Split one file into sheets of physical rows of text cells, whatever its suffix claims."""
     fmt = SUPPORTED_SUFFIXES.get(f".{file.file_format}")  # landing.py keeps the suffix as found (xlsm)
     if fmt is None:
-        raise FileRejected("unsupported_format", f"{file.source_file}: unsupported file type '.{file.file_format}'")
+        raise FileRejected(
+            "unsupported_format", f"{file.source_file}: unsupported file type '.{file.file_format}'"
+        )
     if not data.strip():
         raise FileRejected("empty_file", f"{file.source_file}: the file is empty")
     named_workbook = fmt in WORKBOOK_FORMATS
@@ -147,12 +151,16 @@ def parse_file(file: LandingFile, data: bytes) -> ParsedFile:
                 textfile.decode_bytes(data, file.source_file)  # fmt: skip
         except textfile.TextDecodeError as exc:
             if named_workbook:
-                raise FileRejected("unreadable_workbook", f"{file.source_file}: neither a workbook nor text") from exc
+                raise FileRejected(
+                    "unreadable_workbook", f"{file.source_file}: neither a workbook nor text"
+                ) from exc
             raise FileRejected("undecodable", str(exc)) from exc
         parsed = _parse_text(file, decoded, named_workbook)
     expected = {"xlsx": "ooxml", "xlsb": "ooxml", "xls": "ole", "et": "ole", "ods": "odf"}.get(fmt, "text")
     if parsed.container != expected:
-        parsed.notes.append(f"named .{file.file_format} but the content is {CONTAINER_NAMES.get(parsed.container)}")
+        parsed.notes.append(
+            f"named .{file.file_format} but the content is {CONTAINER_NAMES.get(parsed.container)}"
+        )
     return parsed
 
 
@@ -166,13 +174,16 @@ def _parse_text(file: LandingFile, decoded: textfile.Decoded, named_workbook: bo
         try:
             sheets = markup.read_spreadsheet_ml(text)
         except Exception as exc:  # ElementTree.ParseError and friends
-            raise FileRejected("unreadable_workbook", f"{file.source_file}: broken Excel 2003 XML ({exc})") from exc
+            raise FileRejected(
+                "unreadable_workbook", f"{file.source_file}: broken Excel 2003 XML ({exc})"
+            ) from exc
         parsed = _from_sheets(sheets, [], "spreadsheetml", decoded.encoding, file.source_file)
     else:
         dialect = textfile.sniff_dialect(text)
         if named_workbook and dialect.columns < 2:
             raise FileRejected(
-                "unreadable_workbook", f"{file.source_file}: not a workbook, and not a table of delimited text"
+                "unreadable_workbook",
+                f"{file.source_file}: not a workbook, and not a table of delimited text",
             )
         flags: dict[int, list[str]] = {}
         try:
@@ -185,4 +196,3 @@ def _parse_text(file: LandingFile, decoded: textfile.Decoded, named_workbook: bo
             parsed.notes.append(f"delimiter {dialect.delimiter!r}")
     parsed.notes += decoded.notes
     return parsed
-

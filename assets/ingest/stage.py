@@ -23,7 +23,14 @@ from assets.ingest.reader import ParsedFile
 INGEST_VERSION = "2026.11.3"  # bump when parsing or normalization changes: files are then read again
 IDENTITY_ELEMENTS = ("person_name", "citizen_id", "birth_date", "birth_month", "sex")
 # Value flags that mean "the delivered value is not of the field's type" (as opposed to doubtful).
-TYPE_ERRORS = {"unparsed_date", "unparsed_year_month", "not_a_number", "not_an_integer", "unparsed_bool", "unparsed_sex"}
+TYPE_ERRORS = {
+    "unparsed_date",
+    "unparsed_year_month",
+    "not_a_number",
+    "not_an_integer",
+    "unparsed_bool",
+    "unparsed_sex",
+}
 
 RECORD_SCHEMA = {
     "record_id": pl.String, "file_id": pl.String, "file_hash": pl.String, "source_file": pl.String,
@@ -250,7 +257,9 @@ def _identity(values: pl.DataFrame, as_of: dt.date | None = None) -> pl.DataFram
     ids = _first_by_element(values, "citizen_id", "value_raw", "id_number_raw").join(
         _first_by_element(values, "citizen_id", "value_flag", "_flag"), on="record_id", how="left"
     )
-    ids = ids.with_columns(normalize.normalize_id_number(pl.col("id_number_raw"), max_birth_date=as_of).alias("_id"))
+    ids = ids.with_columns(
+        normalize.normalize_id_number(pl.col("id_number_raw"), max_birth_date=as_of).alias("_id")
+    )
     # The column's judgement wins: an ID in a float-damaged column is precision_lost even if it looks valid.
     status = (
         pl.when(pl.col("_flag") == "precision_lost")
@@ -303,14 +312,18 @@ def _with_flags(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
         | (pl.col("row_birth_month").is_not_null() & ~id_birth.str.starts_with(pl.col("row_birth_month")))
     )
     sex_mismatch = (
-        pl.col("id_sex").is_not_null() & pl.col("row_sex").is_in(["男", "女"]) & (pl.col("id_sex") != pl.col("row_sex"))
+        pl.col("id_sex").is_not_null()
+        & pl.col("row_sex").is_in(["男", "女"])
+        & (pl.col("id_sex") != pl.col("row_sex"))
     )
 
     def tag(condition: pl.Expr, name: str) -> pl.Expr:
         return pl.when(condition.fill_null(False)).then(pl.lit([name])).otherwise(empty)
 
     flags = pl.concat_list(
-        pl.col("row_flags").fill_null(empty),  # hidden_row, duplicate_row, extra_cells … (assets/ingest/sheets.py)
+        pl.col("row_flags").fill_null(
+            empty
+        ),  # hidden_row, duplicate_row, extra_cells … (assets/ingest/sheets.py)
         pl.col("_value_flags").fill_null(empty),
         pl.col("_missing").fill_null(empty),
         tag(birth_mismatch, "birth_date_mismatch"),
@@ -334,9 +347,11 @@ def _quarantine_reasons(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataF
         pl.lit("居委会").alias("field"),
         pl.format("field '居委会': {}", "committee_problem").alias("detail"),
     )
-    has_identity_fields = values.filter(pl.col("element_code").is_in(["person_name", "citizen_id"])).select(
-        "record_id"
-    ).unique()
+    has_identity_fields = (
+        values.filter(pl.col("element_code").is_in(["person_name", "citizen_id"]))
+        .select("record_id")
+        .unique()
+    )
     no_identifier = (
         records.join(has_identity_fields, on="record_id", how="semi")
         .filter(pl.col("person_name").is_null() & pl.col("id_number").is_null())
@@ -344,7 +359,9 @@ def _quarantine_reasons(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataF
             "record_id",
             pl.lit("no_identifier").alias("reason_code"),
             pl.lit("姓名/公民身份号码").alias("field"),
-            pl.lit("fields '姓名' and '公民身份号码' are both empty: the row identifies nobody").alias("detail"),
+            pl.lit("fields '姓名' and '公民身份号码' are both empty: the row identifies nobody").alias(
+                "detail"
+            ),
         )
     )
     wrong_type = (
@@ -357,7 +374,11 @@ def _quarantine_reasons(records: pl.DataFrame, values: pl.DataFrame) -> pl.DataF
             pl.lit("invalid_required_value").alias("reason_code"),
             pl.col("field_label").alias("field"),
             pl.format(
-                "field '{}': required {} value '{}' is not valid ({})", "field_label", "field_type", "value_raw", "value_flag"
+                "field '{}': required {} value '{}' is not valid ({})",
+                "field_label",
+                "field_type",
+                "value_raw",
+                "value_flag",
             ).alias("detail"),
         )
     )

@@ -102,8 +102,19 @@ class BlockingRule(_Model):
 
 
 LevelKind = Literal[
-    "exact", "pinyin_equal", "jaro_winkler", "jaro", "levenshtein", "damerau_levenshtein", "date_diff",
-    "prefix", "id_check_digit", "id_one_edit", "id_both_valid", "sql", "else",
+    "exact",
+    "pinyin_equal",
+    "jaro_winkler",
+    "jaro",
+    "levenshtein",
+    "damerau_levenshtein",
+    "date_diff",
+    "prefix",
+    "id_check_digit",
+    "id_one_edit",
+    "id_both_valid",
+    "sql",
+    "else",
 ]  # fmt: skip  (each kind's parameters, feature types and SQL: assets/matching/levels.py)
 
 
@@ -261,7 +272,9 @@ class MatchSpec(_Model):
         rule_names = {r.name for r in self.blocking}
         for name in est.em_blocking:
             if name not in rule_names:
-                raise ValueError(f"estimation.em_blocking: no blocking rule `{name}` (rules: {sorted(rule_names)})")
+                raise ValueError(
+                    f"estimation.em_blocking: no blocking rule `{name}` (rules: {sorted(rule_names)})"
+                )
         for i, rule in enumerate(est.deterministic.rules if est.deterministic else ()):
             for comp_name, levels in rule.items():
                 if comp_name not in comps:

@@ -33,11 +33,15 @@ class AuditError(RuntimeError):
 
 def canonical(obj: Any) -> str:
     """One line of pure ASCII JSON: the same object always gives the same text."""
-    return json.dumps(obj, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str, allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=str, allow_nan=False
+    )
 
 
 def mac_of(key: bytes, body: Mapping[str, Any]) -> str:
-    return hmac.new(key, canonical({k: v for k, v in body.items() if k != "mac"}).encode("ascii"), sha256).hexdigest()
+    return hmac.new(
+        key, canonical({k: v for k, v in body.items() if k != "mac"}).encode("ascii"), sha256
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,9 @@ def verify(path: Path, heads_dir: Path, key: bytes) -> list[str]:
         problems.append(bad_head)
     if not path.exists():
         if head is not None and head.count > 0:
-            problems.append(f"{path.name}: file is missing but its head records {head.count} entries (deleted)")
+            problems.append(
+                f"{path.name}: file is missing but its head records {head.count} entries (deleted)"
+            )
         return problems
     if head is None and not bad_head and is_legacy(path, head_path(heads_dir, path)):
         return []  # an unkeyed chain of an older version: archived aside at the next append
@@ -167,13 +173,19 @@ def verify(path: Path, heads_dir: Path, key: bytes) -> list[str]:
             prev = ""
             continue
         if "mac" not in e:
-            problems.append(f"{path.name} entry {i}: no keyed hash (written before the keyed chain, or forged)")
+            problems.append(
+                f"{path.name} entry {i}: no keyed hash (written before the keyed chain, or forged)"
+            )
             prev = str(e.get("entry_sha256", ""))
             continue
         if e.get("seq") != i:
-            problems.append(f"{path.name} entry {i}: sequence {e.get('seq')} (an entry was removed or inserted)")
+            problems.append(
+                f"{path.name} entry {i}: sequence {e.get('seq')} (an entry was removed or inserted)"
+            )
         if e.get("prev_mac") != prev:
-            problems.append(f"{path.name} entry {i}: does not chain to the previous entry (removed or reordered)")
+            problems.append(
+                f"{path.name} entry {i}: does not chain to the previous entry (removed or reordered)"
+            )
         if not hmac.compare_digest(str(e["mac"]), mac_of(key, e)):
             problems.append(f"{path.name} entry {i}: keyed hash does not match its content (edited)")
         prev = str(e["mac"])
@@ -181,9 +193,13 @@ def verify(path: Path, heads_dir: Path, key: bytes) -> list[str]:
         problems.append(f"{path.name}: its signed head is missing (kept in {heads_dir})")
     elif head is not None:
         if head.count > len(entries):
-            problems.append(f"{path.name}: head records {head.count} entries, the file has {len(entries)} (tail dropped)")
+            problems.append(
+                f"{path.name}: head records {head.count} entries, the file has {len(entries)} (tail dropped)"
+            )
         elif head.count < len(entries):
-            problems.append(f"{path.name}: {len(entries) - head.count} entries beyond the signed head (appended without the key)")
+            problems.append(
+                f"{path.name}: {len(entries) - head.count} entries beyond the signed head (appended without the key)"
+            )
         elif entries and head.last_mac != entries[-1].get("mac"):
             problems.append(f"{path.name}: last entry is not the one the signed head records")
     return problems

@@ -67,7 +67,9 @@ def _error_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300]
 
 
-def _first_binding(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) -> tuple[Source | None, list, list[str]]:
+def _first_binding(
+    con: duckdb.DuckDBPyConnection, sources: Iterable[Source]
+) -> tuple[Source | None, list, list[str]]:
     errors: list[str] = []
     for src in sources:
         try:
@@ -175,7 +177,9 @@ def stage_form_classes(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[s
         raise PublishError("form_elements: no source binds, so sensitive rosters cannot be recognized — "
                            + " | ".join(errors))  # fmt: skip
     by_form: dict[str, set[str]] = {}
-    for form, elem in con.execute(f"SELECT DISTINCT form_code, element_code FROM ({src.select_sql})").fetchall():
+    for form, elem in con.execute(
+        f"SELECT DISTINCT form_code, element_code FROM ({src.select_sql})"
+    ).fetchall():
         if form is not None and elem is not None:
             by_form.setdefault(str(form), set()).add(str(elem))
     classes = {f: lv for f, els in by_form.items() if (lv := policy.membership_level(els)) is not None}
@@ -187,7 +191,10 @@ def stage_form_classes(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[s
 
 
 def form_classes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return {str(f): str(lv) for f, lv in con.execute(f"SELECT form_code, level FROM {FORM_CLASS_TABLE}").fetchall()}
+    return {
+        str(f): str(lv)
+        for f, lv in con.execute(f"SELECT form_code, level FROM {FORM_CLASS_TABLE}").fetchall()
+    }
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset]) -> None:

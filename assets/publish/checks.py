@@ -44,15 +44,15 @@ def verify_generation(published_dir: str | Path) -> tuple[list[str], int]:
         if path.resolve().parent.parent != cur:
             problems.append(f"{rel}: not inside the current generation")
         if sha256_file(path) != entry.get("sha256"):
-            problems.append(f"{rel}: sha256 differs from the generation record (changed after it was scanned)")
+            problems.append(
+                f"{rel}: sha256 differs from the generation record (changed after it was scanned)"
+            )
         scan = entry.get("scan") or {}
         if scan.get("findings", 1) != 0:
             problems.append(f"{rel}: was not leak-scanned clean when written ({scan})")
     for rel in sorted(set(products) - seen):
         problems.append(f"{rel}: recorded in generation {cur.name} but missing")
     return problems, len(seen)
-
-
 
 
 def principal_of_product(
@@ -134,7 +134,17 @@ def scan_published(
 
 # --------------------------------------------------------------------------- deny-by-default report
 
-_VISIBLE_OUT = {"show", "partial", "keyed_hash", "year_only", "band", "nullify", "by_element", "aggregate", "count"}
+_VISIBLE_OUT = {
+    "show",
+    "partial",
+    "keyed_hash",
+    "year_only",
+    "band",
+    "nullify",
+    "by_element",
+    "aggregate",
+    "count",
+}
 GAP_CODES = {"no_rule", "mask_not_applicable", "aggregate_without_spec", "no_sharing_category"}
 
 

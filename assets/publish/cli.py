@@ -37,12 +37,23 @@ def configure_query(parser: argparse.ArgumentParser) -> None:
                         help="principal TIER:CODE[/SUFFIX], TIER = city|district|township|committee (or 市|区|街镇|居村), "
                         "e.g. district:310101 or township:310101002")  # fmt: skip
     parser.add_argument("sql", help='one read-only SELECT, e.g. "SELECT count(*) FROM form_records"')
-    parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help=f"products folder (default {DEFAULT_PUBLISHED})")
+    parser.add_argument(
+        "--published",
+        type=Path,
+        default=DEFAULT_PUBLISHED,
+        help=f"products folder (default {DEFAULT_PUBLISHED})",
+    )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--max-rows", type=int, default=50, help="rows printed in table format (default 50)")
-    parser.add_argument("--timeout", type=float, default=query.DEFAULT_TIMEOUT, help="seconds before the query is interrupted")
-    parser.add_argument("--memory-limit", default=query.DEFAULT_MEMORY, help="DuckDB memory limit of the query")
-    parser.add_argument("--heads", type=Path, default=None, help="audit heads folder (default: beside the products folder)")
+    parser.add_argument(
+        "--timeout", type=float, default=query.DEFAULT_TIMEOUT, help="seconds before the query is interrupted"
+    )
+    parser.add_argument(
+        "--memory-limit", default=query.DEFAULT_MEMORY, help="DuckDB memory limit of the query"
+    )
+    parser.add_argument(
+        "--heads", type=Path, default=None, help="audit heads folder (default: beside the products folder)"
+    )
 
 
 def run_query(args: argparse.Namespace) -> int:
@@ -74,13 +85,19 @@ def run_query(args: argparse.Namespace) -> int:
     else:
         with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
             print(frame)
-        print(f"{frame.height} rows from {outcome.product} ({outcome.seconds:.2f}s; logged as {outcome.query_id[:12]})")
+        print(
+            f"{frame.height} rows from {outcome.product} ({outcome.seconds:.2f}s; logged as {outcome.query_id[:12]})"
+        )
     return 0
 
 
 def configure_publish(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--warehouse", type=Path, default=paths.DEFAULT_WAREHOUSE, help="warehouse to read (read-only)")
-    parser.add_argument("--published", type=Path, default=None, help="products folder (default: beside the warehouse)")
+    parser.add_argument(
+        "--warehouse", type=Path, default=paths.DEFAULT_WAREHOUSE, help="warehouse to read (read-only)"
+    )
+    parser.add_argument(
+        "--published", type=Path, default=None, help="products folder (default: beside the warehouse)"
+    )
     parser.add_argument("--tier", action="append", choices=sorted(TIER_BY_NAME),
                         help="rebuild only these tiers (repeatable; the others are carried over unchanged)")  # fmt: skip
     parser.add_argument("--no-warehouse-audit", action="store_true",
@@ -95,7 +112,9 @@ def run_publish(args: argparse.Namespace) -> int:
     try:
         settings = run.settings_from(dict(os.environ), args.warehouse, args.published)
         tiers = [TIER_BY_NAME[t] for t in args.tier] if args.tier else None
-        result = run.publish_and_record(settings, tiers=tiers, write_warehouse_audit=not args.no_warehouse_audit)
+        result = run.publish_and_record(
+            settings, tiers=tiers, write_warehouse_audit=not args.no_warehouse_audit
+        )
     except (MaskKeyError, PolicyError, PublishError, AuditError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -103,9 +122,17 @@ def run_publish(args: argparse.Namespace) -> int:
         print(json.dumps(manifest.run_entry(result), ensure_ascii=False, indent=2))
         return 0 if result.swapped else 1
     by_tier = ", ".join(f"{t} {n}" for t, n in sorted(result.counts_by_tier().items()))
-    state = f"published as generation {result.generation}" if result.swapped else "NOT published (previous products kept)"
-    print(f"{result.product_count} products {state}: {by_tier} ({result.carried} unchanged, kept as they were)")
-    print(f"time: {result.seconds:.1f}s (build {result.build_seconds:.1f}s, leak scan {result.scan_seconds:.1f}s)")
+    state = (
+        f"published as generation {result.generation}"
+        if result.swapped
+        else "NOT published (previous products kept)"
+    )
+    print(
+        f"{result.product_count} products {state}: {by_tier} ({result.carried} unchanged, kept as they were)"
+    )
+    print(
+        f"time: {result.seconds:.1f}s (build {result.build_seconds:.1f}s, leak scan {result.scan_seconds:.1f}s)"
+    )
     print(result.scan.summary())
     for f in result.scan.findings[:20]:
         print(f"  {f.product} {f.table}.{f.column}: {f.kind} — {f.detail} {f.example or ''}")
@@ -121,10 +148,21 @@ def run_publish(args: argparse.Namespace) -> int:
 
 
 def configure_audit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("verify",), help="verify: check the audit chains and the warehouse copy")
-    parser.add_argument("--warehouse", type=Path, default=paths.DEFAULT_WAREHOUSE, help="warehouse whose audit tables are compared")
-    parser.add_argument("--published", type=Path, default=None, help="products folder (default: beside the warehouse)")
-    parser.add_argument("--heads", type=Path, default=None, help="signed heads folder (default: <warehouse dir>/audit_heads)")
+    parser.add_argument(
+        "action", choices=("verify",), help="verify: check the audit chains and the warehouse copy"
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=paths.DEFAULT_WAREHOUSE,
+        help="warehouse whose audit tables are compared",
+    )
+    parser.add_argument(
+        "--published", type=Path, default=None, help="products folder (default: beside the warehouse)"
+    )
+    parser.add_argument(
+        "--heads", type=Path, default=None, help="signed heads folder (default: <warehouse dir>/audit_heads)"
+    )
 
 
 def run_audit(args: argparse.Namespace) -> int:

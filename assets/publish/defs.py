@@ -109,7 +109,9 @@ def _findings_frame(report: leakscan.LeakReport) -> pl.DataFrame:
     pool=WAREHOUSE_POOL,
     name="publish_products",
 )  # fmt: skip
-def publish_products(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
+def publish_products(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource
+):
     """Verify the audit, build a generation from the read-only warehouse (each product leak-scanned as written),
     record it, switch to it, then append the audit."""
     settings = publish.settings(warehouse.path)
@@ -140,7 +142,9 @@ def publish_products(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         },
     )  # fmt: skip
     with warehouse.connect(read_only=True) as con:
-        yield dg.MaterializeResult(asset_key=DENIALS_KEY, metadata=table_metadata(con, manifest.DENIALS_TABLE))
+        yield dg.MaterializeResult(
+            asset_key=DENIALS_KEY, metadata=table_metadata(con, manifest.DENIALS_TABLE)
+        )
         yield dg.MaterializeResult(
             asset_key=MANIFEST_KEY,
             metadata={

@@ -51,13 +51,19 @@ def check_key(value: str, name: str, dev: bool) -> bytes:
     """The key's bytes, or MaskKeyError saying why it is not acceptable."""
     raw = value.encode("utf-8")
     if value != value.strip() or not value.strip():
-        raise MaskKeyError(f"{name} has leading/trailing whitespace or is blank: set a random secret, {GENERATE_HINT}")
+        raise MaskKeyError(
+            f"{name} has leading/trailing whitespace or is blank: set a random secret, {GENERATE_HINT}"
+        )
     if len(raw) < MIN_KEY_BYTES:
         raise MaskKeyError(f"{name} must be at least {MIN_KEY_BYTES} bytes, {GENERATE_HINT}")
     if value in KNOWN_KEYS and not dev:
-        raise MaskKeyError(f"{name} is a documented development key: it is public; set a secret, {GENERATE_HINT}")
+        raise MaskKeyError(
+            f"{name} is a documented development key: it is public; set a secret, {GENERATE_HINT}"
+        )
     if _entropy_bits(value) < MIN_KEY_BITS or len(set(value)) < 8:
-        raise MaskKeyError(f"{name} has too little entropy (repeated or few distinct characters), {GENERATE_HINT}")
+        raise MaskKeyError(
+            f"{name} has too little entropy (repeated or few distinct characters), {GENERATE_HINT}"
+        )
     return raw
 
 

@@ -337,13 +337,21 @@ def _check_rosters(
     except duckdb.Error:
         find(table, column, "unverifiable_table", "sensitive rosters unknown (form classes not staged)")
         return
-    hidden = [str(f) for f, lv in rosters if not policy.resolve_membership(principal, dataset, str(lv)).visible]
+    hidden = [
+        str(f) for f, lv in rosters if not policy.resolve_membership(principal, dataset, str(lv)).visible
+    ]
     if not hidden:
         return
     n = con.execute(f"SELECT count(*) FROM {qt} WHERE CAST({quote_ident(column)} AS VARCHAR) IN "
                     f"({', '.join(quote_literal(f) for f in hidden)})").fetchall()[0][0]  # fmt: skip
     if n:
-        find(table, column, "sensitive_roster_rows", f"{n} rows of rosters whose membership this tier may not see", int(n))
+        find(
+            table,
+            column,
+            "sensitive_roster_rows",
+            f"{n} rows of rosters whose membership this tier may not see",
+            int(n),
+        )
 
 
 def scan_product(

@@ -89,7 +89,9 @@ class AuditSettings:
         return [self.manifest_path, self.query_log_path]
 
 
-def audit_settings(published_dir: str | Path, key: bytes, heads_dir: str | Path | None = None) -> AuditSettings:
+def audit_settings(
+    published_dir: str | Path, key: bytes, heads_dir: str | Path | None = None
+) -> AuditSettings:
     published = Path(published_dir)
     heads = Path(heads_dir) if heads_dir else published / AUDIT_DIR / HEADS_DIR
     return AuditSettings(published, key, heads)
@@ -141,7 +143,9 @@ def write_jsonl_manifest(settings: AuditSettings, result: PublishResult) -> dict
     """Append the generation's product entries (if it was sealed) and the run entry, before the switch.
     Returns the entry mac per product path, and per run under the key 'run'."""
     entries = product_entries(result) if result.swapped else []
-    macs = audit.append(settings.manifest_path, settings.heads_dir, settings.key, [*entries, run_entry(result)])
+    macs = audit.append(
+        settings.manifest_path, settings.heads_dir, settings.key, [*entries, run_entry(result)]
+    )
     out = {e["product_path"]: m for e, m in zip(entries, macs, strict=False)}
     out["run"] = macs[-1]
     return out
@@ -185,7 +189,9 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 def _legacy_digest(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, str]:
     """(rows, sha256) of the rows an older version copied without a chain entry (entry_mac NULL)."""
-    got = con.execute(f"SELECT * EXCLUDE (entry_mac) FROM {table} WHERE entry_mac IS NULL ORDER BY ALL").fetchall()
+    got = con.execute(
+        f"SELECT * EXCLUDE (entry_mac) FROM {table} WHERE entry_mac IS NULL ORDER BY ALL"
+    ).fetchall()
     return len(got), hashlib.sha256(repr(got).encode("utf-8")).hexdigest()
 
 
@@ -300,13 +306,21 @@ def _same(chain_value: Any, row_value: Any) -> bool:
         return chain_value is None or _coerce_time(str(chain_value)) == row_value
     if isinstance(chain_value, dict):
         try:
-            return json.loads(row_value) == chain_value if isinstance(row_value, str) else row_value == chain_value
+            return (
+                json.loads(row_value) == chain_value
+                if isinstance(row_value, str)
+                else row_value == chain_value
+            )
         except ValueError:
             return False
     if isinstance(chain_value, list) or isinstance(row_value, list):
         return audit.canonical(chain_value) == audit.canonical(row_value)
     if isinstance(chain_value, float) or isinstance(row_value, float):
-        return chain_value is not None and row_value is not None and abs(float(chain_value) - float(row_value)) < 1e-6
+        return (
+            chain_value is not None
+            and row_value is not None
+            and abs(float(chain_value) - float(row_value)) < 1e-6
+        )
     return (chain_value is None and row_value is None) or str(chain_value) == str(row_value)
 
 
@@ -356,8 +370,15 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
         n_old, digest = _legacy_digest(con, table)
         if legacy:
             count, last, sig = legacy[0]
-            if audit.mac_of(settings.key, {"chain": f"legacy:{table}", "count": int(count), "last_mac": last}) != sig:
-                problems.append(f"{HEADS_TABLE}: the seal of {table}'s rows from before the keyed chain does not verify")
+            if (
+                audit.mac_of(
+                    settings.key, {"chain": f"legacy:{table}", "count": int(count), "last_mac": last}
+                )
+                != sig
+            ):
+                problems.append(
+                    f"{HEADS_TABLE}: the seal of {table}'s rows from before the keyed chain does not verify"
+                )
             elif (int(count), last) != (n_old, digest):
                 problems.append(f"{table}: rows copied before the keyed chain were deleted or changed")
         elif n_old:
@@ -368,12 +389,16 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
                 continue  # judged as a block above
             e = by_mac.get(mac)
             if e is None:
-                problems.append(f"{table}: a row (entry {str(mac)[:12]}) is not in {chain.name} (inserted or altered)")
+                problems.append(
+                    f"{table}: a row (entry {str(mac)[:12]}) is not in {chain.name} (inserted or altered)"
+                )
                 continue
             seen.add(mac)
             bad = _row_problem(table, row, e)
             if bad:
-                problems.append(f"{table}: entry {str(mac)[:12]} column {bad} differs from {chain.name} (updated)")
+                problems.append(
+                    f"{table}: entry {str(mac)[:12]} column {bad} differs from {chain.name} (updated)"
+                )
         heads = con.execute(f"SELECT count, last_mac, mac FROM {HEADS_TABLE} WHERE chain = ? "
                             "ORDER BY recorded_at DESC, count DESC LIMIT 1", [chain.name]).fetchall()  # fmt: skip
         if not heads:
@@ -402,7 +427,9 @@ def verify_warehouse(con: duckdb.DuckDBPyConnection, settings: AuditSettings) ->
 
 def verify_all(settings: AuditSettings, warehouse: str | Path | None = None) -> list[str]:
     """Every chain and, when the warehouse exists, its copy: the check run before each publication."""
-    problems = [p for chain in settings.chains() for p in audit.verify(chain, settings.heads_dir, settings.key)]
+    problems = [
+        p for chain in settings.chains() for p in audit.verify(chain, settings.heads_dir, settings.key)
+    ]
     if warehouse is not None and Path(warehouse).exists():
         con = duckdb.connect(str(warehouse), read_only=True)
         try:

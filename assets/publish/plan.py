@@ -45,7 +45,9 @@ def profile_label(principal: Principal) -> str:
 
 
 def _summarize(per_element: Mapping[str | None, Treatment]) -> str:
-    return "; ".join(f"{e or '∅'}:{t.action}" for e, t in sorted(per_element.items(), key=lambda x: x[0] or ""))
+    return "; ".join(
+        f"{e or '∅'}:{t.action}" for e, t in sorted(per_element.items(), key=lambda x: x[0] or "")
+    )
 
 
 def _in_list(column: str, values: list[str]) -> str:
@@ -69,7 +71,11 @@ class Compiler:
     # ------------------------------------------------------------------------------------ resolve
     def resolve(self, principal: Principal, n: int) -> tuple[list[Decisions], list[Denial]]:
         policy, denials, out = self.policy, [], []
-        prof = {"tier": principal.tier.value, "department": principal.department, "purpose": principal.purpose}
+        prof = {
+            "tier": principal.tier.value,
+            "department": principal.department,
+            "purpose": principal.purpose,
+        }
 
         def deny(scope: str, ds: str, t: Treatment, **kw: object) -> None:
             denials.append(Denial(scope, ds, t.code, t.reason, principals=n, **prof, **kw))  # type: ignore[arg-type]
@@ -77,7 +83,11 @@ class Compiler:
         for b in self.bound:
             ds = b.spec
             if ds.sharing is None:
-                deny("dataset", ds.name, policy.resolve(principal, ds.name, ds.jurisdiction or b.column_names[0]))
+                deny(
+                    "dataset",
+                    ds.name,
+                    policy.resolve(principal, ds.name, ds.jurisdiction or b.column_names[0]),
+                )
                 continue
             if ds.jurisdiction is not None:
                 jt = policy.resolve(principal, ds.name, ds.jurisdiction)
@@ -109,7 +119,14 @@ class Compiler:
                         d.agg_elems.append(elem)
                     else:
                         worst = next(t for t in ts.values() if not t.visible)
-                        deny("element", ds.name, worst, column=",".join(per_row), element=elem, rows_affected=rows)
+                        deny(
+                            "element",
+                            ds.name,
+                            worst,
+                            column=",".join(per_row),
+                            element=elem,
+                            rows_affected=rows,
+                        )
             if ds.membership is not None and self.forms:
                 counts = self._form_rows.setdefault(ds.name, _group_counts(self.con, b, ds.membership))
                 for form, level in sorted(self.forms.items()):
@@ -147,7 +164,9 @@ class Compiler:
             parts.append(_in_list(d.b.spec.driver, d.row_elems))
         if d.b.spec.membership and (d.agg_forms or d.hidden_forms):
             col = quote_ident(d.b.spec.membership)
-            parts.append(f"({col} IS NULL OR NOT {_in_list(d.b.spec.membership, d.agg_forms + d.hidden_forms)})")
+            parts.append(
+                f"({col} IS NULL OR NOT {_in_list(d.b.spec.membership, d.agg_forms + d.hidden_forms)})"
+            )
         return (" WHERE " + " AND ".join(parts)) if parts else ""
 
     def k_anonymize(self, principal: Principal, decisions: list[Decisions]) -> list[str]:
@@ -168,7 +187,11 @@ class Compiler:
             spec = d.b.spec
             if spec.subject is None or spec.jurisdiction is None:
                 continue
-            qi = {c: str(t.classification) for c, t in d.fixed.items() if privacy.is_qi(self.policy, t, identified)}
+            qi = {
+                c: str(t.classification)
+                for c, t in d.fixed.items()
+                if privacy.is_qi(self.policy, t, identified)
+            }
             if qi:
                 tables.append(privacy.SubjectTable(d.b.name, d.b.relation, spec.jurisdiction, spec.subject,
                                                    self.row_filter(d), qi))  # fmt: skip
@@ -243,17 +266,24 @@ class Compiler:
             return expr
         return f"CASE WHEN {self._lineage_exists(d, principal, element, col)} THEN {expr} END"
 
-    def _lineage_exists(self, d: Decisions, principal: Principal, element: str | None, col: str | None) -> str:
+    def _lineage_exists(
+        self, d: Decisions, principal: Principal, element: str | None, col: str | None
+    ) -> str:
         spec = d.b.spec
         assert spec.golden is not None and spec.jurisdiction is not None
         digits = TIER_DIGITS[principal.tier]
         cond = [f"l.key = CAST(s.{quote_ident(spec.golden.key)} AS VARCHAR)",
                 f"left(l.committee_code, {digits}) = left(CAST(s.{quote_ident(spec.jurisdiction)} AS VARCHAR), {digits})"]  # fmt: skip
         if element is not None and col is not None:
-            cond += [f"l.element_code = {quote_literal(element)}", f"l.value = trim(CAST(s.{quote_ident(col)} AS VARCHAR))"]
+            cond += [
+                f"l.element_code = {quote_literal(element)}",
+                f"l.value = trim(CAST(s.{quote_ident(col)} AS VARCHAR))",
+            ]
         hidden = d.agg_forms + d.hidden_forms or list(self._all_hidden_rosters(principal, spec.name))
         if hidden:
-            cond.append(f"(l.form_code IS NULL OR l.form_code NOT IN ({', '.join(quote_literal(f) for f in hidden)}))")
+            cond.append(
+                f"(l.form_code IS NULL OR l.form_code NOT IN ({', '.join(quote_literal(f) for f in hidden)}))"
+            )
         return f"EXISTS (SELECT 1 FROM {d.b.lineage} AS l WHERE {' AND '.join(cond)})"
 
     def _all_hidden_rosters(self, principal: Principal, dataset: str) -> list[str]:
@@ -275,7 +305,9 @@ class Compiler:
                     continue
                 branches = " ".join(
                     f"WHEN {quote_literal(e)} THEN "
-                    + treatment_sql(t.action, f"s.{q}", t.semantic, ctype, as_text=True, band_years=t.band_years)
+                    + treatment_sql(
+                        t.action, f"s.{q}", t.semantic, ctype, as_text=True, band_years=t.band_years
+                    )
                     for e in d.row_elems
                     for t in [d.per_elem[col][e]]
                 )
@@ -297,8 +329,12 @@ class Compiler:
             keep = self._lineage_exists(d, principal, None, None)
             where = f"{where} AND {keep}" if where else f" WHERE {keep}"
         staged = f"memory.main.{quote_ident(f'_p{idx}_{ds.name}')}"
-        self.con.execute(f"CREATE OR REPLACE TABLE {staged} AS SELECT {', '.join(exprs)} FROM {b.relation} AS s{where}")
-        return TablePlan(ds.name, ds.name, "reference" if ds.reference else "rows", staged, ds.jurisdiction, outs)
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE {staged} AS SELECT {', '.join(exprs)} FROM {b.relation} AS s{where}"
+        )
+        return TablePlan(
+            ds.name, ds.name, "reference" if ds.reference else "rows", staged, ds.jurisdiction, outs
+        )
 
     def _element_stats(self, b: BoundDataset, value_col: str) -> dict[str, tuple[int, int]]:
         if b.name not in self._elem_stats:
@@ -321,7 +357,12 @@ class Compiler:
             if col != jcol and col in d.fixed and d.fixed[col].action == "show":
                 dims.append((col, quote_ident(col)))
                 outs.append(ColumnOut(col, "show", d.fixed[col].classification, d.fixed[col].reason))
-        if driver is not None and (d.agg_elems or d.agg_forms) and d.fixed.get(driver) and d.fixed[driver].action == "show":
+        if (
+            driver is not None
+            and (d.agg_elems or d.agg_forms)
+            and d.fixed.get(driver)
+            and d.fixed[driver].action == "show"
+        ):
             if driver not in [c for c, _ in dims]:
                 dims.append((driver, quote_ident(driver)))
                 outs.append(ColumnOut(driver, "show", d.fixed[driver].classification, d.fixed[driver].reason))
@@ -329,7 +370,9 @@ class Compiler:
             spec, t = ds.columns.get(col), d.fixed[col]
             if spec is None or not spec.aggregate_dimension:
                 continue
-            nd, n = self.con.execute(f"SELECT count(DISTINCT {quote_ident(col)}), count(*) FROM {b.relation}").fetchall()[0]
+            nd, n = self.con.execute(
+                f"SELECT count(DISTINCT {quote_ident(col)}), count(*) FROM {b.relation}"
+            ).fetchall()[0]
             if privacy.dimension_safe(t.semantic, int(nd), int(n), k):
                 dims.append((col, f"CAST({quote_ident(col)} AS VARCHAR)"))
                 outs.append(ColumnOut(col, "aggregate", t.classification, t.reason))
@@ -361,20 +404,26 @@ class Compiler:
             where += (" AND " if where else " WHERE ") + _in_list(driver, safe)
         if d.hidden_forms and ds.membership:
             m = ds.membership
-            where += (" AND " if where else " WHERE ") + f"({quote_ident(m)} IS NULL OR NOT {_in_list(m, d.hidden_forms)})"
+            where += (
+                " AND " if where else " WHERE "
+            ) + f"({quote_ident(m)} IS NULL OR NOT {_in_list(m, d.hidden_forms)})"
         dim_sql = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in dims)
         full = self.con.sql(f"SELECT left({quote_ident(jcol)}, {g}) AS jurisdiction_code{dim_sql}, count(*) AS n "
                             f"FROM {b.relation}{where} GROUP BY ALL").pl()  # fmt: skip
         mask = privacy.complementary_suppression(full, [n for n, _ in dims], k, fixed=["jurisdiction_code"])
         kept = full.filter(~mask) if full.height else full  # noqa: F841 (scanned by name below)
-        dropped = full.filter(mask).select("jurisdiction_code") if full.height else full.select("jurisdiction_code")  # noqa: F841
+        dropped = (
+            full.filter(mask).select("jurisdiction_code") if full.height else full.select("jurisdiction_code")
+        )  # noqa: F841
         staged = f"memory.main.{quote_ident(f'_p{idx}_{ds.name}_counts')}"
         small = f"memory.main.{quote_ident(f'_a{idx}_{ds.name}{SUPPRESSED_SUFFIX}')}"
         self.con.register("_kept_cells", kept)
         self.con.register("_dropped_cells", dropped)
         try:
             self.con.execute(f"CREATE OR REPLACE TABLE {staged} AS SELECT * FROM _kept_cells ORDER BY ALL")
-            self.con.execute(f"CREATE OR REPLACE TABLE {small} AS SELECT jurisdiction_code FROM _dropped_cells")
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {small} AS SELECT jurisdiction_code FROM _dropped_cells"
+            )
         finally:
             self.con.unregister("_kept_cells")
             self.con.unregister("_dropped_cells")

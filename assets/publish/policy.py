@@ -116,7 +116,12 @@ class Policy:
             return self._element_class(spec, spec.element)  # existence checked at load
         if spec.classification:
             return spec.classification, spec.semantic or "text", spec.sharing, "declared"
-        return None, spec.semantic or "text", spec.sharing, f"column {column!r} is listed without a classification"
+        return (
+            None,
+            spec.semantic or "text",
+            spec.sharing,
+            f"column {column!r} is listed without a classification",
+        )
 
     def _decide(
         self, principal: Principal, ds: Dataset, classification: str, semantic: str, sharing: Sharing
@@ -137,7 +142,9 @@ class Policy:
                             f"rule {rule.id}: aggregate-only, but dataset {ds.name} declares no aggregate",
                             rule_id=rule.id, **kw)  # fmt: skip
             code = "rule" if rule.treatment != "hide" else "hidden_by_rule"
-            return Treatment(action=rule.treatment, code=code, reason=f"rule {rule.id}", rule_id=rule.id, **kw)
+            return Treatment(
+                action=rule.treatment, code=code, reason=f"rule {rule.id}", rule_id=rule.id, **kw
+            )
         return deny(
             "no_rule",
             f"no rule for tier {principal.tier.value}, class {classification}, sharing {sharing.value}, "
@@ -153,7 +160,9 @@ class Policy:
         if ds is None:
             return deny("unknown_dataset", f"dataset {dataset!r} is not in datasets.yaml")
         if ds.sharing is None:
-            return deny("no_sharing_category", f"dataset {dataset} has no sharing category (无条件/有条件/不予共享)")
+            return deny(
+                "no_sharing_category", f"dataset {dataset} has no sharing category (无条件/有条件/不予共享)"
+            )
         classification, semantic, col_sharing, note = self.column_class(ds, column, element)
         if classification is None:
             return deny("unclassified_column", note, semantic=semantic)
@@ -232,8 +241,12 @@ def canonical_version(docs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _check_settings(settings: PolicySettings, elements: Mapping[str, Element], where: Path, errors: list[str]) -> None:
-    for d in settings.derivable:  # parts a dictionary does not have (yet) cannot be shown: only the rest matter
+def _check_settings(
+    settings: PolicySettings, elements: Mapping[str, Element], where: Path, errors: list[str]
+) -> None:
+    for (
+        d
+    ) in settings.derivable:  # parts a dictionary does not have (yet) cannot be shown: only the rest matter
         if d.identifier not in elements:
             errors.append(f"{where}: derivable {d.identifier!r}: unknown data element")
         if not any(p.element in elements for p in d.parts):
@@ -310,7 +323,9 @@ def load_policy(policy_dir: str | Path, dictionary_path: str | Path) -> Policy:
             if spec.element and spec.element not in elements:
                 errors.append(f"{where}: column {col!r}: unknown data element {spec.element!r}")
             if spec.classification and spec.classification.split(".")[0] not in settings.classifications:
-                errors.append(f"{where}: column {col!r}: {spec.classification!r} is not under a declared level")
+                errors.append(
+                    f"{where}: column {col!r}: {spec.classification!r} is not under a declared level"
+                )
         if ds.membership is not None and (ddoc or {}).get("form_elements") is None:
             errors.append(f"{where}: `membership` needs `form_elements` (which elements each form collects)")
     if isinstance(ddoc, Mapping) and ddoc.get("leak_tokens") is not None:

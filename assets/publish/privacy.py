@@ -103,7 +103,9 @@ def _next_step(t: Treatment, bands: Sequence[int]) -> Treatment:
     """One step up the generalization ladder of a quasi-identifier."""
     if t.semantic == "date" and t.action in ("show", "year_only"):
         if t.action == "show":
-            return replace(t, action="year_only", code="k_anonymity", reason=f"{t.reason}; generalized to the year")
+            return replace(
+                t, action="year_only", code="k_anonymity", reason=f"{t.reason}; generalized to the year"
+            )
         if bands:
             return replace(t, action="band", band_years=bands[0], code="k_anonymity",
                            reason=f"{t.reason}; generalized to {bands[0]}-year bands")  # fmt: skip
@@ -170,7 +172,14 @@ def generalize(
             for c, c_cls in t.qi_columns.items():
                 if c_cls == cls:
                     e = sql_of(t.dataset, c, current[cls])
-                    n = max(n, int(con.execute(f"SELECT count(DISTINCT {e}) FROM {t.relation}{t.where}").fetchall()[0][0]))
+                    n = max(
+                        n,
+                        int(
+                            con.execute(f"SELECT count(DISTINCT {e}) FROM {t.relation}{t.where}").fetchall()[
+                                0
+                            ][0]
+                        ),
+                    )
         return n
 
     bad = violations()
@@ -214,9 +223,14 @@ def complementary_suppression(
                     ns=pl.col("_s").sum(),
                     sn=pl.col("n").filter(pl.col("_s")).sum(),
                     shown=(~pl.col("_s")).sum(),
-                    pick=pl.col("_i").filter(~pl.col("_s")).sort_by(pl.col("n").filter(~pl.col("_s"))).first(),
+                    pick=pl.col("_i")
+                    .filter(~pl.col("_s"))
+                    .sort_by(pl.col("n").filter(~pl.col("_s")))
+                    .first(),
                 )
-                .filter((pl.col("ns") > 0) & ((pl.col("ns") == 1) | (pl.col("sn") < k)) & (pl.col("shown") > 0))
+                .filter(
+                    (pl.col("ns") > 0) & ((pl.col("ns") == 1) | (pl.col("sn") < k)) & (pl.col("shown") > 0)
+                )
             )
             if groups.height:
                 picks = groups["pick"].to_list()

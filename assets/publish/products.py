@@ -138,7 +138,9 @@ def publish(
         names, committees = division_names(con)
         present = jurisdictions_present(con, bound)
         principals = principals_for(policy, present, committees)
-        missing_keys = sorted({TIER_CODES[p.tier] for p in principals if p.encrypt and not encryption_keys.get(p.tier)})
+        missing_keys = sorted(
+            {TIER_CODES[p.tier] for p in principals if p.encrypt and not encryption_keys.get(p.tier)}
+        )
         if missing_keys:
             raise PublishError("encryption is on for tiers without a key: "
                                + ", ".join(f"{t} (set JIANFU_PRODUCT_KEY_{t.upper()})" for t in missing_keys))  # fmt: skip
@@ -181,12 +183,18 @@ def publish(
                         continue
                     fp = str(old.get("fingerprint", ""))
                 else:
-                    fp = writer.fingerprint(con, principal, plans, policy, mask_key.fingerprint, key is not None)
+                    fp = writer.fingerprint(
+                        con, principal, plans, policy, mask_key.fingerprint, key is not None
+                    )
                 if old is not None and old_path is not None and old_path.exists() and old.get("fingerprint") == fp \
                         and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
                     generation.carry(old_path, target)
                     carried += 1
-                    for field in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
+                    for field in (
+                        "tables",
+                        "rows",
+                        "cells",
+                    ):  # the file's recorded scan counts in this run's figures
                         setattr(report, field, getattr(report, field) + int(old["scan"].get(field, 0)))
                     products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                                   str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),

@@ -102,13 +102,21 @@ def check_sql(sql: str, tables: set[str] | None = None) -> str:
         if kind == "TABLE_FUNCTION":
             name = str((node.get("function") or {}).get("function_name", "")).lower()
             if name not in ALLOWED_TABLE_FUNCTIONS:
-                raise QueryRefused(f"table function {name}() is not allowed: queries read the product's tables only")
+                raise QueryRefused(
+                    f"table function {name}() is not allowed: queries read the product's tables only"
+                )
         elif kind == "BASE_TABLE":
             name = str(node.get("table_name", ""))
-            if node.get("catalog_name") not in ("", None, "product") or node.get("schema_name") not in ("", None, "main"):
+            if node.get("catalog_name") not in ("", None, "product") or node.get("schema_name") not in (
+                "",
+                None,
+                "main",
+            ):
                 raise QueryRefused(f"{name}: only the product's own tables can be read")
             if tables is not None and name.lower() not in {t.lower() for t in tables} | ctes:
-                raise QueryRefused(f"{name!r} is not a table of this product (tables: {', '.join(sorted(tables))})")
+                raise QueryRefused(
+                    f"{name!r} is not a table of this product (tables: {', '.join(sorted(tables))})"
+                )
         elif node.get("class") == "FUNCTION":
             name = str(node.get("function_name", "")).lower()
             if name in FORBIDDEN_FUNCTIONS:
@@ -116,7 +124,9 @@ def check_sql(sql: str, tables: set[str] | None = None) -> str:
     return text.strip().rstrip(";")
 
 
-def open_product(path: Path, key: str | None = None, memory_limit: str = DEFAULT_MEMORY) -> duckdb.DuckDBPyConnection:
+def open_product(
+    path: Path, key: str | None = None, memory_limit: str = DEFAULT_MEMORY
+) -> duckdb.DuckDBPyConnection:
     """A locked-down connection: only `path` attached, read-only; no external access; settings locked."""
     con = duckdb.connect(":memory:")
     spill = tempfile.mkdtemp(prefix="jianfu-query-")  # outside the working folder, never the product's folder

@@ -62,7 +62,19 @@ Action = Literal["show", "partial", "keyed_hash", "year_only", "nullify", "aggre
 
 # The kind of value a column holds: decides which masks apply and what the leak scan looks for.
 # `identifier` is a certificate/case number: like an ID, never an aggregate dimension, never shown as a count key.
-SEMANTICS = ("name", "id_number", "phone", "address", "identifier", "date", "sex", "text", "code", "number", "bool")
+SEMANTICS = (
+    "name",
+    "id_number",
+    "phone",
+    "address",
+    "identifier",
+    "date",
+    "sex",
+    "text",
+    "code",
+    "number",
+    "bool",
+)
 Semantic = Literal[
     "name", "id_number", "phone", "address", "identifier", "date", "sex", "text", "code", "number", "bool"
 ]
@@ -132,7 +144,9 @@ class PrincipalRef:
 def parse_principal_ref(text: str) -> PrincipalRef:
     """Parse `district:310101`, `区:310101`, `township:310101002/mz` (see docs/access.md)."""
     # ASCII only: `\s` and `\d` would accept U+2028 or full-width digits
-    match = re.fullmatch(r"[ \t]*([a-z]+|市|区|街镇|居村)[ \t]*:[ \t]*([0-9]+)[ \t]*(?:/[ \t]*([a-z0-9_-]+))?[ \t]*", text)
+    match = re.fullmatch(
+        r"[ \t]*([a-z]+|市|区|街镇|居村)[ \t]*:[ \t]*([0-9]+)[ \t]*(?:/[ \t]*([a-z0-9_-]+))?[ \t]*", text
+    )
     if not match or match.group(1) not in TIER_BY_NAME:
         raise ValueError(
             f"principal {text!r} is not TIER:CODE[/SUFFIX] with TIER one of {', '.join(sorted(TIER_BY_NAME))}"

@@ -65,8 +65,12 @@ def fingerprint(
     parts: list[object] = [FORMAT_VERSION, policy.version, key_fingerprint, principal.ref, principal.model_dump(),
                            encrypted]  # fmt: skip
     for plan in tables:
-        where = f" WHERE {prefix_filter(plan.jurisdiction, principal.jurisdiction)}" if plan.jurisdiction else ""
-        n, h = con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM (SELECT * FROM {plan.staged}{where}) AS t").fetchall()[0]
+        where = (
+            f" WHERE {prefix_filter(plan.jurisdiction, principal.jurisdiction)}" if plan.jurisdiction else ""
+        )
+        n, h = con.execute(
+            f"SELECT count(*), sum(hash(t)::HUGEINT) FROM (SELECT * FROM {plan.staged}{where}) AS t"
+        ).fetchall()[0]
         small = 0
         if plan.suppressed_in:
             sql = f"SELECT count(*) FROM {plan.suppressed_in} WHERE {prefix_filter('jurisdiction_code', principal.jurisdiction)}"

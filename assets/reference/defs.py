@@ -1,6 +1,5 @@
 """Dagster wiring for the reference data."""
 
-
 import dagster as dg
 
 from assets.common.meta import table_metadata

@@ -39,4 +39,6 @@ def load_divisions(path: Path = DIVISIONS_CSV) -> pl.DataFrame:
 
 def district_codes(path: Path = DIVISIONS_CSV) -> list[str]:
     """The 16 district codes, sorted: the ingestion partitions."""
-    return sorted(pl.read_csv(path, columns=["district_code"], infer_schema=False)["district_code"].unique().to_list())
+    return sorted(
+        pl.read_csv(path, columns=["district_code"], infer_schema=False)["district_code"].unique().to_list()
+    )

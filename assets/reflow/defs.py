@@ -84,7 +84,9 @@ def prefilled_forms(
 
     keys = list(context.partition_keys)
     with warehouse.connect() as con:
-        result = build_prefills(con, prefill_root(config, reflow_folders, warehouse), keys, run_id=context.run.run_id)
+        result = build_prefills(
+            con, prefill_root(config, reflow_folders, warehouse), keys, run_id=context.run.run_id
+        )
         context.log.info(f"prefill: {result}")
         where = _where(keys)
         for table in ("reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"):

@@ -63,7 +63,9 @@ def stage_ordinary(
         values = staged.values.join(
             staged.records.select("record_id", "row_number", "committee_code"), on="record_id", how="inner"
         ).filter(pl.col("value_raw").is_not_null() & (pl.col("value_raw").str.strip_chars() != ""))
-        values = values.filter((pl.col("field_label") != "序号") & pl.col("field_order").is_not_null())  # no notes
+        values = values.filter(
+            (pl.col("field_label") != "序号") & pl.col("field_order").is_not_null()
+        )  # no notes
         for v in values.iter_rows(named=True):
             out_cells.append({
                 "return_file": rel, "prefill_id": None, "committee_code": v["committee_code"],

@@ -156,7 +156,9 @@ def main() -> int:
             if lv.get("is_null_level"):
                 continue
             m, u = lv.get("m_probability"), lv.get("u_probability")
-            table.append(f"SPLINK_WEIGHT {comp.get('output_column_name')} | {lv.get('label_for_charts')} | {m} | {u}")
+            table.append(
+                f"SPLINK_WEIGHT {comp.get('output_column_name')} | {lv.get('label_for_charts')} | {m} | {u}"
+            )
     print("\n".join(table))
     return 0
 

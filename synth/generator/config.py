@@ -33,30 +33,48 @@ class NoiseRates(_Frozen):
     date_mixed: float = Field(0.03, description="a date cell in another style than the rest of its file")
     unusable_no_name_no_id: float = Field(0.001, description="row with neither name nor ID (quarantine)")
     unusable_bad_integer: float = Field(0.002, description="required 整数 field holding 不详 (quarantine)")
-    column_anomaly: float = Field(0.02, description="per file: a column missing, renamed to a synonym, or extra")
+    column_anomaly: float = Field(
+        0.02, description="per file: a column missing, renamed to a synonym, or extra"
+    )
     xlsx_share: float = Field(0.40, description="share of (committee, form) deliveries made as .xlsx")
     csv_encodings: dict[str, float] = Field(
         default_factory=lambda: {"utf-8": 0.40, "utf-8-sig": 0.25, "gbk": 0.20, "gb18030": 0.15},
         description="CSV encoding mix (per (committee, form))",
     )
-    district_wide_districts: float = Field(0.125, description="share of districts delivering some forms district-wide")
-    district_wide_forms: float = Field(0.35, description="share of forms such a district delivers district-wide")
-    broken_files: int = Field(4, ge=0, le=4, description="files broken on purpose (empty, non-zip xlsx, no header, unknown form)")
+    district_wide_districts: float = Field(
+        0.125, description="share of districts delivering some forms district-wide"
+    )
+    district_wide_forms: float = Field(
+        0.35, description="share of forms such a district delivers district-wide"
+    )
+    broken_files: int = Field(
+        4, ge=0, le=4, description="files broken on purpose (empty, non-zip xlsx, no header, unknown form)"
+    )
     corrections: int = Field(2, ge=0, le=5, description="re-delivered `_更正` files with one value fixed")
 
 
 class PopulationRates(_Frozen):
     """Facts about residents that make entity resolution hard (they are true, not defects)."""
 
-    movers: float = Field(0.03, description="share of households that move to another township/district mid-window")
+    movers: float = Field(
+        0.03, description="share of households that move to another township/district mid-window"
+    )
     mover_new_phone: float = Field(0.5, description="share of movers' own mobiles replaced when moving")
     phone_change: float = Field(0.05, description="share of people whose mobile changes once in the window")
     common_name: float = Field(0.10, description="share of people named from the ~20 very common names")
-    twins: float = Field(0.03, description="share of households with 2+ children whose children include twins")
-    migrants_central: float = Field(0.15, description="share of migrant (来沪) households in central districts")
+    twins: float = Field(
+        0.03, description="share of households with 2+ children whose children include twins"
+    )
+    migrants_central: float = Field(
+        0.15, description="share of migrant (来沪) households in central districts"
+    )
     migrants_outer: float = Field(0.30, description="share of migrant households in outer districts")
-    local_other_district: float = Field(0.20, description="locals whose ID region is another Shanghai district")
-    local_legacy_code: float = Field(0.08, description="locals born before 1990 with a pre-merger region code")
+    local_other_district: float = Field(
+        0.20, description="locals whose ID region is another Shanghai district"
+    )
+    local_legacy_code: float = Field(
+        0.08, description="locals born before 1990 with a pre-merger region code"
+    )
     landline_elderly: float = Field(0.10, description="people 75+ reachable only by a 021 landline")
 
 
@@ -65,7 +83,9 @@ class GeneratorConfig(_Frozen):
 
     seed: int = DEFAULT_SEED
     districts: int | None = Field(None, ge=1, le=16, description="how many of the 16 districts (None = all)")
-    committees_per_district: int | None = Field(None, ge=1, description="committees per district (None = all)")
+    committees_per_district: int | None = Field(
+        None, ge=1, description="committees per district (None = all)"
+    )
     residents_per_committee: int = Field(60, ge=4, description="mean residents per committee (±15%)")
     periods: int = Field(3, ge=1, le=36, description="monthly periods back from 2026-10")
     noise: NoiseRates = Field(default_factory=NoiseRates)

@@ -62,11 +62,20 @@ UNKNOWN_FORM = ("ZZ99", "临时摸底统计表")
 EXTRA_COLUMNS = ("备注", "所属网格", "楼组长", "核对情况")
 XLSX_SAFE_PEOPLE = 800_000
 AMOUNT_SOURCES = {"elderly_subsidy", "dibao_amount", "aid_amount", "disability_subsidy", "rent"}
-GT_SCHEMA = pl.Schema({
-    "source_file": pl.String, "sheet": pl.String, "row_number": pl.Int32, "person_id": pl.String,
-    "household_id": pl.String, "committee_code": pl.String, "noise": pl.List(pl.String),
-    "district_code": pl.String, "form_code": pl.String, "period": pl.String,
-})
+GT_SCHEMA = pl.Schema(
+    {
+        "source_file": pl.String,
+        "sheet": pl.String,
+        "row_number": pl.Int32,
+        "person_id": pl.String,
+        "household_id": pl.String,
+        "committee_code": pl.String,
+        "noise": pl.List(pl.String),
+        "district_code": pl.String,
+        "form_code": pl.String,
+        "period": pl.String,
+    }
+)
 
 
 @dataclass
@@ -106,7 +115,8 @@ class GenerationSummary:
             f"twin pairs {self.twin_pairs:,}; common-name people {self.common_name_persons:,}",
             f"  files {self.files:,} ({self.bytes / 1e6:.1f} MB), district-wide {self.district_wide_files}, "
             f"data rows {self.data_rows:,}",
-            "  files by format/encoding: " + ", ".join(f"{k} {v}" for k, v in sorted(self.files_by_kind.items())),
+            "  files by format/encoding: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.files_by_kind.items())),
             f"  planted rejects: {', '.join(self.rejected_files) or 'none'}",
             f"  corrections (_更正): {', '.join(self.corrections) or 'none'}",
             f"  column anomalies: {len(self.column_anomalies)}",
@@ -128,8 +138,17 @@ class GroundTruth:
         self._writer: pq.ParquetWriter | None = None
         self._cols: dict[str, list] = {n: [] for n in GT_SCHEMA.names()}
 
-    def add(self, source: str, sheet: str | None, row_number: int, row: RenderedRow, tags: list[str], dc: str,
-            form: str, period: str) -> None:
+    def add(
+        self,
+        source: str,
+        sheet: str | None,
+        row_number: int,
+        row: RenderedRow,
+        tags: list[str],
+        dc: str,
+        form: str,
+        period: str,
+    ) -> None:
         c = self._cols
         c["source_file"].append(source)
         c["sheet"].append(sheet)
@@ -147,7 +166,9 @@ class GroundTruth:
     def flush(self) -> None:
         if self._cols["source_file"] or self._writer is None:
             frame = pl.DataFrame(self._cols, schema={**GT_SCHEMA, "noise": pl.String}).with_columns(
-                pl.col("noise").str.split("|").list.filter(pl.element() != "")  # joined text → list: much faster
+                pl.col("noise")
+                .str.split("|")
+                .list.filter(pl.element() != "")  # joined text → list: much faster
             )
             table = frame.to_arrow()
             if self._writer is None:
@@ -240,18 +261,30 @@ class _Run:
         self.divisions = _load_divisions(divisions_csv)
         rows = select_committees(cfg, self.divisions)
         self.ctxs = [
-            CommitteeCtx(i, r["district_code"], r["district_name"], r["township_code"], r["township_name"],
-                         r["committee_code"], r["committee_name"], r["committee_kind"])
+            CommitteeCtx(
+                i,
+                r["district_code"],
+                r["district_name"],
+                r["township_code"],
+                r["township_name"],
+                r["committee_code"],
+                r["committee_name"],
+                r["committee_kind"],
+            )
             for i, r in enumerate(rows)
         ]
         self.selected = {c.code for c in self.ctxs}
         self.periods: dict[str, list[Period]] = {
-            "月报": monthly_periods(cfg.periods), "季报": quarterly_periods(cfg.periods),
+            "月报": monthly_periods(cfg.periods),
+            "季报": quarterly_periods(cfg.periods),
             "年报": annual_periods(cfg.periods),
         }
         self.form_periods = {
-            f.code: (adhoc_periods(cfg.periods, random.Random(stable_seed(cfg.seed, "adhoc", f.code)))
-                     if f.frequency == "不定期" else self.periods[f.frequency])
+            f.code: (
+                adhoc_periods(cfg.periods, random.Random(stable_seed(cfg.seed, "adhoc", f.code)))
+                if f.frequency == "不定期"
+                else self.periods[f.frequency]
+            )
             for f in FORMS
         }
         refs = sorted({p.ref for ps in self.form_periods.values() for p in ps})
@@ -269,7 +302,11 @@ class _Run:
             n_dw = 1
         self.dw_forms: dict[str, set[str]] = {}
         for dc in sorted(plan_rng.sample(districts, n_dw)):
-            forms = {f.code for f in FORMS if f.district_wide_ok and plan_rng.random() < cfg.noise.district_wide_forms}
+            forms = {
+                f.code
+                for f in FORMS
+                if f.district_wide_ok and plan_rng.random() < cfg.noise.district_wide_forms
+            }
             self.dw_forms[dc] = forms or {"GA01"}
         self.broken_at: dict[str, list[str]] = {}
         for i, kind in enumerate(BROKEN_KINDS[: cfg.noise.broken_files]):
@@ -294,8 +331,9 @@ class _Run:
         self.summary.bytes += path.stat().st_size
         self.summary.files_by_kind[kind] += 1
 
-    def _columns(self, form: Form, style: Style, rng: random.Random, ci: int, rel: str,
-                 allow_anomaly: bool) -> tuple[list[_Column], str | None]:
+    def _columns(
+        self, form: Form, style: Style, rng: random.Random, ci: int, rel: str, allow_anomaly: bool
+    ) -> tuple[list[_Column], str | None]:
         """Output columns of one file: the form's fields, committee columns, and maybe one anomaly."""
         cols = [_Column("field", fld.label, i) for i, fld in enumerate(form.fields)]
         if style.committee_cols:
@@ -314,15 +352,25 @@ class _Run:
             if not options:
                 return cols, None
             col = rng.choice(options)
-            col.header = rng.choice([s for s in SYNONYM_SWAPS[form.fields[col.index].source] if s != col.header])
+            col.header = rng.choice(
+                [s for s in SYNONYM_SWAPS[form.fields[col.index].source] if s != col.header]
+            )
         else:
             cols.append(_Column("extra", rng.choice(EXTRA_COLUMNS)))
         self.file_planter.mark({kind})
         self.summary.column_anomalies.append(f"{kind}:{rel}")
         return cols, kind
 
-    def _open(self, rel: str, form: Form, style: Style, period: Period, title: str, ci: int,
-              allow_anomaly: bool = True) -> _OpenFile:
+    def _open(
+        self,
+        rel: str,
+        form: Form,
+        style: Style,
+        period: Period,
+        title: str,
+        ci: int,
+        allow_anomaly: bool = True,
+    ) -> _OpenFile:
         rng = random.Random(stable_seed(self.cfg.seed, "file", rel))
         cols, anomaly = self._columns(form, style, rng, ci, rel, allow_anomaly)
         header = [c.header for c in cols]
@@ -337,8 +385,14 @@ class _Run:
     def _write_rows(self, of: _OpenFile, rows: list[RenderedRow], form: Form, dc: str) -> None:
         assert self.gt is not None
         layout = self.layouts[form.code]
-        month_cols = frozenset(j for j, c in enumerate(of.cols) if c.kind == "field" and layout.types[c.index] == "年月")
-        amount_cols = {j for j, c in enumerate(of.cols) if c.kind == "field" and form.fields[c.index].source in AMOUNT_SOURCES}
+        month_cols = frozenset(
+            j for j, c in enumerate(of.cols) if c.kind == "field" and layout.types[c.index] == "年月"
+        )
+        amount_cols = {
+            j
+            for j, c in enumerate(of.cols)
+            if c.kind == "field" and form.fields[c.index].source in AMOUNT_SOURCES
+        }
         sink = of.sink
         xlsx = isinstance(sink, XlsxSink)
         sheet = sink.sheet if isinstance(sink, XlsxSink) else None
@@ -353,8 +407,13 @@ class _Run:
                     cells.append(v)
                 elif col.kind == "committee":
                     ctx = row.committee
-                    cells.append(ctx.township_name if col.header == "街镇" else
-                                 ctx.code if col.header in ("居（村）委会", "所属居委") else ctx.name)
+                    cells.append(
+                        ctx.township_name
+                        if col.header == "街镇"
+                        else ctx.code
+                        if col.header in ("居（村）委会", "所属居委")
+                        else ctx.name
+                    )
                 else:
                     r = stable_seed(row.person.pid, of.rel) % 10
                     cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
@@ -372,7 +431,9 @@ class _Run:
         sink = of.sink
         if isinstance(sink, XlsxSink):
             signer = (_surname(rng) + _given(rng, "女", 1975), _surname(rng) + _given(rng, "男", 1970))
-            filed = datetime.fromtimestamp(delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel)), SHANGHAI_TZ).date()
+            filed = datetime.fromtimestamp(
+                delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel)), SHANGHAI_TZ
+            ).date()
             sink.close(sums=of.sums, signer=signer, filed=filed)
             kind = "xlsx"
         else:
@@ -411,15 +472,30 @@ class _Run:
         dw = self.dw_forms.get(dc, set())
         open_dw: dict[tuple[str, str], _OpenFile] = {}
         dw_styles = {
-            code: choose_style(random.Random(stable_seed(self.cfg.seed, "style", dc, code)), self.cfg.noise,
-                               next(f for f in FORMS if f.code == code), district_wide=True)
+            code: choose_style(
+                random.Random(stable_seed(self.cfg.seed, "style", dc, code)),
+                self.cfg.noise,
+                next(f for f in FORMS if f.code == code),
+                district_wide=True,
+            )
             for code in sorted(dw)
         }
         if len(ctxs) * self.cfg.residents_per_committee > XLSX_SAFE_PEOPLE:
             # a district-wide sheet could pass Excel's 1,048,576-row limit: deliver those as CSV
-            dw_styles = {k: replace(v, fmt="csv", title=False, title_gap=False, total_row=False, footer=0, blank_tail=0,
-                                    second_sheet=False, date_style="iso" if v.date_style in ("serial", "cell") else v.date_style)
-                         for k, v in dw_styles.items()}
+            dw_styles = {
+                k: replace(
+                    v,
+                    fmt="csv",
+                    title=False,
+                    title_gap=False,
+                    total_row=False,
+                    footer=0,
+                    blank_tail=0,
+                    second_sheet=False,
+                    date_style="iso" if v.date_style in ("serial", "cell") else v.date_style,
+                )
+                for k, v in dw_styles.items()
+            }
         for ctx in ctxs:
             residents, _ = committee_residents(self.world, ctx)
             for form in FORMS:
@@ -444,15 +520,25 @@ class _Run:
         for kind in self.broken_at.get(dc, []):
             self._broken(dc, ctxs, kind)
 
-    def _render(self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style) -> list[RenderedRow]:
+    def _render(
+        self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style
+    ) -> list[RenderedRow]:
         rng = random.Random(stable_seed(self.cfg.seed, "rows", ctx.code, form.code, period.code))
         force = self.row_planter.pending(ctx.index)
-        rows, planted = render_rows(self.layouts[form.code], sel, PeriodCtx(period, ctx), style, rng, self.cfg.noise, force)
+        rows, planted = render_rows(
+            self.layouts[form.code], sel, PeriodCtx(period, ctx), style, rng, self.cfg.noise, force
+        )
         self.row_planter.mark(planted)
         return rows
 
     def _district_chunk(
-        self, dc: str, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style,
+        self,
+        dc: str,
+        ctx: CommitteeCtx,
+        form: Form,
+        period: Period,
+        sel: list[Resident],
+        style: Style,
         open_dw: dict[tuple[str, str], _OpenFile],
     ) -> None:
         key = (form.code, period.code)
@@ -464,8 +550,15 @@ class _Run:
             of = open_dw[key] = self._open(rel, form, style, period, title, ctx.index)
         self._write_rows(of, self._render(ctx, form, period, sel, style), form, dc)
 
-    def _committee_file(self, dc: str, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident]) -> None:
-        style = choose_style(random.Random(stable_seed(self.cfg.seed, "style", ctx.code, form.code)), self.cfg.noise, form, False)
+    def _committee_file(
+        self, dc: str, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident]
+    ) -> None:
+        style = choose_style(
+            random.Random(stable_seed(self.cfg.seed, "style", ctx.code, form.code)),
+            self.cfg.noise,
+            form,
+            False,
+        )
         rows = self._render(ctx, form, period, sel, style)
         base = f"{dc}/{form.code}/{period.code}/{ctx.code}_{form.name}"
         rel = f"{base}.{style.fmt}"
@@ -480,7 +573,9 @@ class _Run:
             self._write_rows(of, original, form, dc)
             self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
             rel2 = f"{base}_更正.{style.fmt}"
-            fixed = [RenderedRow(list(r.cells), [*r.tags, "correction_file"], r.person, r.committee) for r in rows]
+            fixed = [
+                RenderedRow(list(r.cells), [*r.tags, "correction_file"], r.person, r.committee) for r in rows
+            ]
             fixed[j].tags.append("value_corrected")
             of2 = self._open(rel2, form, style, period, title + "（更正）", ctx.index, allow_anomaly=False)
             self._write_rows(of2, fixed, form, dc)
@@ -491,7 +586,9 @@ class _Run:
         self._write_rows(of, rows, form, dc)
         self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
 
-    def _correction_target(self, ctx: CommitteeCtx, rows: list[RenderedRow]) -> tuple[int, int, object, object] | None:
+    def _correction_target(
+        self, ctx: CommitteeCtx, rows: list[RenderedRow]
+    ) -> tuple[int, int, object, object] | None:
         """When a correction is due, the (row, cell) whose phone the original delivery got wrong."""
         if not self.correction_due or ctx.index < self.correction_due[0]:
             return None
@@ -511,15 +608,22 @@ class _Run:
 
     def _broken(self, dc: str, ctxs: list[CommitteeCtx], kind: str) -> None:
         rng = random.Random(stable_seed(self.cfg.seed, "broken", dc, kind))
-        spare = [r for r in self.divisions if r["district_code"] == dc and r["committee_code"] not in self.selected]
+        spare = [
+            r for r in self.divisions if r["district_code"] == dc and r["committee_code"] not in self.selected
+        ]
         code = rng.choice(spare)["committee_code"] if spare else rng.choice(ctxs).code
         suffix = "" if spare else "（副本）"
         sample = []
         for _ in range(rng.randint(3, 6)):
             sex = rng.choice(("男", "女"))
             birth = date(rng.randint(1940, 2000), rng.randint(1, 12), rng.randint(1, 28))
-            sample.append([_surname(rng) + _given(rng, sex, birth.year),
-                           idcard.make_id(dc, birth, rng.randrange(1, 999)), _mobile(rng)])
+            sample.append(
+                [
+                    _surname(rng) + _given(rng, sex, birth.year),
+                    idcard.make_id(dc, birth, rng.randrange(1, 999)),
+                    _mobile(rng),
+                ]
+            )
         period = self.periods["月报"][-1]
         if kind == "unknown_form":
             rel = f"{dc}/{UNKNOWN_FORM[0]}/{period.code}/{code}_{UNKNOWN_FORM[1]}.csv"
@@ -533,7 +637,9 @@ class _Run:
         self.summary.rejected_files.append(f"{kind}:{rel}")
 
 
-def generate(out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV) -> GenerationSummary:
+def generate(
+    out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV
+) -> GenerationSummary:
     """Write `<out_dir>/landing/...` and `<out_dir>/ground_truth.parquet`; returns what was written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,10 @@ def quarterly_periods(n_months: int) -> list[Period]:
 def annual_periods(n_months: int) -> list[Period]:
     """Completed calendar years before LAST_MONTH (at least one), oldest first."""
     y = LAST_MONTH[0] - 1
-    return sorted(Period(date(y - i, 12, 31), f"{y - i}", "年报", f"{y - i}年度") for i in range(max(1, -(-n_months // 12))))
+    return sorted(
+        Period(date(y - i, 12, 31), f"{y - i}", "年报", f"{y - i}年度")
+        for i in range(max(1, -(-n_months // 12)))
+    )
 
 
 def adhoc_periods(n_months: int, rng: random.Random) -> list[Period]:

@@ -204,7 +204,9 @@ class IdRegistry:
                 return idcard.make_id(region, birth, seq)
         raise RuntimeError(f"no free sequence code for {region} {birth}")
 
-    def issue_twins(self, region: str, birth: date, sexes: tuple[str, str], rng: random.Random) -> tuple[str, str]:
+    def issue_twins(
+        self, region: str, birth: date, sexes: tuple[str, str], rng: random.Random
+    ) -> tuple[str, str]:
         """Two IDs with consecutive sequence codes (next code of the right parity)."""
         key = (region, birth.toordinal())
         p0 = 1 if sexes[0] == "男" else 0
@@ -271,8 +273,12 @@ def plan_movers(world: World, rng: random.Random) -> None:
             world.movers_in.setdefault(plan.dest, []).append(plan)
 
 
-def _mover_plan(ctx: CommitteeCtx, k: int, ctxs: list[CommitteeCtx], refs: list[date], rng: random.Random) -> MoverPlan:
-    others = [c for c in ctxs if c.township_code != ctx.township_code] or [c for c in ctxs if c.code != ctx.code]
+def _mover_plan(
+    ctx: CommitteeCtx, k: int, ctxs: list[CommitteeCtx], refs: list[date], rng: random.Random
+) -> MoverPlan:
+    others = [c for c in ctxs if c.township_code != ctx.township_code] or [
+        c for c in ctxs if c.code != ctx.code
+    ]
     same_district = [c for c in others if c.district_code == ctx.district_code]
     pool = same_district if same_district and rng.random() < 0.6 else others
     dest = rng.choice(pool).code if pool else ""
@@ -381,7 +387,12 @@ def _compose(rng: random.Random, size: int, migrant: bool, force_twins: bool) ->
     if force_twins:
         head = rng.randint(30, 42)
         kid = rng.randint(1, 12)
-        return [("本人", "男", head), ("配偶", "女", max(22, head + rng.randint(-4, 2))), ("子", "男", kid), ("女", "女", kid)]
+        return [
+            ("本人", "男", head),
+            ("配偶", "女", max(22, head + rng.randint(-4, 2))),
+            ("子", "男", kid),
+            ("女", "女", kid),
+        ]
     head_bands = MIGRANT_HEAD_AGE if migrant else HEAD_AGE
     if size == 1:
         age = _age_from(rng, MIGRANT_HEAD_AGE if migrant else ALONE_AGE)
@@ -457,13 +468,30 @@ def build_household(
     elif migrant:
         house_type = "租赁" if rng.random() < 0.8 else "商品房"
     else:
-        types = ("商品房", "售后公房", "老式里弄", "租赁") if dc in CENTRAL_DISTRICTS else ("商品房", "售后公房", "租赁")
+        types = (
+            ("商品房", "售后公房", "老式里弄", "租赁")
+            if dc in CENTRAL_DISTRICTS
+            else ("商品房", "售后公房", "租赁")
+        )
         weights = (0.38, 0.35, 0.15, 0.12) if dc in CENTRAL_DISTRICTS else (0.5, 0.35, 0.15)
         house_type = types[_pick_weighted(rng, weights)]
-    area = round(rng.uniform(12, 35) if house_type == "老式里弄" else rng.uniform(35, 140) if house_type != "农村自建房" else rng.uniform(90, 220), 1)
+    area = round(
+        rng.uniform(12, 35)
+        if house_type == "老式里弄"
+        else rng.uniform(35, 140)
+        if house_type != "农村自建房"
+        else rng.uniform(90, 220),
+        1,
+    )
     hh = Household(
-        hid=hid, home=ctx.code, address=residence_address(ctx, rng, house_type), house_type=house_type,
-        area=area, floor=rng.randint(1, 6), grid=f"第{rng.randint(1, 8)}网格", group_no=rng.randint(1, 12),
+        hid=hid,
+        home=ctx.code,
+        address=residence_address(ctx, rng, house_type),
+        house_type=house_type,
+        area=area,
+        floor=rng.randint(1, 6),
+        grid=f"第{rng.randint(1, 8)}网格",
+        group_no=rng.randint(1, 12),
         migrant=migrant,
     )
     dibao_p = (0.03 if ctx.is_village else 0.015) * (2.5 if size == 1 and members[0][2] >= 60 else 1.0)
@@ -518,12 +546,31 @@ def build_household(
             r = rng.random()
             if r < pop.local_other_district:
                 p_region = rng.choice(_SH_DISTRICTS)
-            elif r < pop.local_other_district + pop.local_legacy_code and birth.year < 1990 and dc in LEGACY_SHANGHAI_CODES:
+            elif (
+                r < pop.local_other_district + pop.local_legacy_code
+                and birth.year < 1990
+                and dc in LEGACY_SHANGHAI_CODES
+            ):
                 p_region = rng.choice(LEGACY_SHANGHAI_CODES[dc])
-        hukou = family_hukou if (migrant or rel not in ("父亲", "母亲") or rng.random() < 0.5) else _other_shanghai_address(rng, world)
+        hukou = (
+            family_hukou
+            if (migrant or rel not in ("父亲", "母亲") or rng.random() < 0.5)
+            else _other_shanghai_address(rng, world)
+        )
         p = Person(
-            pid=f"{pid_prefix}{i}", hh=hh, name=name, sex=sex, birth=birth, id18="", relation=rel, migrant=migrant,
-            hukou=hukou, pkey=rng.getrandbits(64), region=p_region, common_name=common, age=age,
+            pid=f"{pid_prefix}{i}",
+            hh=hh,
+            name=name,
+            sex=sex,
+            birth=birth,
+            id18="",
+            relation=rel,
+            migrant=migrant,
+            hukou=hukou,
+            pkey=rng.getrandbits(64),
+            region=p_region,
+            common_name=common,
+            age=age,
         )
         people.append(p)
 
@@ -611,7 +658,9 @@ def _fill_facts(rng: random.Random, people: list[Person], world: World) -> None:
             enlist = p.birth.replace(day=1) + timedelta(days=365 * rng.randint(17, 21) + rng.randint(0, 300))
             discharge = enlist + timedelta(days=365 * rng.randint(2, 16) + rng.randint(0, 200))
             party = ("中共党员", "群众", "共青团员")[_pick_weighted(rng, (0.55, 0.4, 0.05))]
-            kind = ("退役士兵", "复员军人", "转业干部", "伤残军人", "参战退役人员")[_pick_weighted(rng, (0.5, 0.15, 0.15, 0.1, 0.1))]
+            kind = ("退役士兵", "复员军人", "转业干部", "伤残军人", "参战退役人员")[
+                _pick_weighted(rng, (0.5, 0.15, 0.15, 0.1, 0.1))
+            ]
             p.veteran = (enlist, discharge, party, kind)
         # phones: own mobile from 15; elders may share the head's phone or only have a landline
         if a >= 75 and rng.random() < pop.landline_elderly:
@@ -633,7 +682,10 @@ def _fill_facts(rng: random.Random, people: list[Person], world: World) -> None:
         elif p.age < 18:
             p.guardian = guardian if guardian is not p else None
         if p.alone and p.age >= 60:
-            p.emergency = (_surname(rng) + _given(rng, "男" if rng.random() < 0.5 else "女", 1980), _mobile(rng))
+            p.emergency = (
+                _surname(rng) + _given(rng, "男" if rng.random() < 0.5 else "女", 1980),
+                _mobile(rng),
+            )
         if p.sex == "女" and p.relation in ("本人", "配偶"):
             p.children = sum(1 for q in people if q.relation in ("子", "女"))
         elif p.sex == "女":
@@ -684,7 +736,11 @@ def _mover_household(world: World, plan: MoverPlan) -> Household:
                 p.phone_new, p.phone_change = _mobile(rng), plan.move_date
         for p in hh.members:
             if p.guardian is not None and p.age < 15:
-                p.phone, p.phone_new, p.phone_change = p.guardian.phone, p.guardian.phone_new, p.guardian.phone_change
+                p.phone, p.phone_new, p.phone_change = (
+                    p.guardian.phone,
+                    p.guardian.phone_new,
+                    p.guardian.phone_change,
+                )
         world.mover_cache[key] = hh
         world.n_movers += hh.size
     else:

@@ -24,9 +24,19 @@ TEXT_DATE_STYLES = ("iso", "slash", "cn", "compact")
 
 # Noise kinds a run guarantees at least once (forced at a planned committee if chance did not plant them).
 ROW_KINDS = (
-    "id_blank", "id_legacy15", "id_lowercase_x", "id_wrong_check", "id_digit_typo", "id_fullwidth",
-    "name_homophone", "name_space", "phone_format", "phone_fullwidth", "unusable_no_name_no_id",
-    "unusable_bad_integer", "date_mixed",
+    "id_blank",
+    "id_legacy15",
+    "id_lowercase_x",
+    "id_wrong_check",
+    "id_digit_typo",
+    "id_fullwidth",
+    "name_homophone",
+    "name_space",
+    "phone_format",
+    "phone_fullwidth",
+    "unusable_no_name_no_id",
+    "unusable_bad_integer",
+    "date_mixed",
 )
 FILE_KINDS = ("column_missing", "column_renamed", "column_extra")
 
@@ -79,21 +89,42 @@ def choose_style(rng: random.Random, noise: NoiseRates, form: Form, district_wid
     encs = tuple(sorted(noise.csv_encodings))
     encoding = str(_pick(rng, encs, tuple(noise.csv_encodings[e] for e in encs)))
     if fmt == "xlsx":
-        date_style = str(_pick(rng, ("iso", "slash", "cn", "compact", "serial", "cell"), (0.35, 0.12, 0.08, 0.08, 0.12, 0.25)))
+        date_style = str(
+            _pick(
+                rng, ("iso", "slash", "cn", "compact", "serial", "cell"), (0.35, 0.12, 0.08, 0.08, 0.12, 0.25)
+            )
+        )
     else:
         date_style = str(_pick(rng, TEXT_DATE_STYLES, (0.55, 0.2, 0.12, 0.13)))
     committee_cols: tuple[str, ...] = ()
     if district_wide:
-        committee_cols = tuple(_pick(rng, (("街镇", "居委会"), ("居（村）委会",), ("街镇", "村居委会"), ("所属居委",), ("街镇", "社区")),
-                                     (0.3, 0.25, 0.2, 0.15, 0.1)))  # type: ignore[arg-type]
+        committee_cols = tuple(
+            _pick(
+                rng,
+                (
+                    ("街镇", "居委会"),
+                    ("居（村）委会",),
+                    ("街镇", "村居委会"),
+                    ("所属居委",),
+                    ("街镇", "社区"),
+                ),
+                (0.3, 0.25, 0.2, 0.15, 0.1),
+            )
+        )  # type: ignore[arg-type]
     title = fmt == "xlsx" and rng.random() < 0.75
     return Style(
-        fmt=fmt, encoding=encoding, newline="\r\n" if rng.random() < 0.5 else "\n", date_style=date_style,
+        fmt=fmt,
+        encoding=encoding,
+        newline="\r\n" if rng.random() < 0.5 else "\n",
+        date_style=date_style,
         sex_style=str(_pick(rng, ("text", "suffix", "code"), (0.9, 0.06, 0.04))),
         bool_style=str(_pick(rng, ("text", "check", "digit"), (0.88, 0.06, 0.06))),
         addr_style=str(_pick(rng, ("full", "no_city", "no_district"), (0.7, 0.2, 0.1))),
-        decimal_2dp=rng.random() < 0.5, phone_numeric=fmt == "xlsx" and rng.random() < 0.3,
-        title=title, title_gap=title and rng.random() < 0.2, total_row=fmt == "xlsx" and rng.random() < 0.6,
+        decimal_2dp=rng.random() < 0.5,
+        phone_numeric=fmt == "xlsx" and rng.random() < 0.3,
+        title=title,
+        title_gap=title and rng.random() < 0.2,
+        total_row=fmt == "xlsx" and rng.random() < 0.6,
         footer=(0 if fmt == "csv" else int(_pick(rng, (0, 1, 2), (0.3, 0.45, 0.25)))),
         blank_tail=(0 if fmt == "csv" else rng.choice((0, 1, 1, 2))),
         second_sheet=fmt == "xlsx" and rng.random() < 0.1,
@@ -145,7 +176,15 @@ def _help_type(p: Person) -> str:
     return "独居老人关爱"
 
 
-_DIS_CODE = {"视力残疾": "1", "听力残疾": "2", "言语残疾": "3", "肢体残疾": "4", "智力残疾": "5", "精神残疾": "6", "多重残疾": "7"}
+_DIS_CODE = {
+    "视力残疾": "1",
+    "听力残疾": "2",
+    "言语残疾": "3",
+    "肢体残疾": "4",
+    "智力残疾": "5",
+    "精神残疾": "6",
+    "多重残疾": "7",
+}
 _LVL_CODE = {"一级": "1", "二级": "2", "三级": "3", "四级": "4"}
 
 Getter = Callable[[Resident, Person, PeriodCtx], object]
@@ -172,13 +211,17 @@ GETTERS: dict[str, Getter] = {
     "care_level": lambda r, p, c: 1 + int(p.u(13) * 6),
     "aid_type": lambda r, p, c: p.pick(14, ("临时救助", "医疗救助", "教育救助", "住房救助", "生活困难补助")),
     "aid_amount": lambda r, p, c: float(500 + 100 * int(p.u(15) * 30)),
-    "period_date": lambda r, p, c: c.ref if c.period.frequency == "不定期" else _days_before(c.ref, p, 16, 25),
+    "period_date": lambda r, p, c: (
+        c.ref if c.period.frequency == "不定期" else _days_before(c.ref, p, 16, 25)
+    ),
     "event_date": lambda r, p, c: _days_before(c.ref, p, 17, 300),
     "meal_mode": lambda r, p, c: p.pick(18, ("堂食", "送餐上门", "自取")),
     "health": lambda r, p, c: p.pick(19, ("良好", "一般", "较差", "慢性病管理中")),
     "doctor": lambda r, p, c: _doctor(p),
     "vaccinated": lambda r, p, c: p.u(20) < 0.85,
-    "vaccine_date": lambda r, p, c: date(2021, 3, 1) + timedelta(days=int(p.u(21) * 1800)) if p.u(20) < 0.85 else None,
+    "vaccine_date": lambda r, p, c: (
+        date(2021, 3, 1) + timedelta(days=int(p.u(21) * 1800)) if p.u(20) < 0.85 else None
+    ),
     "marital": lambda r, p, c: p.marital,
     "children": lambda r, p, c: p.children,
     "education": lambda r, p, c: p.education,
@@ -194,16 +237,26 @@ GETTERS: dict[str, Getter] = {
     "stay_reason": lambda r, p, c: p.pick(26, ("务工", "务工", "经商", "投靠亲友", "就学", "其他")),
     "lease_date": lambda r, p, c: _days_before(c.ref, p, 27, 900),
     "rent": lambda r, p, c: float(1500 + 100 * int(p.u(28) * 60)),
-    "disability_cert": lambda r, p, c: p.id18 + _DIS_CODE[p.disabled[0]] + _LVL_CODE[p.disabled[1]] if p.disabled else None,
+    "disability_cert": lambda r, p, c: (
+        p.id18 + _DIS_CODE[p.disabled[0]] + _LVL_CODE[p.disabled[1]] if p.disabled else None
+    ),
     "disability_category": lambda r, p, c: p.disabled[0] if p.disabled else None,
     "disability_level": lambda r, p, c: p.disabled[1] if p.disabled else None,
-    "disability_subsidy_type": lambda r, p, c: "重度残疾人护理补贴" if p.disabled and p.disabled[1] in ("一级", "二级") else "困难残疾人生活补贴",
-    "disability_subsidy": lambda r, p, c: 300.0 if p.disabled and p.disabled[1] in ("一级", "二级") else 755.0,
+    "disability_subsidy_type": lambda r, p, c: (
+        "重度残疾人护理补贴" if p.disabled and p.disabled[1] in ("一级", "二级") else "困难残疾人生活补贴"
+    ),
+    "disability_subsidy": lambda r, p, c: (
+        300.0 if p.disabled and p.disabled[1] in ("一级", "二级") else 755.0
+    ),
     "enlist_date": lambda r, p, c: p.veteran[0] if p.veteran else None,
     "discharge_date": lambda r, p, c: p.veteran[1] if p.veteran else None,
     "party": lambda r, p, c: p.veteran[2] if p.veteran else None,
     "veteran_kind": lambda r, p, c: p.veteran[3] if p.veteran else None,
-    "shelter": lambda r, p, c: c.ctx.township_name + ("中心小学", "第一中学", "社区文化活动中心", "体育馆")[stable_seed(c.ctx.code) % 4] + "避难场所",
+    "shelter": lambda r, p, c: (
+        c.ctx.township_name
+        + ("中心小学", "第一中学", "社区文化活动中心", "体育馆")[stable_seed(c.ctx.code) % 4]
+        + "避难场所"
+    ),
     "evac_mode": lambda r, p, c: p.pick(34, ("投亲靠友", "集中安置", "社区转移")),
     "grid": lambda r, p, c: p.hh.grid,
     "house_type": lambda r, p, c: p.hh.house_type,
@@ -212,11 +265,32 @@ GETTERS: dict[str, Getter] = {
     "elevator": lambda r, p, c: p.u(35) < 0.6,
     "ev_need": lambda r, p, c: p.u(36) < 0.35,
     "plate": lambda r, p, c: _plate(p),
-    "industry": lambda r, p, c: p.pick(37, ("制造业", "批发和零售业", "住宿和餐饮业", "交通运输业", "信息技术服务业", "教育", "卫生和社会工作", "建筑业", "居民服务业")) if p.employment in ("就业", "灵活就业") else None,
+    "industry": lambda r, p, c: (
+        p.pick(
+            37,
+            (
+                "制造业",
+                "批发和零售业",
+                "住宿和餐饮业",
+                "交通运输业",
+                "信息技术服务业",
+                "教育",
+                "卫生和社会工作",
+                "建筑业",
+                "居民服务业",
+            ),
+        )
+        if p.employment in ("就业", "灵活就业")
+        else None
+    ),
     "work_hours": lambda r, p, c: 35 + int(p.u(38) * 26) if p.employment in ("就业", "灵活就业") else 0,
     "insurance": lambda r, p, c: p.insurance,
-    "visit_note": lambda r, p, c: p.pick(39, ("身体状况良好", "已了解生活需求", "家中无人，电话联系", "协助申请补贴", "情况稳定")),
-    "skill": lambda r, p, c: p.pick(40, ("医疗护理", "文艺", "法律咨询", "心理疏导", "家电维修", "教育辅导", "无")),
+    "visit_note": lambda r, p, c: p.pick(
+        39, ("身体状况良好", "已了解生活需求", "家中无人，电话联系", "协助申请补贴", "情况稳定")
+    ),
+    "skill": lambda r, p, c: p.pick(
+        40, ("医疗护理", "文艺", "法律咨询", "心理疏导", "家电维修", "教育辅导", "无")
+    ),
     "group_no": lambda r, p, c: p.hh.group_no,
     "help_type": lambda r, p, c: _help_type(p),
     "plight": lambda r, p, c: "低保家庭" if p.hh.dibao_no is not None else "父母残疾",
@@ -263,7 +337,7 @@ def fmt_addr(a: str, style: str, district: str) -> str:
         return a
     a = a[3:]
     if style == "no_district" and a.startswith(district):
-        a = a[len(district):]
+        a = a[len(district) :]
     return a
 
 
@@ -286,7 +360,7 @@ def _homophone(name: str, rng: random.Random) -> str | None:
         return None
     given = [i for i in spots if i > 0]
     i = rng.choice(given) if given and rng.random() < 0.8 else rng.choice(spots)
-    return name[:i] + HOMOPHONES[name[i]] + name[i + 1:]
+    return name[:i] + HOMOPHONES[name[i]] + name[i + 1 :]
 
 
 def _spaced(name: str, rng: random.Random) -> str:
@@ -320,8 +394,11 @@ class Layout:
     def of(cls, form: Form) -> Layout:
         fs = form.fields
         return cls(
-            form=form, types=[f.type for f in fs], getters=[GETTERS[f.source] for f in fs],
-            name_i=form.field_index("name"), id_i=form.field_index("id"),
+            form=form,
+            types=[f.type for f in fs],
+            getters=[GETTERS[f.source] for f in fs],
+            name_i=form.field_index("name"),
+            id_i=form.field_index("id"),
             phone_is=[i for i, f in enumerate(fs) if f.type == "电话"],
             req_phone={i for i, f in enumerate(fs) if f.type == "电话" and f.required},
             date_is=[i for i, f in enumerate(fs) if f.type in ("日期", "年月")],
@@ -383,8 +460,13 @@ def render_rows(
             elif t == "年月" and isinstance(v, date):
                 cells.append(fmt_month(v, row_date_style, xlsx))
             elif t == "性别":
-                cells.append(v if style.sex_style == "text" else v + "性" if style.sex_style == "suffix" else
-                             ((1 if v == "男" else 2) if xlsx else ("1" if v == "男" else "2")))
+                cells.append(
+                    v
+                    if style.sex_style == "text"
+                    else v + "性"
+                    if style.sex_style == "suffix"
+                    else ((1 if v == "男" else 2) if xlsx else ("1" if v == "男" else "2"))
+                )
             elif t == "是否" and isinstance(v, bool):
                 if style.bool_style == "text":
                     cells.append("是" if v else "否")
@@ -396,7 +478,14 @@ def render_rows(
                 cells.append(v if xlsx else str(v))
             elif t == "数值" and isinstance(v, float):
                 cells.append(v if xlsx else (f"{v:.2f}" if style.decimal_2dp else f"{v:g}"))
-            elif t == "电话" and xlsx and style.phone_numeric and isinstance(v, str) and len(v) == 11 and v.isdigit():
+            elif (
+                t == "电话"
+                and xlsx
+                and style.phone_numeric
+                and isinstance(v, str)
+                and len(v) == 11
+                and v.isdigit()
+            ):
                 cells.append(int(v))
             elif i in layout.addr_is and isinstance(v, str):
                 cells.append(fmt_addr(v, style.addr_style, district))
@@ -413,7 +502,13 @@ def render_rows(
 
 
 def _noise_row(
-    layout: Layout, vals: list[object], tags: list[str], p: Person, rng: random.Random, noise: NoiseRates, force: set[str] | None
+    layout: Layout,
+    vals: list[object],
+    tags: list[str],
+    p: Person,
+    rng: random.Random,
+    noise: NoiseRates,
+    force: set[str] | None,
 ) -> None:
     """Plant row defects in canonical values (in place) and record their tags."""
     ni, ii = layout.name_i, layout.id_i
@@ -456,8 +551,10 @@ def _noise_row(
                 idv = idcard.digit_typo(idv, rng)
             if kind:
                 tags.append(kind)
-            if idv.endswith("X") and kind != "id_legacy15" and (
-                rng.random() < noise.id_lowercase_x or (force and "id_lowercase_x" in force)
+            if (
+                idv.endswith("X")
+                and kind != "id_legacy15"
+                and (rng.random() < noise.id_lowercase_x or (force and "id_lowercase_x" in force))
             ):
                 idv = idv[:-1] + "x"
                 tags.append("id_lowercase_x")
@@ -495,6 +592,8 @@ def _noise_row(
             tags.append("phone_fullwidth")
         vals[i] = ph
         force = None if force is None else force - {"phone_format", "phone_fullwidth"}
-    if layout.req_int_is and (rng.random() < noise.unusable_bad_integer or (force and "unusable_bad_integer" in force)):
+    if layout.req_int_is and (
+        rng.random() < noise.unusable_bad_integer or (force and "unusable_bad_integer" in force)
+    ):
         vals[layout.req_int_is[0]] = "不详"
         tags.append("unusable_bad_integer")

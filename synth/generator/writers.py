@@ -76,7 +76,9 @@ class XlsxSink:
     xlsxwriter's per-sheet temp files (creating and deleting them dominated the run time).
     """
 
-    def __init__(self, path: Path, style: Style, header: list[str], title: str, n_cols: int, streaming: bool = False) -> None:
+    def __init__(
+        self, path: Path, style: Style, header: list[str], title: str, n_cols: int, streaming: bool = False
+    ) -> None:
         self.path = path
         self.style = style
         self.encoding = "xlsx"
@@ -123,7 +125,12 @@ class XlsxSink:
         self.data_rows += 1
         return r + 1
 
-    def close(self, sums: dict[int, float] | None = None, signer: tuple[str, str] = ("", ""), filed: date | None = None) -> None:
+    def close(
+        self,
+        sums: dict[int, float] | None = None,
+        signer: tuple[str, str] = ("", ""),
+        filed: date | None = None,
+    ) -> None:
         ws, st = self.ws, self.style
         if st.total_row:
             ws.write_string(self.row, 0, "合计")
@@ -138,14 +145,22 @@ class XlsxSink:
             day = filed or date(2026, 11, 1)
             when = f"{day.year}年{day.month}月{day.day}日"
             if st.footer == 1:
-                ws.write_string(self.row, 0, f"填表人：{signer[0]}    审核人：{signer[1]}    填报日期：{when}")
+                ws.write_string(
+                    self.row, 0, f"填表人：{signer[0]}    审核人：{signer[1]}    填报日期：{when}"
+                )
             else:
                 for c, v in enumerate(("填表人：", signer[0], "审核人：", signer[1], "填报日期：", when)):
                     if c < max(self.n_cols, 6):
                         ws.write_string(self.row, c, v)
             self.row += 1
         if self.ws2 is not None:
-            for r, line in enumerate(("1. 本表由居（村）委会按月/季/年填报。", "2. 身份证号请填写18位。", "3. 日期格式：YYYY-MM-DD。")):
+            for r, line in enumerate(
+                (
+                    "1. 本表由居（村）委会按月/季/年填报。",
+                    "2. 身份证号请填写18位。",
+                    "3. 日期格式：YYYY-MM-DD。",
+                )
+            ):
                 self.ws2.write_string(r, 0, line)
         self.wb.close()
 

@@ -76,7 +76,8 @@ def period_ref(code: str) -> date:
 def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
     return {
         p.relative_to(root).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), int(p.stat().st_mtime))
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -120,12 +121,17 @@ def cells(run, truth) -> pl.DataFrame:
         id_col = next((i for i, c in enumerate(header) if c in id_labels), None)
         for rn, pid, tags in rows.select("row_number", "person_id", "noise").iter_rows():
             row = table[rn - 1]
-            records.append({
-                "source_file": source, "row_number": rn, "person_id": pid, "noise": tags,
-                "name": row[name_col] if name_col is not None else None,
-                "id": row[id_col] if id_col is not None else None,
-                "first_cell": row[0],
-            })
+            records.append(
+                {
+                    "source_file": source,
+                    "row_number": rn,
+                    "person_id": pid,
+                    "noise": tags,
+                    "name": row[name_col] if name_col is not None else None,
+                    "id": row[id_col] if id_col is not None else None,
+                    "first_cell": row[0],
+                }
+            )
     return pl.DataFrame(records)
 
 
@@ -145,38 +151,82 @@ def test_catalog_breadth_and_labels(run, catalog) -> None:
     assert fields.columns == ["报表编号", "字段序号", "字段名称", "字段类型", "是否必填"]
     assert forms.height >= 30 and forms["主管部门"].n_unique() >= 10
     assert set(forms["填报频次"]) == {"月报", "季报", "年报", "不定期"}
-    assert set(forms["填报对象"]) <= {"居委会", "村委会", "全部"} and {"居委会", "村委会"} <= set(forms["填报对象"])
-    assert set(fields["字段类型"]) == {"文本", "身份证号", "日期", "年月", "电话", "性别", "整数", "数值", "是否"}
-    synonyms = {s for e in yaml.safe_load((SCHEMAS_DIR / "data_elements.yaml").read_text())["elements"] for s in e["synonyms"]}
+    assert set(forms["填报对象"]) <= {"居委会", "村委会", "全部"} and {"居委会", "村委会"} <= set(
+        forms["填报对象"]
+    )
+    assert set(fields["字段类型"]) == {
+        "文本",
+        "身份证号",
+        "日期",
+        "年月",
+        "电话",
+        "性别",
+        "整数",
+        "数值",
+        "是否",
+    }
+    synonyms = {
+        s
+        for e in yaml.safe_load((SCHEMAS_DIR / "data_elements.yaml").read_text())["elements"]
+        for s in e["synonyms"]
+    }
     id_labels = set(fields.filter(pl.col("字段类型") == "身份证号")["字段名称"])
     assert {"身份证号", "公民身份号码", "证件号码", "身份证件号码"} <= id_labels
-    assert {"联系电话", "手机号码", "联系方式"} <= set(fields.filter(pl.col("字段类型") == "电话")["字段名称"])
+    assert {"联系电话", "手机号码", "联系方式"} <= set(
+        fields.filter(pl.col("字段类型") == "电话")["字段名称"]
+    )
     assert {"出生日期", "生日"} <= set(fields.filter(pl.col("字段类型") == "日期")["字段名称"])
     assert "出生年月" in set(fields.filter(pl.col("字段类型") == "年月")["字段名称"])
     # labels of person data elements that the synonym lists do not know (fuzzy matching has work)
-    person_labels = {f.label: f.source for form in FORMS for f in form.fields
-                     if f.source in ("name", "id", "phone", "res_addr", "hukou_addr", "birth_date")}
+    person_labels = {
+        f.label: f.source
+        for form in FORMS
+        for f in form.fields
+        if f.source in ("name", "id", "phone", "res_addr", "hukou_addr", "birth_date")
+    }
     unknown = {label: src for label, src in person_labels.items() if label not in synonyms}
     assert len(unknown) >= 5 and len(set(unknown.values())) >= 4, unknown
     # some forms type their ID column as plain text
-    text_ids = fields.filter((pl.col("字段类型") == "文本") & pl.col("字段名称").str.contains("证件号码|身份证号|公民身份号码"))
+    text_ids = fields.filter(
+        (pl.col("字段类型") == "文本") & pl.col("字段名称").str.contains("证件号码|身份证号|公民身份号码")
+    )
     assert text_ids.height >= 2
     # fields that appear on one form only, with typed values
-    per_label = fields.group_by("字段名称").agg(pl.col("报表编号").n_unique().alias("n"), pl.col("字段类型").first())
+    per_label = fields.group_by("字段名称").agg(
+        pl.col("报表编号").n_unique().alias("n"), pl.col("字段类型").first()
+    )
     singles = per_label.filter(pl.col("n") == 1)
-    assert {"残疾证号", "低保证号", "低保金额", "独居", "高龄补贴金额", "新能源车充电需求", "退役时间", "入伍时间",
-            "医保类型", "疫苗接种", "失业登记日期", "避难场所"} <= set(singles["字段名称"])
+    assert {
+        "残疾证号",
+        "低保证号",
+        "低保金额",
+        "独居",
+        "高龄补贴金额",
+        "新能源车充电需求",
+        "退役时间",
+        "入伍时间",
+        "医保类型",
+        "疫苗接种",
+        "失业登记日期",
+        "避难场所",
+    } <= set(singles["字段名称"])
     assert set(singles["字段类型"]) >= {"整数", "数值", "是否", "日期", "文本"}
 
 
 def test_rows_point_at_data_and_people_are_consistent(cells) -> None:
     # every ground-truth row is a data row (not header, total or footer)
-    assert not cells.filter(pl.col("first_cell").is_in(["合计", "序号"]) | pl.col("first_cell").str.starts_with("填表人")).height
-    clean_name = cells.filter(~pl.col("noise").list.eval(pl.element().is_in(list(NAME_NOISE | UNUSABLE | COLUMN_NOISE))).list.any())
+    assert not cells.filter(
+        pl.col("first_cell").is_in(["合计", "序号"]) | pl.col("first_cell").str.starts_with("填表人")
+    ).height
+    clean_name = cells.filter(
+        ~pl.col("noise").list.eval(pl.element().is_in(list(NAME_NOISE | UNUSABLE | COLUMN_NOISE))).list.any()
+    )
     clean_name = clean_name.filter(pl.col("name").is_not_null())
     assert clean_name.height > 300
     assert clean_name["name"].str.contains(r"^[\u4e00-\u9fff]{2,4}$").all()
-    assert clean_name.group_by("person_id").agg(pl.col("name").n_unique()).filter(pl.col("name") > 1).height == 0
+    assert (
+        clean_name.group_by("person_id").agg(pl.col("name").n_unique()).filter(pl.col("name") > 1).height == 0
+    )
 
 
 def test_clean_ids_pass_gb11643_and_are_unique_per_person(cells) -> None:
@@ -194,14 +244,34 @@ def test_clean_ids_pass_gb11643_and_are_unique_per_person(cells) -> None:
 
 def test_planted_noise_kinds_all_occur(run, truth, cells) -> None:
     tags = set(truth["noise"].explode().drop_nulls())
-    expected = ID_NOISE | NAME_NOISE | UNUSABLE | COLUMN_NOISE | {
-        "phone_format", "phone_fullwidth", "date_mixed", "date_slash", "date_cn", "date_compact", "date_serial",
-        "date_cell", "correction_file", "value_corrected", "value_superseded", "twin", "common_name", "mover",
-    }
+    expected = (
+        ID_NOISE
+        | NAME_NOISE
+        | UNUSABLE
+        | COLUMN_NOISE
+        | {
+            "phone_format",
+            "phone_fullwidth",
+            "date_mixed",
+            "date_slash",
+            "date_cn",
+            "date_compact",
+            "date_serial",
+            "date_cell",
+            "correction_file",
+            "value_corrected",
+            "value_superseded",
+            "twin",
+            "common_name",
+            "mover",
+        }
+    )
     assert expected <= tags, expected - tags
 
     def with_tag(tag: str) -> pl.DataFrame:
-        return cells.filter(pl.col("noise").list.contains(tag) & ~pl.col("noise").list.contains("column_renamed"))
+        return cells.filter(
+            pl.col("noise").list.contains(tag) & ~pl.col("noise").list.contains("column_renamed")
+        )
 
     assert all(len(i) == 15 and i.isdigit() for i in with_tag("id_legacy15")["id"])
     assert all(i.endswith("x") or i.endswith("ｘ") for i in with_tag("id_lowercase_x")["id"])
@@ -211,7 +281,9 @@ def test_planted_noise_kinds_all_occur(run, truth, cells) -> None:
     assert all(n in ("", None) for n in no_name["name"]) and all(i in ("", None) for i in no_name["id"])
     assert all(re.search(r"\s|\u3000", n) for n in with_tag("name_space")["name"])
     wrong = with_tag("id_wrong_check")["id"].to_list()
-    assert wrong and not any(gb11643_ok(i.upper()) for i in wrong if "x" not in i and not re.search("[０-９]", i))
+    assert wrong and not any(
+        gb11643_ok(i.upper()) for i in wrong if "x" not in i and not re.search("[０-９]", i)
+    )
 
 
 def test_rejects_and_corrections(run) -> None:
@@ -229,26 +301,50 @@ def test_rejects_and_corrections(run) -> None:
         original = fixed.with_name(fixed.name.replace("_更正", ""))
         assert original.exists() and sorted([original.name, fixed.name])[0] == original.name
         a, b = read_table(original), read_table(fixed)
-        diffs = [(i, j) for i, (ra, rb) in enumerate(zip(a, b, strict=True)) for j, (x, y) in enumerate(zip(ra, rb, strict=True)) if x != y]
+        diffs = [
+            (i, j)
+            for i, (ra, rb) in enumerate(zip(a, b, strict=True))
+            for j, (x, y) in enumerate(zip(ra, rb, strict=True))
+            if x != y
+        ]
         assert len([d for d in diffs if d[0] > 0]) == 1  # title row aside, exactly one value fixed
 
 
 def test_twins_common_names_and_movers(truth, cells) -> None:
-    twins = cells.filter(pl.col("noise").list.contains("twin") & ~pl.col("noise").list.eval(pl.element().is_in(list(ID_NOISE | NAME_NOISE))).list.any())
+    twins = cells.filter(
+        pl.col("noise").list.contains("twin")
+        & ~pl.col("noise").list.eval(pl.element().is_in(list(ID_NOISE | NAME_NOISE))).list.any()
+    )
     hh = truth.select("person_id", "household_id").unique()
-    pairs = twins.join(hh, on="person_id").group_by("household_id").agg(pl.col("person_id").unique(), pl.col("id").unique(), pl.col("name").unique())
+    pairs = (
+        twins.join(hh, on="person_id")
+        .group_by("household_id")
+        .agg(pl.col("person_id").unique(), pl.col("id").unique(), pl.col("name").unique())
+    )
     pair = pairs.filter(pl.col("person_id").list.len() == 2).row(0, named=True)
     id_a, id_b = sorted(pair["id"])
     assert id_a[6:14] == id_b[6:14] and 1 <= int(id_b[14:17]) - int(id_a[14:17]) <= 2
     assert len(set(pair["name"])) == 2 and len({n[0] for n in pair["name"]}) == 1
-    common = cells.filter(pl.col("noise").list.contains("common_name") & ~pl.col("noise").list.eval(pl.element().is_in(list(NAME_NOISE | UNUSABLE))).list.any())
+    common = cells.filter(
+        pl.col("noise").list.contains("common_name")
+        & ~pl.col("noise").list.eval(pl.element().is_in(list(NAME_NOISE | UNUSABLE))).list.any()
+    )
     assert common.height and set(common["name"]) <= {n for n, _ in COMMON_NAMES}
-    moved = truth.group_by("person_id").agg(pl.col("committee_code").n_unique().alias("n")).filter(pl.col("n") > 1)
+    moved = (
+        truth.group_by("person_id")
+        .agg(pl.col("committee_code").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
     assert moved.height >= 1
     for pid in moved["person_id"]:
         rows = truth.filter(pl.col("person_id") == pid).with_columns(
-            pl.col("period").map_elements(period_ref, return_dtype=pl.Date).alias("ref"))
-        spans = rows.group_by("committee_code").agg(pl.col("ref").min().alias("lo"), pl.col("ref").max().alias("hi")).sort("lo")
+            pl.col("period").map_elements(period_ref, return_dtype=pl.Date).alias("ref")
+        )
+        spans = (
+            rows.group_by("committee_code")
+            .agg(pl.col("ref").min().alias("lo"), pl.col("ref").max().alias("hi"))
+            .sort("lo")
+        )
         assert spans["hi"][0] < spans["lo"][1]  # all of A before all of B
         assert spans["committee_code"][0][:9] != spans["committee_code"][1][:9]  # another township
 

@@ -225,7 +225,9 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
         warn = dict(con.sql("SELECT source_file, warnings FROM raw.landing_files").fetchall())
         assert f"stays current: {h_corr} for the same report holds no data rows" in warn[h_orig]
         assert any("holds no data rows" in w for w in warn[h_corr])
-        assert con.sql(f"SELECT count(*) FROM staging.form_records WHERE source_file = '{h_orig}'").fetchall() == [(1,)]
+        assert con.sql(
+            f"SELECT count(*) FROM staging.form_records WHERE source_file = '{h_orig}'"
+        ).fetchall() == [(1,)]
         # An unreadable correction replaces nothing: the committee's earlier file stays current.
         assert status[f"{F}/310101002002_名册.csv"] == "ingested"
         assert status[f"{F}/310101002002_名册_v2.xlsx"] == "rejected"

@@ -28,7 +28,13 @@ def test_title_row_above_header_is_found_and_columns_mapped() -> None:
     sheet = rows(
         ["XX居委会高龄老人补贴名册（2026年10月）", "", "", "", ""],  # title row above the header
         ["", "", "", "", ""],  # blank row between title and header
-        ["姓名", "身份证号", "出生日期", "手机号码", "补贴金额"],  # 身份证号 / 手机号码: synonyms of the catalog labels
+        [
+            "姓名",
+            "身份证号",
+            "出生日期",
+            "手机号码",
+            "补贴金额",
+        ],  # 身份证号 / 手机号码: synonyms of the catalog labels
         ["张伟", "310101194001011234", "1940-01-01", "13800138000", "300"],
     )
     layout = find_layout(sheet, CATALOG, SYNONYMS)
@@ -65,7 +71,12 @@ def test_total_blank_footer_and_repeated_header_rows_are_not_data() -> None:
     layout = find_layout(sheet, CATALOG, SYNONYMS)
     assert layout is not None
     assert [classify_row(c, layout, n) for n, c in sheet] == [
-        "header", None, "blank", "total", "header", "footer"
+        "header",
+        None,
+        "blank",
+        "total",
+        "header",
+        "footer",
     ]
 
 
@@ -75,7 +86,10 @@ def test_no_header_means_no_layout() -> None:
 
 
 def test_committee_column_of_a_district_wide_file() -> None:
-    sheet = rows(["街镇", "居委会", "姓名", "公民身份号码", "补贴金额"], ["南京东路街道", "云南中路居委会", "张伟", "", "1"])
+    sheet = rows(
+        ["街镇", "居委会", "姓名", "公民身份号码", "补贴金额"],
+        ["南京东路街道", "云南中路居委会", "张伟", "", "1"],
+    )
     layout = find_layout(sheet, CATALOG, SYNONYMS)
     assert layout is not None and layout.committee_col == 1 and layout.township_col == 0
     assert all(c.index not in (0, 1) for c in layout.columns)

@@ -61,7 +61,12 @@ def table(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 def test_rows_end_in_exactly_one_place(landing: Path, tmp_path: Path) -> None:
     with connect(tmp_path / "w.duckdb") as con:
         result = ingest(con, landing, "run-1")
-        assert (result.rows_read, result.rows_staged, result.rows_quarantined, result.rows_skipped) == (8, 3, 2, 3)
+        assert (result.rows_read, result.rows_staged, result.rows_quarantined, result.rows_skipped) == (
+            8,
+            3,
+            2,
+            3,
+        )
         accounting = pipeline.file_accounting(con)
         assert accounting["unaccounted"].to_list() == [0]
 
@@ -82,7 +87,9 @@ def test_rows_end_in_exactly_one_place(landing: Path, tmp_path: Path) -> None:
         assert dict(zip(values["field_label"], values["value"], strict=True))["联系电话"] == "13800138000"
         assert dict(zip(values["field_label"], values["value"], strict=True))["出生日期"] == "1940-01-01"
 
-        quarantine = table(con, "SELECT row_number, reason_code, field, message FROM quarantine.rows ORDER BY 1")
+        quarantine = table(
+            con, "SELECT row_number, reason_code, field, message FROM quarantine.rows ORDER BY 1"
+        )
         assert quarantine["reason_code"].to_list() == ["invalid_required_value", "no_identifier"]
         assert quarantine["field"][0] == "补贴金额"
         assert COMMITTEE_FILE in quarantine["message"][0] and "row 5" in quarantine["message"][0]
@@ -96,7 +103,9 @@ def test_rerun_changes_nothing_and_full_refresh_rereads(landing: Path, tmp_path:
         before = table(con, "SELECT * FROM staging.form_records ORDER BY record_id")
         again = ingest(con, landing, "run-2")
         assert (again.files_read, again.files_kept) == (0, 1)
-        assert table(con, "SELECT * FROM staging.form_records ORDER BY record_id").equals(before)  # run_id too
+        assert table(con, "SELECT * FROM staging.form_records ORDER BY record_id").equals(
+            before
+        )  # run_id too
         ingest(con, landing, "run-3", full_refresh=True)
         after = table(con, "SELECT * FROM staging.form_records ORDER BY record_id")
         assert after.drop("run_id").equals(before.drop("run_id"))
@@ -112,7 +121,9 @@ def test_correction_replaces_and_removal_deletes(landing: Path, tmp_path: Path) 
         files = table(con, "SELECT source_file, status FROM raw.landing_files ORDER BY 1")
         assert files["status"].to_list() == ["superseded", "ingested"]
         assert con.sql("SELECT count(*) FROM staging.form_records").fetchall()[0][0] == 4
-        assert table(con, "SELECT reason_code FROM quarantine.rows")["reason_code"].to_list() == ["no_identifier"]
+        assert table(con, "SELECT reason_code FROM quarantine.rows")["reason_code"].to_list() == [
+            "no_identifier"
+        ]
 
         (landing / COMMITTEE_FILE.replace(".csv", "_更正.csv")).unlink()
         (landing / COMMITTEE_FILE).unlink()
@@ -129,7 +140,9 @@ def test_a_bad_file_does_not_stop_the_others(landing: Path, tmp_path: Path) -> N
     with connect(tmp_path / "w.duckdb") as con:
         result = ingest(con, landing, "run-1")
         assert result.rows_staged == 3
-        rejected = table(con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1")
+        rejected = table(
+            con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1"
+        )
         assert rejected["reason_code"].to_list() == ["unreadable_workbook", "no_header", "unknown_form"]
         assert all(s in m for s, m in zip(rejected["source_file"], rejected["message"], strict=True))
         assert pipeline.file_accounting(con).filter(pl.col("unaccounted") != 0).height == 0
@@ -147,5 +160,7 @@ def test_district_wide_file_resolves_committees_by_name(landing: Path, tmp_path:
         ingest(con, landing, "run-1")
         rows = table(con, "SELECT committee_code FROM staging.form_records WHERE person_name = '赵敏'")
         assert rows["committee_code"].to_list() == ["310101002001"]
-        q = table(con, "SELECT reason_code, message FROM quarantine.rows WHERE reason_code = 'unknown_committee'")
+        q = table(
+            con, "SELECT reason_code, message FROM quarantine.rows WHERE reason_code = 'unknown_committee'"
+        )
         assert q.height == 1 and "不存在居委会" in q["message"][0]

@@ -67,7 +67,10 @@ def test_a_correction_supersedes_the_original(tmp_path: Path) -> None:
     _touch(tmp_path, "310101/MZ01/2026-10/310101002002_名册.csv")
     files, _ = discover(tmp_path)
     current, superseded = current_deliveries(files)
-    assert [f.source_file.rsplit("/", 1)[1] for f in current] == ["310101002001_名册_更正.csv", "310101002002_名册.csv"]
+    assert [f.source_file.rsplit("/", 1)[1] for f in current] == [
+        "310101002001_名册_更正.csv",
+        "310101002002_名册.csv",
+    ]
     assert list(superseded) == ["310101/MZ01/2026-10/310101002001_名册.csv"]
 
 

@@ -83,7 +83,9 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path, capsys):
 
 def test_a_spec_typo_is_named_by_the_comparison(tmp_path, capsys):
     text = RESIDENT_SPEC.read_text(encoding="utf-8")
-    broken = text.replace("{kind: pinyin_equal}", "{kind: pinyin_equals}")  # planted typo in comparison `name`
+    broken = text.replace(
+        "{kind: pinyin_equal}", "{kind: pinyin_equals}"
+    )  # planted typo in comparison `name`
     assert broken != text
     spec = tmp_path / "broken.yaml"
     spec.write_text(broken, encoding="utf-8")

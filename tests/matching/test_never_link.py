@@ -49,16 +49,28 @@ def test_a_shared_phone_alone_no_longer_links_different_names(tmp_path) -> None:
     from assets.matching.engine import MatchEngine
 
     # Households share a phone; rows 1/2 are one person, rows 3/4 a parent and child with one phone.
-    rows = pl.DataFrame({
-        "rid": [str(i) for i in range(1, 41)],
-        "name": [f"p{i // 2}" for i in range(40)],  # pairs with equal names: the same person
-        "phone": [f"1380000{i // 2:04d}" for i in range(40)],
-    })
-    rows = rows.vstack(pl.DataFrame({"rid": ["a", "b"], "name": ["毛燕菲", "施博思"], "phone": ["13999999999"] * 2}))
+    rows = pl.DataFrame(
+        {
+            "rid": [str(i) for i in range(1, 41)],
+            "name": [f"p{i // 2}" for i in range(40)],  # pairs with equal names: the same person
+            "phone": [f"1380000{i // 2:04d}" for i in range(40)],
+        }
+    )
+    rows = rows.vstack(
+        pl.DataFrame({"rid": ["a", "b"], "name": ["毛燕菲", "施博思"], "phone": ["13999999999"] * 2})
+    )
     free = MatchEngine(spec(tmp_path, "never_link: []"), env=SYNTHETIC_ENV).resolve(rows).assignments
-    ruled = MatchEngine(spec(tmp_path, "never_link: [{name: [else]}]"), env=SYNTHETIC_ENV).resolve(rows).assignments
+    ruled = (
+        MatchEngine(spec(tmp_path, "never_link: [{name: [else]}]"), env=SYNTHETIC_ENV)
+        .resolve(rows)
+        .assignments
+    )
     # a rule that forbids what the model links: equal names on one phone
-    strict = MatchEngine(spec(tmp_path, "never_link: [{name: [exact], phone: [exact]}]"), env=SYNTHETIC_ENV).resolve(rows).assignments
+    strict = (
+        MatchEngine(spec(tmp_path, "never_link: [{name: [exact], phone: [exact]}]"), env=SYNTHETIC_ENV)
+        .resolve(rows)
+        .assignments
+    )
 
     def same(frame: pl.DataFrame, a: str, b: str) -> bool:
         ids = dict(zip(frame["record_id"], frame["entity_id"], strict=True))

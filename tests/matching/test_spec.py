@@ -37,7 +37,10 @@ def test_resident_spec_loads(resident_spec):
         # an ID-number level on a text feature
         (lambda d: d["comparisons"][1]["levels"].insert(1, {"kind": "id_one_edit"}), "transform id_number"),
         # pinyin on a date
-        (lambda d: d["comparisons"][3]["levels"].insert(0, {"kind": "pinyin_equal"}), "needs a feature with transform text or name"),
+        (
+            lambda d: d["comparisons"][3]["levels"].insert(0, {"kind": "pinyin_equal"}),
+            "needs a feature with transform text or name",
+        ),
         # a strong link below the threshold
         (lambda d: d["clustering"].__setitem__("strong_link", 0.5), "strong_link"),
         # a typo in a key

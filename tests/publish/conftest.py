@@ -26,6 +26,7 @@ def audit_for(published: Path) -> AuditSettings:
     """The audit settings of a test's products folder (heads beside it, as in production)."""
     return manifest.audit_settings(published, AUDIT_KEY)
 
+
 # A frozen dictionary for the tests, so another engineer extending schemas/data_elements.yaml does not
 # change what these tests expect. Same shape as the real file.
 DICTIONARY = {
@@ -205,7 +206,14 @@ def build_warehouse(
                         (4, "居住地址", "现住址", "text", "residence_address", addr),
                         # Planted: a guardian's ID typed in a field no element matched (element NULL). The row
                         # is unclassified, so it is not published; the scan still looks for the ID everywhere.
-                        (7, "监护人身份证号", "监护人身份证号", "id_number", None, "31011519800101" + f"{i:04d}"),
+                        (
+                            7,
+                            "监护人身份证号",
+                            "监护人身份证号",
+                            "id_number",
+                            None,
+                            "31011519800101" + f"{i:04d}",
+                        ),
                         # Planted: an extra column that carries a phone number in free text (element NULL).
                         (None, "备注", "备注", "text", None, f"请联系{phone}"),
                     ]

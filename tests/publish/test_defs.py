@@ -22,7 +22,11 @@ def test_definitions_load_with_upstream_assets_not_yet_defined() -> None:
     )
     graph = d.resolve_asset_graph()
     assert defs.PRODUCTS_KEY in graph.get_all_asset_keys()
-    assert {c.name for c in defs.CHECKS for c in c.check_specs} == {"leak_scan", "deny_by_default", "audit_chain"}
+    assert {c.name for c in defs.CHECKS for c in c.check_specs} == {
+        "leak_scan",
+        "deny_by_default",
+        "audit_chain",
+    }
     assert all(spec.blocking for c in defs.CHECKS for spec in c.check_specs)
 
 

@@ -147,8 +147,6 @@ def test_a_phone_inside_an_id_shown_in_clear_is_not_a_leak() -> None:
         f"INSERT INTO {TOKENS_TABLE} VALUES ('id_number', '310101151102102345'), ('phone', '15110210234')"
     )  # the phone's 11 digits sit inside the ID at offset 6
     con.execute("CREATE TABLE t AS SELECT '310101151102102345' AS id_number, '备注 15110210234' AS note")
-    _, hits = _clear_value_hits(
-        con, {("t", "id_number"): ("t", "'id_number'"), ("t", "note"): ("t", "NULL")}
-    )
+    _, hits = _clear_value_hits(con, {("t", "id_number"): ("t", "'id_number'"), ("t", "note"): ("t", "NULL")})
     # the ID column may show the ID: the phone inside it is a coincidence; the note really leaks the phone
     assert [(col, kind) for col, kind, _, _ in hits] == [("t.note", "phone")]

@@ -36,7 +36,9 @@ def test_manifest_rows_cover_every_product_table_and_column(published: Published
             "SELECT DISTINCT c.treatment FROM (SELECT unnest(columns) AS c FROM audit.publication_manifest)"
         ).fetchall()
         run = con.execute("SELECT products, swapped, leak_scan_passed FROM audit.publication_runs").fetchall()
-    expected = {(p.principal.ref, t.table): (t.rows, p.sha256) for p in published.result.products for t in p.tables}
+    expected = {
+        (p.principal.ref, t.table): (t.rows, p.sha256) for p in published.result.products for t in p.tables
+    }
     assert {(r[0], r[1]): (r[2], r[3]) for r in rows} == expected
     assert {r[4] for r in rows} == {published.result.policy_version}
     assert all(r[5] > 0 and r[6] for r in rows)
@@ -111,7 +113,9 @@ def test_warehouse_copy_delete_and_update_are_detected(published: Published, tmp
     _record(wh, out, published.result)
     settings = audit_for(out)
     con = duckdb.connect(str(wh))
-    con.execute("DELETE FROM audit.publication_manifest WHERE table_name = 'persons'")  # planted: rows deleted
+    con.execute(
+        "DELETE FROM audit.publication_manifest WHERE table_name = 'persons'"
+    )  # planted: rows deleted
     con.close()
     assert any("deleted" in p for p in manifest.verify_all(settings, wh))
     shutil.copy(published.warehouse, wh)
@@ -131,7 +135,9 @@ def test_failed_run_is_audited_without_products(tmp_path: Path, policy: Policy) 
     assert not result.swapped
     _record(wh, tmp_path / "out", result)
     with warehouse.connect(wh, read_only=True) as con:
-        assert con.execute("SELECT swapped, leak_scan_passed FROM audit.publication_runs").fetchall() == [(False, False)]
+        assert con.execute("SELECT swapped, leak_scan_passed FROM audit.publication_runs").fetchall() == [
+            (False, False)
+        ]
         assert con.execute("SELECT count(*) FROM audit.publication_manifest").fetchall() == [(0,)]
 
 
@@ -189,7 +195,9 @@ def test_rows_copied_before_the_keyed_chain_are_sealed(published: Published, tmp
     settings = audit_for(tmp_path / "out")
     assert manifest.verify_all(settings, wh) == []
     con = duckdb.connect(str(wh))
-    con.execute("UPDATE audit.query_log SET sql = 'SELECT 2' WHERE query_id = 'q1'")  # planted: a legacy row edited
+    con.execute(
+        "UPDATE audit.query_log SET sql = 'SELECT 2' WHERE query_id = 'q1'"
+    )  # planted: a legacy row edited
     con.close()
     assert any("before the keyed chain" in p for p in manifest.verify_all(settings, wh))
 

@@ -107,7 +107,9 @@ def test_mask_key_resolution() -> None:
         resolve_mask_key("short", "dev")
     dev = resolve_mask_key(None, "dev")
     assert (dev.key, dev.source) == (DEV_MASK_KEY.encode(), "dev-default")
-    real = resolve_mask_key("0f3a9c61d2e84b7f5a0c3e19d86b2f47", "dev")  # an explicit key wins over the dev default
+    real = resolve_mask_key(
+        "0f3a9c61d2e84b7f5a0c3e19d86b2f47", "dev"
+    )  # an explicit key wins over the dev default
     assert real.source == "env" and real.fingerprint != dev.fingerprint
     assert "0f3a9c61" not in real.fingerprint
 

@@ -103,7 +103,9 @@ def test_k_anonymity_generalizes_quasi_identifiers(published: Published) -> None
     products above the committee keep the committee and hide the rest; a township still sees names in clear
     (identified data by purpose: names are its identity, not quasi-identifiers), the committee everything."""
     district = published.published / "district" / "310101.duckdb"
-    assert _q(district, "SELECT count(person_name), count(id_birth_date), count(id_sex) FROM form_records") == [(0, 0, 0)]
+    assert _q(
+        district, "SELECT count(person_name), count(id_birth_date), count(id_sex) FROM form_records"
+    ) == [(0, 0, 0)]
     reasons = {r for (r,) in _q(district, "SELECT reason FROM _columns WHERE column_name = 'id_birth_date'")}
     assert any("k-anonymity" in r for r in reasons)
     township = published.published / "township" / "310101002.duckdb"
@@ -158,7 +160,9 @@ def test_aggregates_suppress_small_cells(published: Published, policy: Policy) -
     # form_records_counts) minus 6 would give the 1 back (complementary suppression)
     assert rows == []
     assert _q(township, "SELECT n FROM form_records_counts WHERE form_code = 'MZ01'") == [(7,)]
-    assert _q(township, "SELECT count(*) FROM form_values WHERE element_code = 'disability_category'") == [(0,)]
+    assert _q(township, "SELECT count(*) FROM form_values WHERE element_code = 'disability_category'") == [
+        (0,)
+    ]
     # identifier-like elements never group counts (nor are they counted: the roster's size is in form_records_counts)
     assert _q(township, "SELECT count(*) FROM form_values_counts WHERE element_code IN ('person_name', "
                         "'citizen_id', 'phone', 'residence_address')") == [(0,)]  # fmt: skip
@@ -166,7 +170,9 @@ def test_aggregates_suppress_small_cells(published: Published, policy: Policy) -
                  for t in r.tables if t.table == "form_values_counts")  # fmt: skip
     assert table.suppressed_cells >= 1
     for rec in published.result.products:
-        for (table_name,) in _q(rec.path, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_counts'"):
+        for (table_name,) in _q(
+            rec.path, "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_counts'"
+        ):
             assert _q(rec.path, f"SELECT count(*) FROM {table_name} WHERE n < {policy.min_cell}") == [(0,)]
 
 
@@ -290,7 +296,9 @@ def test_tier_filter_publishes_and_retires_only_that_tier(tmp_path: Path, policy
     assert rebuilt == {"district/310101.duckdb"}  # 310104's inputs did not change: carried as it was
     assert {p.principal.tier for p in result.products if p.carried} == set(Tier)  # the other tiers: untouched
     assert (out / "township" / "310101002.duckdb").exists()
-    assert _q(out / "township" / "310101002.duckdb", "SELECT DISTINCT period FROM form_records") == [("2026",)]
+    assert _q(out / "township" / "310101002.duckdb", "SELECT DISTINCT period FROM form_records") == [
+        ("2026",)
+    ]
 
 
 def test_unchanged_products_are_carried_not_rewritten(tmp_path: Path, policy: Policy) -> None:
@@ -367,7 +375,9 @@ def test_complementary_suppression_protects_every_margin() -> None:
     })  # fmt: skip
     s = complementary_suppression(cells, ["form", "value"], 5, fixed=["j"]).to_list()
     assert s[1] and s[6]  # primary
-    assert s[0]  # F/x: the smallest other cell of F's margin over value, else 9 + 2 + 30 = known total gives 2
+    assert s[
+        0
+    ]  # F/x: the smallest other cell of F's margin over value, else 9 + 2 + 30 = known total gives 2
     assert s[3]  # G/x: the column margin x (9 + 12) would give 9 back, then 2 from F's row margin
     assert not s[5]  # 40 is never needed
     for form in ("F", "G"):  # no margin group has exactly one suppressed cell or a suppressed sum below 5

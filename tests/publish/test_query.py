@@ -84,7 +84,9 @@ ESCAPES = [
 
 @pytest.mark.parametrize("sql", ESCAPES)
 def test_escapes_are_refused_by_the_parse_tree(out: Path, published: Published, sql: str) -> None:
-    outcome = query.run_query(out, "district:310101", sql.format(wh=published.warehouse), audit=audit_for(out))
+    outcome = query.run_query(
+        out, "district:310101", sql.format(wh=published.warehouse), audit=audit_for(out)
+    )
     assert outcome.status == "refused", outcome.message
     assert not Path("/tmp/jianfu-leak.csv").exists()
     log = audit.read(audit_for(out).query_log_path)

@@ -36,6 +36,10 @@ def test_landing_sensor_also_reconciles_returns(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "310104" / "MZ01" / "2026-11").mkdir(parents=True)
     (tmp_path / "310104" / "MZ01" / "2026-11" / "310104002001_回流.xlsx").write_bytes(b"x")
-    requests = landing_sensor(dg.build_sensor_context(repository_def=defs.get_repository_def(), resources={"landing": defs.resources["landing"]}))
+    requests = landing_sensor(
+        dg.build_sensor_context(
+            repository_def=defs.get_repository_def(), resources={"landing": defs.resources["landing"]}
+        )
+    )
     jobs = sorted((r.job_name, r.partition_key) for r in requests if r.partition_key)
     assert jobs == [("ingest_districts", "310104"), ("reconcile_returns", "310104")]

@@ -73,7 +73,9 @@ def replaced_rows(w: Warehouse, file: str) -> int:
     """The file's rows_replaced (0 where the contract has no such column)."""
     if not has_replaced_rows(w):
         return 0
-    return w.rows("SELECT coalesce(rows_replaced, 0) FROM raw.landing_files WHERE source_file=?", [file])[0][0]
+    return w.rows("SELECT coalesce(rows_replaced, 0) FROM raw.landing_files WHERE source_file=?", [file])[0][
+        0
+    ]
 
 
 def check_file(w: Warehouse, f: FileExp) -> list[str]:
@@ -86,7 +88,11 @@ def check_file(w: Warehouse, f: FileExp) -> list[str]:
     where = f"{f.path} [{status}/{reason}]"
     if status not in f.status:
         out.append(f"{where}: status {status!r}, want one of {f.status}")
-    if read is not None and None not in (staged, quar, skipped) and read != staged + quar + skipped + replaced:
+    if (
+        read is not None
+        and None not in (staged, quar, skipped)
+        and read != staged + quar + skipped + replaced
+    ):
         out.append(
             f"{where}: rows_read {read} != staged {staged} + quarantined {quar} + skipped {skipped}"
             f" + replaced {replaced}"
@@ -239,7 +245,9 @@ def check_ignored_sheet(w: Warehouse, file: str, sheet: str) -> list[str]:
         0
     ][0]
     landing = w.rows("SELECT * FROM raw.landing_files WHERE source_file=?", [file])
-    texts = [t for row in landing for v in row for t in (v if isinstance(v, list) else [v]) if isinstance(t, str)]
+    texts = [
+        t for row in landing for v in row for t in (v if isinstance(v, list) else [v]) if isinstance(t, str)
+    ]
     if not recorded and not any(sheet in t for t in texts):
         out.append(
             f"{file}: skipped sheet {sheet!r} not recorded (raw.skipped_rows or the file's landing row)"
