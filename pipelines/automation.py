@@ -8,9 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.common.resources import LandingResource
 from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.partitions import district_partitions
-from pipelines.resources import LandingResource
 
 INGEST_SELECTION = dg.AssetSelection.groups("ingestion") - dg.AssetSelection.keys(
     ["catalog", "forms"], ["catalog", "form_catalog_fields"], ["quarantine", "catalog_problems"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.common.resources import (
+    LandingResource,
+    ReflowFoldersResource,
+    RunEnvironmentResource,
+    WarehouseResource,
+)
 from assets.forms import defs as forms_defs
 from assets.ingest import defs as ingest_defs
 from assets.persons import defs as persons_defs
@@ -11,12 +17,6 @@ from assets.publish import defs as publish_defs
 from assets.reference import defs as reference_defs
 from assets.reflow import defs as reflow_defs  # reflow (issue 13)
 from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
-from pipelines.resources import (
-    LandingResource,
-    ReflowFoldersResource,
-    RunEnvironmentResource,
-    WarehouseResource,
-)
 from pipelines.versions import landing_catalog, landing_districts, nightly_automation, versioned
 
 DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs, reflow_defs]

@@ -21,9 +21,9 @@ from pathlib import Path
 import dagster as dg
 
 from assets.common import fingerprint as fp
+from assets.common.resources import LandingResource
 from pipelines import incremental
 from pipelines.partitions import district_partitions
-from pipelines.resources import LandingResource
 
 LANDING_DISTRICTS = dg.AssetKey(["landing", "districts"])
 LANDING_CATALOG = dg.AssetKey(["landing", "catalog"])

@@ -98,9 +98,9 @@ def test_landing_sensor_requests_changed_districts_only(
 
 
 def test_nightly_schedule_requests_every_district(defs: dg.Definitions) -> None:
+    from assets.common.resources import LandingResource
     from pipelines.automation import nightly_ingest_schedule
     from pipelines.partitions import district_partitions
-    from pipelines.resources import LandingResource
 
     context = dg.build_schedule_context(
         scheduled_execution_time=__import__("datetime").datetime(2026, 11, 26, 1, 30),

@@ -186,8 +186,8 @@ def test_nightly_schedule_repeats_a_run_key_until_the_district_changes(
 
     import dagster as dg
 
+    from assets.common.resources import LandingResource
     from pipelines.automation import nightly_ingest_schedule
-    from pipelines.resources import LandingResource
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "catalog").mkdir()
@@ -218,7 +218,7 @@ def test_landing_observation_gives_each_district_its_folder_fingerprint_as_data_
     import dagster as dg
     from dagster._core.definitions.observe import observe
 
-    from pipelines.resources import LandingResource
+    from assets.common.resources import LandingResource
     from pipelines.versions import landing_districts
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))

@@ -45,7 +45,7 @@ class Gate:
         """`env` holds the person-id salt (part of every downstream fingerprint); by default the process
         environment as the run_env resource reads it."""
         if env is None:
-            from pipelines.resources import RunEnvironmentResource
+            from assets.common.resources import RunEnvironmentResource
 
             env = RunEnvironmentResource().environ()
         self.context, self.con = context, con

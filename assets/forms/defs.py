@@ -12,9 +12,9 @@ import dagster as dg
 from assets.common import warehouse as wh
 from assets.common.gate import Gate
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, WarehouseResource
 from assets.forms import chart, pipeline, validate
 from assets.forms.dictionary import DICTIONARY_PATH, MATCHING_PATH, OVERRIDES_PATH, PLAN_PATH
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 GROUP = "forms"
 OWNERS = ["team:jianfu-data"]

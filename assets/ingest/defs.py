@@ -9,12 +9,12 @@ import polars as pl
 from assets.common.checks import check_result
 from assets.common.expectations import load_suite_json, run_suite, suite_columns
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
 from assets.ingest import accounting, pipeline
 from assets.ingest.catalog import Catalog, load_catalog
 from assets.ingest.rules import load_delivery_rules
 from pipelines.partitions import district_partitions
-from pipelines.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 CATALOG_KEYS = {

@@ -9,9 +9,9 @@ import polars as pl
 from assets.common.checks import check_result
 from assets.common.gate import Gate
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, RunEnvironmentResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame
 from assets.persons import resolve, rows, validate
-from pipelines.resources import WAREHOUSE_POOL, RunEnvironmentResource, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 KIND = {"polars", "duckdb"}

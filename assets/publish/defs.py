@@ -11,11 +11,11 @@ import polars as pl
 
 from assets.common.checks import check_result
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, WarehouseResource
 from assets.common.warehouse import markdown_preview
 from assets.publish import checks, leakscan, manifest, run
 from assets.publish.policy import load_policy
 from assets.publish.types import TIER_CODES, Tier
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 GROUP = "publishing"

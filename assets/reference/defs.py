@@ -3,9 +3,9 @@
 import dagster as dg
 
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, WarehouseResource
 from assets.common.warehouse import replace_table
 from assets.reference.divisions import load_divisions
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 @dg.asset(

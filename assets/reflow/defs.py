@@ -13,9 +13,9 @@ import dagster as dg
 
 from assets.common.checks import check_result
 from assets.common.meta import table_metadata
+from assets.common.resources import WAREHOUSE_POOL, LandingResource, ReflowFoldersResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame
 from pipelines.partitions import district_partitions
-from pipelines.resources import WAREHOUSE_POOL, LandingResource, ReflowFoldersResource, WarehouseResource
 
 OWNERS = ["team:jianfu-data"]
 KIND = {"polars", "duckdb", "excel"}

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from assets.common.resources import WarehouseResource
 from assets.forms import defs
-from pipelines.resources import WarehouseResource
 
 from .toy_warehouse import build
 

@@ -244,8 +244,8 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
 
 
 def test_the_dagster_checks_block_on_lost_data(tmp_path: Path) -> None:
+    from assets.common.resources import LandingResource, WarehouseResource
     from assets.ingest.defs import landing_accounting, replacements_keep_data
-    from pipelines.resources import LandingResource, WarehouseResource
 
     root = tmp_path / "landing"
     write(root, "catalog/forms.csv", FORMS)

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.common.resources import WarehouseResource
 from assets.publish import cli, defs, manifest
 from assets.publish.products import product_files
-from pipelines.resources import WarehouseResource
 from tests.publish.conftest import build_warehouse
 
 
