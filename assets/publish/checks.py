@@ -1,8 +1,9 @@
 """Checks over the products in place (used by the blocking asset checks, `jianfu audit verify` and tests).
 
-- `verify_generation`: the products readers see are exactly the current generation's, byte for byte (sha256),
-  and each was leak-scanned clean when it was written (its scan figures are in the generation record, `_audit/generations/<id>.json`): the
-  blocking check reads those results instead of scanning every product a second time.
+- `verify_generation`: the products readers see are exactly the current generation's (same inode, size, mtime
+  and ctime as when sealed, else the same sha256), and each was leak-scanned clean when it was written (its scan
+  figures are in the generation record, `_audit/generations/<id>.json`): the blocking check reads those results
+  and a `stat` per product, instead of reading every product a second time.
 - `scan_published`: an independent full re-scan of every visible product against today's source values.
 - `deny_by_default_report`: every published column has a decision; every source column is published or denied.
 """
@@ -24,8 +25,11 @@ from assets.publish.types import TIER_CODES, Principal, Tier
 from assets.publish.writer import sha256_file
 
 
-def verify_generation(published_dir: str | Path) -> tuple[list[str], int]:
-    """(problems, products checked): visible products = current generation's record, each scanned clean."""
+def verify_generation(published_dir: str | Path, deep: bool = False) -> tuple[list[str], int]:
+    """(problems, products checked): visible products = current generation's record, each scanned clean.
+
+    A product whose inode, size, mtime and ctime are those recorded when it was sealed was not written since
+    (its ctime cannot be set back), so it is not read; any other product is re-hashed (`deep`: all of them)."""
     published = Path(published_dir)
     cur = generation.current_generation(published)
     if cur is None:
@@ -43,7 +47,7 @@ def verify_generation(published_dir: str | Path) -> tuple[list[str], int]:
             continue
         if path.resolve().parent.parent != cur:
             problems.append(f"{rel}: not inside the current generation")
-        if sha256_file(path) != entry.get("sha256"):
+        if (deep or generation.stat_of(path) != entry.get("stat")) and sha256_file(path) != entry.get("sha256"):
             problems.append(
                 f"{rel}: sha256 differs from the generation record (changed after it was scanned)"
             )

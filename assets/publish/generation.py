@@ -107,6 +107,14 @@ def carry(old: Path, new: Path) -> None:
         shutil.copy2(old, new)
 
 
+def stat_of(path: Path) -> dict[str, int]:
+    """What the blocking check compares instead of re-reading a product: its inode, size, mtime and ctime. A
+    write changes the ctime (which no user can set back); a hard link or unlink does too, so a mismatch
+    means "read it again and compare the sha256", not yet a finding."""
+    st = path.stat()
+    return {"ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
+
+
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")

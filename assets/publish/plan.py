@@ -21,6 +21,7 @@ from assets.publish import privacy
 from assets.publish.binding import BoundDataset
 from assets.publish.masking import quote_ident, quote_literal, treatment_sql
 from assets.publish.policy import Policy
+from assets.publish.scope import Stats, prefix_filter
 from assets.publish.types import TIER_DIGITS, ColumnOut, Denial, Principal, TablePlan, Treatment
 
 SUPPRESSED_SUFFIX = "_suppressed"
@@ -60,13 +61,14 @@ def _group_counts(con: duckdb.DuckDBPyConnection, b: BoundDataset, column: str) 
 
 
 class Compiler:
-    """Compiles and stages one profile. `forms`: roster form_code -> membership level (binding)."""
+    """Compiles and stages one profile. `forms`: roster form_code -> membership level (binding). `bound` may be
+    scoped to one jurisdiction (`scope.py`); `stats` then still describe every row."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, policy: Policy, bound: list[BoundDataset],
-                 forms: Mapping[str, str]) -> None:  # fmt: skip
-        self.con, self.policy, self.bound, self.forms = con, policy, bound, dict(forms)
-        self._form_rows: dict[str, dict[str | None, int]] = {}
-        self._elem_stats: dict[str, dict[str, tuple[int, int]]] = {}
+                 forms: Mapping[str, str], stats: Stats | None = None, prefix: str | None = None) -> None:  # fmt: skip
+        self.con, self.policy, self.bound, self.forms, self.prefix = con, policy, bound, dict(forms), prefix
+        self.stats = stats or Stats({b.name: b for b in bound})
+        self._form_rows = self.stats.form_rows
 
     # ------------------------------------------------------------------------------------ resolve
     def resolve(self, principal: Principal, n: int) -> tuple[list[Decisions], list[Denial]]:
@@ -128,7 +130,9 @@ class Compiler:
                             rows_affected=rows,
                         )
             if ds.membership is not None and self.forms:
-                counts = self._form_rows.setdefault(ds.name, _group_counts(self.con, b, ds.membership))
+                if ds.name not in self._form_rows:
+                    self._form_rows[ds.name] = _group_counts(self.con, self.stats.full[ds.name], ds.membership)
+                counts = self._form_rows[ds.name]
                 for form, level in sorted(self.forms.items()):
                     if form not in counts:
                         continue
@@ -192,9 +196,13 @@ class Compiler:
                 for c, t in d.fixed.items()
                 if privacy.is_qi(self.policy, t, identified)
             }
-            if qi:
-                tables.append(privacy.SubjectTable(d.b.name, d.b.relation, spec.jurisdiction, spec.subject,
-                                                   self.row_filter(d), qi))  # fmt: skip
+            if qi:  # a stored table (k counts rows by rowid), narrowed to this jurisdiction by the WHERE
+                where = self.row_filter(d)
+                if self.prefix:
+                    mine = prefix_filter(spec.jurisdiction, self.prefix)
+                    where = f"{where} AND {mine}" if where else f" WHERE {mine}"
+                tables.append(privacy.SubjectTable(d.b.name, self.stats.full[d.b.name].relation, spec.jurisdiction,
+                                                   spec.subject, where, qi))  # fmt: skip
         tables += self._long_subject_tables(principal, decisions, identified)
         by_name = {d.b.name: d for d in decisions}
 
@@ -225,7 +233,8 @@ class Compiler:
                              identified: bool) -> list[privacy.SubjectTable]:  # fmt: skip
         """A long table's quasi-identifiers, one row per record (its values pivoted by class) and its person
         (through person_records when bound), so k is measured on what a reader can assemble per record."""
-        links = next((b.relation for b in self.bound if {"person_id", "record_id"} <= set(b.column_names)
+        links = next((self.stats.full[b.name].relation for b in self.bound  # every link, not one jurisdiction's
+                      if {"person_id", "record_id"} <= set(b.column_names)
                       and b.spec.driver is None and b.spec.jurisdiction), None)  # fmt: skip
         out = []
         for i, d in enumerate(decisions):
@@ -336,14 +345,6 @@ class Compiler:
             ds.name, ds.name, "reference" if ds.reference else "rows", staged, ds.jurisdiction, outs
         )
 
-    def _element_stats(self, b: BoundDataset, value_col: str) -> dict[str, tuple[int, int]]:
-        if b.name not in self._elem_stats:
-            driver = quote_ident(b.spec.driver or "")
-            rows = self.con.execute(f"SELECT {driver}, count(DISTINCT {quote_ident(value_col)}), count(*) "
-                                    f"FROM {b.relation} GROUP BY 1").fetchall()  # fmt: skip
-            self._elem_stats[b.name] = {str(e): (int(nd), int(n)) for e, nd, n in rows if e is not None}
-        return self._elem_stats[b.name]
-
     def stage_counts(self, d: Decisions, principal: Principal, idx: int) -> TablePlan | None:
         b, ds, policy, k = d.b, d.b.spec, self.policy, self.policy.min_cell
         agg_fixed = [c for c, t in d.fixed.items() if t.action == "aggregate"]
@@ -370,10 +371,8 @@ class Compiler:
             spec, t = ds.columns.get(col), d.fixed[col]
             if spec is None or not spec.aggregate_dimension:
                 continue
-            nd, n = self.con.execute(
-                f"SELECT count(DISTINCT {quote_ident(col)}), count(*) FROM {b.relation}"
-            ).fetchall()[0]
-            if privacy.dimension_safe(t.semantic, int(nd), int(n), k):
+            nd, n = self.stats.column(self.con, b.name, col)
+            if privacy.dimension_safe(t.semantic, nd, n, k):
                 dims.append((col, f"CAST({quote_ident(col)} AS VARCHAR)"))
                 outs.append(ColumnOut(col, "aggregate", t.classification, t.reason))
         safe: list[str] | None = None  # elements whose values may group counts (categorical ones)
@@ -382,7 +381,7 @@ class Compiler:
                 spec = ds.columns.get(col)
                 if spec is None or not spec.aggregate_dimension:
                     continue
-                stats = self._element_stats(b, col)
+                stats = self.stats.elements(self.con, b.name, col)
                 safe = sorted(e for e, (nd, n) in stats.items()
                               if privacy.dimension_safe(policy.column_class(ds, col, e)[1], nd, n, k))  # fmt: skip
                 expr = f"CASE WHEN {_in_list(driver, safe)} THEN CAST({quote_ident(col)} AS VARCHAR) END"
@@ -430,34 +429,32 @@ class Compiler:
         return TablePlan(f"{ds.name}_counts", ds.name, "counts", staged, "jurisdiction_code", outs, small)
 
 
-def plan_profile(
-    con: duckdb.DuckDBPyConnection,
-    policy: Policy,
-    bound: list[BoundDataset],
-    principal: Principal,
-    idx: int,
-    n_principals: int,
-    forms: Mapping[str, str] | None = None,
-) -> tuple[list[TablePlan], list[Denial]]:
-    """Stage the treated tables of one profile; return their plans and what was denied.
-
-    A profile whose product fails the set checks gets no tables and a `reidentification_risk` denial."""
-    comp = Compiler(con, policy, bound, forms or {})
+def resolve_profile(
+    comp: Compiler, principal: Principal, n_principals: int
+) -> tuple[list[Decisions] | None, list[Denial]]:
+    """One profile's decisions (same for every principal of the profile) and what they deny; None when the
+    product as a whole fails the set checks (a `reidentification_risk` denial says why)."""
     decisions, denials = comp.resolve(principal, n_principals)
     prof = {"tier": principal.tier.value, "department": principal.department, "purpose": principal.purpose}
-    problems = privacy.derivable_violations(policy, comp.shown(decisions))
+    problems = privacy.derivable_violations(comp.policy, comp.shown(decisions))
     if problems:
         for why in problems:
             denials.append(Denial("principal", None, "reidentification_risk",
                                   f"{profile_label(principal)}: product denied: {why}",
                                   principals=n_principals, **prof))  # type: ignore[arg-type]  # fmt: skip
-        return [], denials
-    for step in comp.k_anonymize(principal, decisions):
-        denials.append(Denial("generalization", None, "k_anonymity", f"k={policy.settings.k_anonymity.k}: {step}",
-                              principals=n_principals, **prof))  # type: ignore[arg-type]  # fmt: skip
+        return None, denials
+    return decisions, denials
+
+
+def plan_principal(comp: Compiler, principal: Principal, decisions: list[Decisions],
+                   idx: int) -> tuple[list[TablePlan], list[str]]:  # fmt: skip
+    """Stage one principal's treated tables from `comp`'s (scoped) datasets: k-anonymity is decided on the
+    rows this principal receives. Returns the plans and the generalization steps taken."""
+    mine = [replace(d, b=next(b for b in comp.bound if b.name == d.b.name)) for d in decisions]
+    steps = comp.k_anonymize(principal, mine)
     tables: list[TablePlan] = []
-    for d in decisions:
+    for d in mine:
         for plan in (comp.stage_rows(d, principal, idx), comp.stage_counts(d, principal, idx)):
             if plan is not None:
                 tables.append(plan)
-    return tables, denials
+    return tables, steps

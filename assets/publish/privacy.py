@@ -193,7 +193,7 @@ def generalize(
                      + (f" {current[target].band_years}y" if current[target].action == "band" else ""))  # fmt: skip
         bad = violations()
     if steps:
-        log.info("%s: k=%d by %s", principal.ref, k, "; ".join(steps))
+        log.debug("%s: k=%d by %s", principal.ref, k, "; ".join(steps))
     return current, steps, bad
 
 

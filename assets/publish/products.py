@@ -19,12 +19,14 @@ import logging
 import shutil
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.publish import binding, generation, leakscan, plan, writer
+import duckdb
+
+from assets.publish import binding, generation, inputs, leakscan, plan, scope, writer
 from assets.publish.binding import (
     BoundDataset,
     bind_datasets,
@@ -35,7 +37,16 @@ from assets.publish.binding import (
 from assets.publish.generation import product_files
 from assets.publish.keys import MaskKey
 from assets.publish.policy import Policy, principals_for
-from assets.publish.types import TIER_CODES, Denial, Principal, ProductRecord, PublishError, TableRecord, Tier
+from assets.publish.types import (
+    TIER_CODES,
+    Denial,
+    Principal,
+    ProductRecord,
+    PublishError,
+    TablePlan,
+    TableRecord,
+    Tier,  # fmt: skip
+)
 
 __all__ = ["BoundDataset", "Denial", "PublishError", "PublishResult", "bind_datasets", "open_sources",
            "product_files", "publish", "switch"]  # fmt: skip
@@ -64,6 +75,7 @@ class PublishResult:
     published_dir: Path | None = None
     carried: int = 0
     removed_leftovers: int = 0
+    inputs_seconds: float = 0.0  # digests of every product's inputs (one pass over the sources)
 
     @property
     def product_count(self) -> int:
@@ -89,11 +101,28 @@ def _table_records(entry: Mapping[str, object]) -> list[TableRecord]:
 def _record_entry(rec: ProductRecord) -> dict[str, object]:
     return {
         "principal": rec.principal.ref, "sha256": rec.sha256, "bytes": rec.bytes, "fingerprint": rec.fingerprint,
-        "encrypted": rec.encrypted, "carried": rec.carried, "scan": rec.scan,
+        "encrypted": rec.encrypted, "carried": rec.carried, "scan": rec.scan, "k_steps": rec.k_steps or [],
+        "stat": rec.stat,
         "tables": [{"table": t.table, "dataset": t.dataset, "kind": t.kind, "rows": t.rows,
                     "suppressed_cells": t.suppressed_cells, "columns": [c.__dict__ for c in t.columns]}
                    for t in rec.tables],
     }  # fmt: skip
+
+
+def _drop(con: duckdb.DuckDBPyConnection, plans: Iterable[TablePlan]) -> None:
+    for p in plans:
+        for table in (p.staged, p.suppressed_in):
+            if table:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _generalizations(policy: Policy, group: list[Principal], steps: Counter[str]) -> list[Denial]:
+    """One denial per k-anonymity step taken in a profile, with how many of its products took it (each product
+    is generalized on its own rows: `plan.plan_principal`)."""
+    p = group[0]
+    return [Denial("generalization", None, "k_anonymity", f"k={policy.settings.k_anonymity.k}: {step}",
+                   tier=p.tier.value, department=p.department, purpose=p.purpose, principals=n)
+            for step, n in sorted(steps.items())]  # fmt: skip
 
 
 def publish(
@@ -130,6 +159,7 @@ def publish(
     con = open_sources(warehouse_path, mask_key)
     products: list[ProductRecord] = []
     carried = 0
+    t_inputs = 0.0
     try:
         if unsafe_test_crypto:
             con.execute("SET force_mbedtls_unsafe = true")
@@ -148,29 +178,29 @@ def publish(
             if ps.enabled and not any(p.tier is ps.tier and p.suffix == ps.suffix for p in principals):
                 denials.append(Denial("principal", None, "no_jurisdiction_present",
                                       f"principal set {ps.id}: no jurisdiction has data"))  # fmt: skip
+        t_in = time.perf_counter()
+        stats = scope.Stats({b.name: b for b in bound})
+        digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats))
+        t_inputs = time.perf_counter() - t_in
         tokens = leakscan.build_tokens(con, policy, bound)
         report = leakscan.LeakReport(tokens=tokens)
         scan_seconds = 0.0
+        uid = 0
         by_profile: dict[tuple[object, ...], list[Principal]] = defaultdict(list)
         for p in principals:
             by_profile[p.profile].append(p)
-        for idx, group in enumerate(by_profile.values()):
+        for group in by_profile.values():
             # a tier outside `tiers` is carried over; a current generation without a record (written by an older
             # version) cannot be carried from, so every tier is rebuilt then
             legacy = previous is not None and not prev_products
             rebuild = tier_filter is None or group[0].tier in tier_filter or legacy
-            plans: list = []
-            if rebuild:
-                plans, prof_denials = plan.plan_profile(con, policy, bound, group[0], idx, len(group), forms)
-                denials.extend(prof_denials)
-                if not plans:
-                    if not any(d.reason_code == "reidentification_risk" for d in prof_denials):
-                        denials.append(Denial("principal", None, "principal_without_rule",
-                                              f"{plan.profile_label(group[0])}: no dataset has a visible column; "
-                                              "no product written", tier=group[0].tier.value,
-                                              department=group[0].department, purpose=group[0].purpose,
-                                              principals=len(group)))  # fmt: skip
-                    continue
+            decisions, prof_denials = plan.resolve_profile(plan.Compiler(con, policy, bound, forms, stats),
+                                                           group[0], len(group))  # fmt: skip
+            denials.extend(prof_denials)
+            if decisions is None:
+                continue
+            profile_digest = inputs.decisions_digest(decisions)
+            steps_seen: Counter[str] = Counter()
             for principal in group:
                 ts = time.perf_counter()
                 rel = principal.product_relpath
@@ -183,27 +213,39 @@ def publish(
                         continue
                     fp = str(old.get("fingerprint", ""))
                 else:
-                    fp = writer.fingerprint(
-                        con, principal, plans, policy, mask_key.fingerprint, key is not None
-                    )
+                    fp = inputs.product_fingerprint(digests, profile_digest, principal.model_dump(), policy.version,
+                                                    mask_key.fingerprint, key is not None)  # fmt: skip
                 if old is not None and old_path is not None and old_path.exists() and old.get("fingerprint") == fp \
                         and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
                     generation.carry(old_path, target)
                     carried += 1
-                    for field in (
-                        "tables",
-                        "rows",
-                        "cells",
-                    ):  # the file's recorded scan counts in this run's figures
+                    for field in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
                         setattr(report, field, getattr(report, field) + int(old["scan"].get(field, 0)))
+                    steps = [str(x) for x in old.get("k_steps", [])]
+                    steps_seen.update(steps)
                     products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                                   str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),
                                                   _table_records(old), time.perf_counter() - ts, fp, True,
-                                                  dict(old["scan"])))  # fmt: skip
+                                                  dict(old["scan"]), steps, generation.stat_of(target)))  # fmt: skip
                     continue
-                meta = writer.product_meta(principal, names.get(principal.jurisdiction), run_id, published_at,
-                                           policy, mask_key.fingerprint, gen_id)  # fmt: skip
-                records = writer.write_product(con, principal, plans, target, meta, key)
+                uid += 1
+                comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms, stats,
+                                     prefix=principal.jurisdiction)  # fmt: skip
+                plans, steps = plan.plan_principal(comp, principal, decisions, uid)
+                try:
+                    if not plans:
+                        denials.append(Denial("principal", None, "principal_without_rule",
+                                              f"{plan.profile_label(principal)}: no dataset has a visible column; "
+                                              "no product written", tier=principal.tier.value,
+                                              department=principal.department, purpose=principal.purpose,
+                                              principals=len(group)))  # fmt: skip
+                        break
+                    steps_seen.update(steps)
+                    meta = writer.product_meta(principal, names.get(principal.jurisdiction), run_id, published_at,
+                                               policy, mask_key.fingerprint, gen_id)  # fmt: skip
+                    records = writer.write_product(con, principal, plans, target, meta, key)
+                finally:
+                    _drop(con, plans)
                 t_scan = time.perf_counter()
                 before = (len(report.findings), report.tables, report.rows, report.cells)
                 leakscan.scan_product(con, policy, principal, target, report, key, rel)
@@ -212,11 +254,9 @@ def publish(
                         "rows": report.rows - before[2], "cells": report.cells - before[3]}  # fmt: skip
                 products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                               writer.sha256_file(target), target.stat().st_size, key is not None,
-                                              records, time.perf_counter() - ts, fp, False, scan))  # fmt: skip
-            for p in plans:
-                for table in (p.staged, p.suppressed_in):
-                    if table:
-                        con.execute(f"DROP TABLE IF EXISTS {table}")
+                                              records, time.perf_counter() - ts, fp, False, scan, steps,
+                                              generation.stat_of(target)))  # fmt: skip
+            denials.extend(_generalizations(policy, group, steps_seen))
         report.products = len(products)
     finally:
         con.close()
@@ -241,7 +281,7 @@ def publish(
         denials=denials, retired=retired, scan=report, swapped=swapped, seconds=total,
         build_seconds=total - scan_seconds, scan_seconds=scan_seconds, bound=[b.name for b in bound],
         generation=gen_id if swapped else "", generation_path=gen_path, published_dir=published, carried=carried,
-        removed_leftovers=len(removed),
+        removed_leftovers=len(removed), inputs_seconds=t_inputs,
     )  # fmt: skip
 
 

@@ -240,3 +240,5 @@ class ProductRecord:
     fingerprint: str = ""  # inputs of the product (policy, key, treated rows): unchanged => carried over
     carried: bool = False  # kept from the previous generation by hard link, not rewritten
     scan: dict[str, int] | None = None  # leak-scan figures of this file, taken once when it was written
+    k_steps: list[str] | None = None  # k-anonymity generalizations this product's rows needed
+    stat: dict[str, int] | None = None  # inode, size, mtime and ctime when sealed: the blocking check compares them

@@ -1,13 +1,12 @@
 """Write one principal's product: slice the profile's staged tables by the principal's prefix into a fresh
-DuckDB file, with `_product` and `_columns` describing it; fingerprint its inputs so an unchanged product can
-be carried into the next generation without being rewritten.
+DuckDB file, with `_product` and `_columns` describing it (what it is made of is fingerprinted before it is
+planned: `inputs.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,7 +20,6 @@ from assets.publish.types import TIER_CODES, Principal, PublishError, TablePlan,
 PRODUCT_ALIAS = "product"
 META_PRODUCT = "_product"
 META_COLUMNS = "_columns"
-FORMAT_VERSION = "2"  # bump when the layout of a product changes: every fingerprint changes with it
 
 
 def prefix_filter(column: str, prefix: str) -> str:
@@ -49,35 +47,6 @@ def fsync_path(path: Path) -> None:
 
 def _sql_row(texts: Iterable[str | None], count: int) -> str:
     return "(" + ", ".join("NULL" if v is None else quote_literal(v) for v in texts) + f", {int(count)})"
-
-
-def fingerprint(
-    con: duckdb.DuckDBPyConnection,
-    principal: Principal,
-    tables: list[TablePlan],
-    policy: Policy,
-    key_fingerprint: str,
-    encrypted: bool,
-) -> str:
-    """sha256 of everything a product is made of: policy, key, principal, layout and each sliced table's rows.
-
-    Equal fingerprints mean equal contents (up to `_product`'s run and time), so the file can be kept as is."""
-    parts: list[object] = [FORMAT_VERSION, policy.version, key_fingerprint, principal.ref, principal.model_dump(),
-                           encrypted]  # fmt: skip
-    for plan in tables:
-        where = (
-            f" WHERE {prefix_filter(plan.jurisdiction, principal.jurisdiction)}" if plan.jurisdiction else ""
-        )
-        n, h = con.execute(
-            f"SELECT count(*), sum(hash(t)::HUGEINT) FROM (SELECT * FROM {plan.staged}{where}) AS t"
-        ).fetchall()[0]
-        small = 0
-        if plan.suppressed_in:
-            sql = f"SELECT count(*) FROM {plan.suppressed_in} WHERE {prefix_filter('jurisdiction_code', principal.jurisdiction)}"
-            small = int(con.execute(sql).fetchall()[0][0])
-        parts.append([plan.name, plan.kind, [c.__dict__ for c in plan.columns], int(n), str(h), small])
-    text = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=str)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def write_product(
