@@ -37,11 +37,17 @@ _MOD = 1 << 128
 _LEVELS = sorted(set(TIER_DIGITS.values()))
 
 
-def _per_code(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> dict[str, tuple[int, int]]:
-    """jurisdiction code -> (rows, sum of row hashes mod 2^128) of one staged relation."""
+def _select(columns: Iterable[str]) -> str:
+    """One value per row of the given columns (a row constructor, hashed as a whole)."""
+    return f"row({', '.join(quote_ident(c) for c in columns)})"
+
+
+def _per_code(con: duckdb.DuckDBPyConnection, relation: str, column: str,
+              columns: Iterable[str]) -> dict[str, tuple[int, int]]:  # fmt: skip
+    """jurisdiction code -> (rows, sum of row hashes mod 2^128) of one staged relation (`columns` only)."""
     rows = con.execute(
-        f"SELECT CAST({quote_ident(column)} AS VARCHAR), count(*), sum(hash(t)::HUGEINT) "
-        f"FROM (SELECT * FROM {relation}) AS t GROUP BY 1"
+        f"SELECT CAST(j AS VARCHAR), count(*), sum(hash(t)::HUGEINT) FROM (SELECT {quote_ident(column)} AS j, "
+        f"{_select(columns)} AS t FROM {relation}) GROUP BY 1"
     ).fetchall()
     return {str(c): (int(n), int(h or 0) % _MOD) for c, n, h in rows if c is not None}
 
@@ -70,11 +76,30 @@ class InputDigests:
         return [[name, *by.get(prefix, (0, 0))] for name, by in sorted(self.datasets.items())]
 
 
+def used_columns(bound: Iterable[BoundDataset], decisions: Iterable[object]) -> dict[str, list[str]]:
+    """Per dataset, the columns some profile receives in any form (shown, masked, counted), and those that shape
+    rows (jurisdiction, element, roster, person, golden key, record/person links). A column every profile is
+    denied (a run id, a file hash) cannot change a product, so a re-ingestion rewriting it changes no digest."""
+    out: dict[str, set[str]] = {}
+    for b in bound:
+        ds = b.spec
+        keep = {ds.jurisdiction, ds.driver, ds.membership, ds.subject, ds.golden.key if ds.golden else None,
+                "record_id", "person_id"}  # fmt: skip
+        out[b.name] = {c for c in b.column_names if c in keep}
+    for d in decisions:
+        cols = out.setdefault(d.b.name, set())  # type: ignore[attr-defined]
+        cols.update(c for c, t in d.fixed.items() if t.visible or t.action == "aggregate")  # type: ignore[attr-defined]
+        if d.row_elems or d.agg_elems or d.agg_forms:  # type: ignore[attr-defined]
+            cols.update(d.per_row_cols)  # type: ignore[attr-defined]
+    return {name: sorted(cols) for name, cols in out.items()}
+
+
 def compute(
     con: duckdb.DuckDBPyConnection,
     bound: Iterable[BoundDataset],
     forms: Mapping[str, str],
     dimension_safety: Mapping[str, object],
+    used: Mapping[str, list[str]] | None = None,
 ) -> InputDigests:
     """One pass over every staged dataset: per-jurisdiction digests, and the digest of what all products share."""
     import time
@@ -84,14 +109,17 @@ def compute(
                             json.dumps(dimension_safety, sort_keys=True, default=str)]  # fmt: skip
     datasets: dict[str, dict[str, tuple[int, int]]] = {}
     for b in sorted(bound, key=lambda x: x.name):
-        shared.append([b.name, b.source.label, b.columns])
+        cols = (used or {}).get(b.name) or b.column_names
+        shared.append([b.name, b.source.label, b.columns, cols])
         if b.spec.jurisdiction is None:
-            n, h = con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM (SELECT * FROM {b.relation}) AS t").fetchall()[0]
+            n, h = con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM (SELECT {_select(cols)} AS t "
+                               f"FROM {b.relation})").fetchall()[0]  # fmt: skip
             shared.append([b.name, int(n), str(h)])
         else:
-            datasets[b.name] = _by_prefix(_per_code(con, b.relation, b.spec.jurisdiction))
+            datasets[b.name] = _by_prefix(_per_code(con, b.relation, b.spec.jurisdiction, cols))
         if b.lineage is not None:
-            datasets[f"lineage:{b.name}"] = _by_prefix(_per_code(con, b.lineage, "committee_code"))
+            lineage_cols = ["key", "element_code", "value", "committee_code", "form_code"]
+            datasets[f"lineage:{b.name}"] = _by_prefix(_per_code(con, b.lineage, "committee_code", lineage_cols))
     text = json.dumps(shared, sort_keys=True, ensure_ascii=True, default=str)
     return InputDigests(hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0)
 

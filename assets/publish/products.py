@@ -178,25 +178,29 @@ def publish(
             if ps.enabled and not any(p.tier is ps.tier and p.suffix == ps.suffix for p in principals):
                 denials.append(Denial("principal", None, "no_jurisdiction_present",
                                       f"principal set {ps.id}: no jurisdiction has data"))  # fmt: skip
-        t_in = time.perf_counter()
         stats = scope.Stats({b.name: b for b in bound})
-        digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats))
+        by_profile: dict[tuple[object, ...], list[Principal]] = defaultdict(list)
+        for p in principals:
+            by_profile[p.profile].append(p)
+        resolved = []  # every profile's decisions first: they say which columns can reach a product
+        for group in by_profile.values():
+            decisions, prof_denials = plan.resolve_profile(plan.Compiler(con, policy, bound, forms, stats),
+                                                           group[0], len(group))  # fmt: skip
+            denials.extend(prof_denials)
+            resolved.append((group, decisions))
+        t_in = time.perf_counter()
+        used = inputs.used_columns(bound, [d for _, ds in resolved for d in ds or []])
+        digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats), used)
         t_inputs = time.perf_counter() - t_in
         tokens = leakscan.build_tokens(con, policy, bound)
         report = leakscan.LeakReport(tokens=tokens)
         scan_seconds = 0.0
         uid = 0
-        by_profile: dict[tuple[object, ...], list[Principal]] = defaultdict(list)
-        for p in principals:
-            by_profile[p.profile].append(p)
-        for group in by_profile.values():
+        for group, decisions in resolved:
             # a tier outside `tiers` is carried over; a current generation without a record (written by an older
             # version) cannot be carried from, so every tier is rebuilt then
             legacy = previous is not None and not prev_products
             rebuild = tier_filter is None or group[0].tier in tier_filter or legacy
-            decisions, prof_denials = plan.resolve_profile(plan.Compiler(con, policy, bound, forms, stats),
-                                                           group[0], len(group))  # fmt: skip
-            denials.extend(prof_denials)
             if decisions is None:
                 continue
             profile_digest = inputs.decisions_digest(decisions)
