@@ -30,8 +30,21 @@ from assets.publish.types import TIER_DIGITS
 
 FORMAT_VERSION = "3"  # bump when the layout of a product changes: every fingerprint changes with it
 # the modules that decide a product's bytes (not the CLI, the checks or the audit): a change rewrites every product
-PRODUCT_CODE = tuple(f"assets/publish/{m}.py" for m in ("binding", "inputs", "masking", "plan", "policy",
-                                                        "policy_model", "privacy", "scope", "types", "writer"))
+PRODUCT_CODE = tuple(
+    f"assets/publish/{m}.py"
+    for m in (
+        "binding",
+        "inputs",
+        "masking",
+        "plan",
+        "policy",
+        "policy_model",
+        "privacy",
+        "scope",
+        "types",
+        "writer",
+    )
+)
 PRODUCT_CODE += ("schemas/data_elements.yaml",)
 _MOD = 1 << 128
 _LEVELS = sorted(set(TIER_DIGITS.values()))
@@ -119,7 +132,9 @@ def compute(
             datasets[b.name] = _by_prefix(_per_code(con, b.relation, b.spec.jurisdiction, cols))
         if b.lineage is not None:
             lineage_cols = ["key", "element_code", "value", "committee_code", "form_code"]
-            datasets[f"lineage:{b.name}"] = _by_prefix(_per_code(con, b.lineage, "committee_code", lineage_cols))
+            datasets[f"lineage:{b.name}"] = _by_prefix(
+                _per_code(con, b.lineage, "committee_code", lineage_cols)
+            )
     text = json.dumps(shared, sort_keys=True, ensure_ascii=True, default=str)
     return InputDigests(hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0)
 

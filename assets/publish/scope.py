@@ -55,7 +55,9 @@ class Stats:
             self.cols[(dataset, col)] = (int(nd), int(n))
         return self.cols[(dataset, col)]
 
-    def elements(self, con: duckdb.DuckDBPyConnection, dataset: str, value_col: str) -> dict[str, tuple[int, int]]:
+    def elements(
+        self, con: duckdb.DuckDBPyConnection, dataset: str, value_col: str
+    ) -> dict[str, tuple[int, int]]:
         """element -> (distinct values, rows) over the whole dataset."""
         if dataset not in self.elem:
             b = self.full[dataset]
@@ -64,7 +66,6 @@ class Stats:
                                f"FROM {b.relation} GROUP BY 1").fetchall()  # fmt: skip
             self.elem[dataset] = {str(e): (int(nd), int(n)) for e, nd, n in rows if e is not None}
         return self.elem[dataset]
-
 
 
 def dimension_safety(con: duckdb.DuckDBPyConnection, policy: Policy, stats: Stats) -> dict[str, object]:
