@@ -1,11 +1,17 @@
-"""Time to publish every product (build + leak scan + swap) on a given warehouse, and what was written.
+"""Publishing on a given warehouse: a full build, a run with nothing changed, and a run after one district's
+rows changed; where the time goes, the fixed cost per product, and whether untouched products were rewritten.
 
-    .venv/bin/python benchmarks/bench_publish.py [--warehouse warehouse/jianfu.duckdb] [--repeat 2]
+    .venv/bin/python benchmarks/bench_publish.py [--warehouse warehouse/jianfu.duckdb] [--district 310101]
         [--tier district --tier township] [--keep]
 
 The warehouse is copied to a temporary folder first (so the pipeline's writer is never blocked and the
 original is never touched); products go to that folder too. Uses the documented dev masking key unless
 JIANFU_MASK_KEY is set. Nothing is written to the warehouse's audit tables. Figures, not assertions.
+
+The one-district change rewrites `period` of every `staging.form_records` row of that district (a published
+column: a real content change of its committees, townships, district and the city, and of nothing else).
+The fixed cost per product is the intercept of a least-squares line of each written product's seconds
+(plan + write + scan + checksum) against its rows; the slope is the cost per row.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
+
 from assets.common import paths
-from assets.publish import products
+from assets.publish import checks, products
 from assets.publish.masking import resolve_mask_key
 from assets.publish.policy import TIER_BY_NAME, TIER_CODES, load_policy
 from assets.publish.run import DICTIONARY, POLICY_DIR
@@ -30,10 +38,43 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def files(out: Path) -> dict[str, tuple[int, int, int]]:
+    """Visible products: (inode, size, mtime_ns)."""
+    return {
+        str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in products.product_files(out)
+    }
+
+
+def fixed_cost(result: products.PublishResult) -> tuple[float, float, int]:
+    """(seconds per product at zero rows, seconds per million rows, products fitted) over written products."""
+    pts = [(sum(t.rows for t in p.tables), p.seconds) for p in result.products if not p.carried]
+    if len(pts) < 2:
+        return float("nan"), float("nan"), len(pts)
+    xs, ys = [x for x, _ in pts], [y for _, y in pts]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / var if var else 0.0
+    return my - slope * mx, slope * 1e6, len(pts)
+
+
+def show(name: str, result: products.PublishResult, load: tuple[float, float, float]) -> None:
+    written = result.product_count - result.carried
+    phases = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(result.phases.items(), key=lambda x: -x[1]))
+    print(f"{name}: {result.product_count} products in {result.seconds:.1f}s ({written} written and scanned, "
+          f"{result.carried} carried), swapped={result.swapped}; load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")  # fmt: skip
+    print(f"   phases: {phases}")
+    if written >= 2:
+        a, b, n = fixed_cost(result)
+        print(f"   fixed cost per written product {a * 1000:.0f} ms (+ {b:.2f}s per million rows; fitted on {n})")
+    if result.carried:
+        print(f"   per carried product {result.phases.get('carry', 0) / result.carried * 1000:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, default=paths.DEFAULT_WAREHOUSE)
-    parser.add_argument("--repeat", type=int, default=2, help="runs (the first also pays the UDF warm-up)")
+    parser.add_argument("--district", help="the district whose rows change (default: the first)")
     parser.add_argument("--tier", action="append", choices=sorted(TIER_BY_NAME), help="only these tiers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
     args = parser.parse_args()
@@ -49,31 +90,48 @@ def main() -> None:
         t0 = time.perf_counter()
         shutil.copy(args.warehouse, wh)
         print(f"warehouse {args.warehouse} ({args.warehouse.stat().st_size / 1e6:.1f} MB) copied in "
-              f"{time.perf_counter() - t0:.1f}s; policy {policy.version[:12]}")  # fmt: skip
+              f"{time.perf_counter() - t0:.1f}s; policy {policy.version[:12]}; {os.cpu_count()} cores, shared")  # fmt: skip
         out = tmp / "published"
-        totals = []
-        result = None
-        for i in range(args.repeat):
-            result = products.publish(wh, out, policy, key, tiers=tiers)
-            totals.append(result.seconds)
-            per = result.build_seconds / max(result.product_count, 1) * 1000
-            print(f"run {i + 1}: {result.product_count} products in {result.seconds:.1f}s "
-                  f"(build {result.build_seconds:.1f}s = {per:.0f} ms/product, leak scan {result.scan_seconds:.1f}s), "
-                  f"swapped={result.swapped}")  # fmt: skip
-        assert result is not None
-        print(f"products by tier: {result.counts_by_tier()}")
-        print(result.scan.summary())
+        full = products.publish(wh, out, policy, key, tiers=tiers)
+        show("full build", full, os.getloadavg())
+        print(f"   products by tier: {full.counts_by_tier()}")
+        print("   " + full.scan.summary())
         for tier, code in TIER_CODES.items():
-            recs = [p for p in result.products if p.principal.tier is tier]
-            if not recs:
-                continue
-            rows = [sum(t.rows for t in p.tables) for p in recs]
-            size = [p.bytes for p in recs]
-            print(f"  {code:<9} {len(recs):>4} files, rows/product median {statistics.median(rows):,.0f} "
-                  f"max {max(rows):,}, size median {statistics.median(size) / 1e6:.1f} MB, "
-                  f"total {sum(size) / 1e6:.0f} MB")  # fmt: skip
-        print(f"median publish time {statistics.median(totals):.1f}s over {len(totals)} runs; "
-              f"peak RSS {peak_rss_mb():.0f} MB")  # fmt: skip
+            recs = [p for p in full.products if p.principal.tier is tier]
+            if recs:
+                rows = [sum(t.rows for t in p.tables) for p in recs]
+                secs = [p.seconds for p in recs]
+                print(f"   {code:<9} {len(recs):>4} files, rows/product median {statistics.median(rows):,.0f} "
+                      f"max {max(rows):,}, seconds/product median {statistics.median(secs):.2f} max {max(secs):.1f}, "
+                      f"size total {sum(p.bytes for p in recs) / 1e6:.0f} MB")  # fmt: skip
+        t = time.perf_counter()
+        problems, n = checks.verify_generation(out)
+        print(f"   blocking check: {n} products, {len(problems)} problems in {time.perf_counter() - t:.2f}s "
+              "(recorded scans and a stat per product; nothing re-read)")  # fmt: skip
+
+        before = files(out)
+        same = products.publish(wh, out, policy, key, tiers=tiers)
+        show("nothing changed", same, os.getloadavg())
+
+        con = duckdb.connect(str(wh))
+        try:
+            district = args.district or con.execute(
+                "SELECT min(left(committee_code, 6)) FROM staging.form_records"
+            ).fetchall()[0][0]
+            n_rows = con.execute("UPDATE staging.form_records SET period = period || ' ' "
+                                 "WHERE starts_with(committee_code, ?)", [district]).fetchall()[0][0]  # fmt: skip
+        finally:
+            con.close()
+        before = files(out)
+        one = products.publish(wh, out, policy, key, tiers=tiers)
+        show(f"one district changed ({district}: {n_rows:,} rows)", one, os.getloadavg())
+        after = files(out)
+        outside = [p for p in before if not Path(p).stem.startswith(district) and not p.startswith("city")]
+        kept = sum(1 for p in outside if after.get(p) == before[p])
+        inside = [p for p in before if p not in outside]
+        print(f"   untouched jurisdictions: {kept} of {len(outside)} products kept inode, bytes and mtime; "
+              f"the district and the city: {sum(1 for p in inside if after.get(p) != before[p])} of {len(inside)} rewritten")  # fmt: skip
+        print(f"peak RSS {peak_rss_mb():.0f} MB")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -84,6 +84,12 @@ class InputDigests:
     shared: str
     datasets: dict[str, dict[str, tuple[int, int]]]
     seconds: float = 0.0
+    codes: dict[str, dict[str, tuple[int, int]]] = dataclasses.field(default_factory=dict)  # exact codes only
+
+    def parts(self, prefix: str) -> dict[str, dict[str, str]]:
+        """Per dataset, each jurisdiction code under `prefix` and the digest of its rows (pieces of a product)."""
+        return {name: {c: f"{n}:{h:x}" for c, (n, h) in by.items() if c.startswith(prefix)}
+                for name, by in sorted(self.codes.items())}  # fmt: skip
 
     def for_prefix(self, prefix: str) -> list[object]:
         return [[name, *by.get(prefix, (0, 0))] for name, by in sorted(self.datasets.items())]
@@ -121,6 +127,7 @@ def compute(
     shared: list[object] = [FORMAT_VERSION, fp.code_fingerprint(PRODUCT_CODE), sorted(forms.items()),
                             json.dumps(dimension_safety, sort_keys=True, default=str)]  # fmt: skip
     datasets: dict[str, dict[str, tuple[int, int]]] = {}
+    codes: dict[str, dict[str, tuple[int, int]]] = {}
     for b in sorted(bound, key=lambda x: x.name):
         cols = (used or {}).get(b.name) or b.column_names
         shared.append([b.name, b.source.label, b.columns, cols])
@@ -129,14 +136,16 @@ def compute(
                                f"FROM {b.relation})").fetchall()[0]  # fmt: skip
             shared.append([b.name, int(n), str(h)])
         else:
-            datasets[b.name] = _by_prefix(_per_code(con, b.relation, b.spec.jurisdiction, cols))
+            per_code = _per_code(con, b.relation, b.spec.jurisdiction, cols)
+            codes[b.name] = per_code
+            datasets[b.name] = _by_prefix(per_code)
         if b.lineage is not None:
             lineage_cols = ["key", "element_code", "value", "committee_code", "form_code"]
             datasets[f"lineage:{b.name}"] = _by_prefix(
                 _per_code(con, b.lineage, "committee_code", lineage_cols)
             )
     text = json.dumps(shared, sort_keys=True, ensure_ascii=True, default=str)
-    return InputDigests(hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0)
+    return InputDigests(hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0, codes)
 
 
 def decisions_digest(decisions: Iterable[object]) -> str:
@@ -166,5 +175,20 @@ def product_fingerprint(
     prefix = str(principal_dump["jurisdiction"])
     parts = [digests.shared, profile_digest, policy_version, key_fingerprint, dict(principal_dump), encrypted,
              digests.for_prefix(prefix)]  # fmt: skip
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def base_digest(
+    digests: InputDigests,
+    profile_digest: str,
+    principal_dump: Mapping[str, object],
+    policy_version: str,
+    key_fingerprint: str,
+    encrypted: bool,
+) -> str:
+    """Everything a product is made of except its rows: equal bases mean a partition whose rows did not change
+    is treated exactly as before (`pieces.py`)."""
+    parts = [digests.shared, profile_digest, policy_version, key_fingerprint, dict(principal_dump), encrypted]
     text = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(text.encode("ascii")).hexdigest()

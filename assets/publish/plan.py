@@ -12,7 +12,7 @@ Per profile:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -446,15 +446,21 @@ def resolve_profile(
     return decisions, denials
 
 
-def plan_principal(comp: Compiler, principal: Principal, decisions: list[Decisions],
-                   idx: int) -> tuple[list[TablePlan], list[str]]:  # fmt: skip
+def plan_principal(comp: Compiler, principal: Principal, decisions: list[Decisions], idx: int,
+                   rows_from: Callable[[list[str]], list[BoundDataset]] | None = None,
+                   ) -> tuple[list[TablePlan], list[str]]:  # fmt: skip
     """Stage one principal's treated tables from `comp`'s (scoped) datasets: k-anonymity is decided on the
-    rows this principal receives. Returns the plans and the generalization steps taken."""
+    rows this principal receives. Returns the plans and the generalization steps taken.
+
+    `rows_from(steps)`, when given, returns the datasets the row tables are staged from once the steps are known
+    (`pieces.py`: only the partitions that changed); counts and k are still computed on every row of the scope."""
     mine = [replace(d, b=next(b for b in comp.bound if b.name == d.b.name)) for d in decisions]
     steps = comp.k_anonymize(principal, mine)
+    rows_bound = {b.name: b for b in rows_from(steps)} if rows_from is not None else {}
     tables: list[TablePlan] = []
     for d in mine:
-        for plan in (comp.stage_rows(d, principal, idx), comp.stage_counts(d, principal, idx)):
+        dr = replace(d, b=rows_bound[d.b.name]) if d.b.name in rows_bound else d
+        for plan in (comp.stage_rows(dr, principal, idx), comp.stage_counts(d, principal, idx)):
             if plan is not None:
                 tables.append(plan)
     return tables, steps

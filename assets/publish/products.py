@@ -21,12 +21,13 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from assets.publish import binding, generation, inputs, leakscan, plan, scope, writer
+from assets.publish import binding, generation, inputs, leakscan, pieces, plan, scope, writer
 from assets.publish.binding import (
     BoundDataset,
     bind_datasets,
@@ -52,6 +53,7 @@ __all__ = ["BoundDataset", "Denial", "PublishError", "PublishResult", "bind_data
            "product_files", "publish", "switch"]  # fmt: skip
 
 log = logging.getLogger(__name__)
+PIECE_TIERS = (Tier.CITY, Tier.DISTRICT)  # large products, updated from per-partition pieces
 
 
 @dataclass
@@ -75,7 +77,8 @@ class PublishResult:
     published_dir: Path | None = None
     carried: int = 0
     removed_leftovers: int = 0
-    inputs_seconds: float = 0.0  # digests of every product's inputs (one pass over the sources)
+    pieced: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase: bind, inputs, plan, write, scan …
 
     @property
     def product_count(self) -> int:
@@ -102,7 +105,7 @@ def _record_entry(rec: ProductRecord) -> dict[str, object]:
     return {
         "principal": rec.principal.ref, "sha256": rec.sha256, "bytes": rec.bytes, "fingerprint": rec.fingerprint,
         "encrypted": rec.encrypted, "carried": rec.carried, "scan": rec.scan, "k_steps": rec.k_steps or [],
-        "stat": rec.stat,
+        "stat": rec.stat, **(rec.pieces or {}),
         "tables": [{"table": t.table, "dataset": t.dataset, "kind": t.kind, "rows": t.rows,
                     "suppressed_cells": t.suppressed_cells, "columns": [c.__dict__ for c in t.columns]}
                    for t in rec.tables],
@@ -159,7 +162,16 @@ def publish(
     con = open_sources(warehouse_path, mask_key)
     products: list[ProductRecord] = []
     carried = 0
-    t_inputs = 0.0
+    pieced = 0  # products rewritten from the previous product's unchanged partitions plus a delta
+    phases: dict[str, float] = defaultdict(float)  # where the time went (benchmarks/bench_publish.py prints it)
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] += now - mark
+        mark = now
+
     try:
         if unsafe_test_crypto:
             con.execute("SET force_mbedtls_unsafe = true")
@@ -178,6 +190,7 @@ def publish(
             if ps.enabled and not any(p.tier is ps.tier and p.suffix == ps.suffix for p in principals):
                 denials.append(Denial("principal", None, "no_jurisdiction_present",
                                       f"principal set {ps.id}: no jurisdiction has data"))  # fmt: skip
+        lap("bind")
         stats = scope.Stats({b.name: b for b in bound})
         by_profile: dict[tuple[object, ...], list[Principal]] = defaultdict(list)
         for p in principals:
@@ -188,11 +201,12 @@ def publish(
                                                            group[0], len(group))  # fmt: skip
             denials.extend(prof_denials)
             resolved.append((group, decisions))
-        t_in = time.perf_counter()
+        lap("resolve")
         used = inputs.used_columns(bound, [d for _, ds in resolved for d in ds or []])
         digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats), used)
-        t_inputs = time.perf_counter() - t_in
+        lap("inputs")
         tokens = leakscan.build_tokens(con, policy, bound)
+        lap("tokens")
         report = leakscan.LeakReport(tokens=tokens)
         scan_seconds = 0.0
         uid = 0
@@ -206,7 +220,7 @@ def publish(
             profile_digest = inputs.decisions_digest(decisions)
             steps_seen: Counter[str] = Counter()
             for principal in group:
-                ts = time.perf_counter()
+                ts = mark = time.perf_counter()
                 rel = principal.product_relpath
                 target = building / rel
                 key = encryption_keys.get(principal.tier) if principal.encrypt else None
@@ -222,44 +236,98 @@ def publish(
                 if old is not None and old_path is not None and old_path.exists() and old.get("fingerprint") == fp \
                         and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
                     generation.carry(old_path, target)
+                    lap("carry")
                     carried += 1
-                    for field in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
-                        setattr(report, field, getattr(report, field) + int(old["scan"].get(field, 0)))
+                    for fig in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
+                        setattr(report, fig, getattr(report, fig) + int(old["scan"].get(fig, 0)))
                     steps = [str(x) for x in old.get("k_steps", [])]
                     steps_seen.update(steps)
                     products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                                   str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),
                                                   _table_records(old), time.perf_counter() - ts, fp, True,
-                                                  dict(old["scan"]), steps, generation.stat_of(target)))  # fmt: skip
+                                                  dict(old["scan"]), steps, generation.stat_of(target),
+                                                  {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
                     continue
                 uid += 1
+                base = inputs.base_digest(digests, profile_digest, principal.model_dump(), policy.version,
+                                          mask_key.fingerprint, key is not None)  # fmt: skip
+                parts = digests.parts(principal.jurisdiction) if principal.tier in PIECE_TIERS else {}
+                reuse: dict[str, Any] = {}
+                if parts and key is None and old is not None and old_path is not None and old_path.exists() \
+                        and old.get("base") == base and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
+                    changed = pieces.changed_codes(old.get("parts", {}), parts)
+                    if pieces.worth_it(changed, parts):
+                        reuse = {"changed": changed, "steps": list(old.get("k_steps", []))}
+
+                def rows_from(steps: list[str], reuse: dict[str, Any] = reuse, prefix: str = principal.jurisdiction,
+                              ) -> list[BoundDataset]:  # fmt: skip
+                    # the previous product's rows are reusable only if its k-anonymity steps are today's too
+                    if reuse and steps == reuse["steps"]:
+                        reuse["used"] = True
+                        return pieces.delta_bound(bound, prefix, reuse["changed"])
+                    return []
+
                 comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms, stats,
                                      prefix=principal.jurisdiction)  # fmt: skip
-                plans, steps = plan.plan_principal(comp, principal, decisions, uid)
+                plans, steps = plan.plan_principal(comp, principal, decisions, uid, rows_from if reuse else None)
+                lap("plan")
+                if not plans:
+                    denials.append(Denial("principal", None, "principal_without_rule",
+                                          f"{plan.profile_label(principal)}: no dataset has a visible column; "
+                                          "no product written", tier=principal.tier.value,
+                                          department=principal.department, purpose=principal.purpose,
+                                          principals=len(group)))  # fmt: skip
+                    break
+                steps_seen.update(steps)
+                meta = writer.product_meta(principal, names.get(principal.jurisdiction), run_id, published_at,
+                                           policy, mask_key.fingerprint, gen_id)  # fmt: skip
+                written = target.parent / (target.name + ".delta") if reuse.get("used") else target
                 try:
-                    if not plans:
-                        denials.append(Denial("principal", None, "principal_without_rule",
-                                              f"{plan.profile_label(principal)}: no dataset has a visible column; "
-                                              "no product written", tier=principal.tier.value,
-                                              department=principal.department, purpose=principal.purpose,
-                                              principals=len(group)))  # fmt: skip
-                        break
-                    steps_seen.update(steps)
-                    meta = writer.product_meta(principal, names.get(principal.jurisdiction), run_id, published_at,
-                                               policy, mask_key.fingerprint, gen_id)  # fmt: skip
-                    records = writer.write_product(con, principal, plans, target, meta, key)
+                    records = writer.write_product(con, principal, plans, written, meta, key)
+                    lap("write")
                 finally:
                     _drop(con, plans)
                 t_scan = time.perf_counter()
                 before = (len(report.findings), report.tables, report.rows, report.cells)
-                leakscan.scan_product(con, policy, principal, target, report, key, rel)
+                leakscan.scan_product(con, policy, principal, written, report, key, rel)
                 scan_seconds += time.perf_counter() - t_scan
+                lap("scan")
                 scan = {"findings": len(report.findings) - before[0], "tables": report.tables - before[1],
                         "rows": report.rows - before[2], "cells": report.cells - before[3]}  # fmt: skip
+                if written != target:
+                    assert old_path is not None
+                    got = None
+                    if scan["findings"] == 0:
+                        got = pieces.assemble(con, old_path, written, target, plans, {b.name: b for b in bound},
+                                              reuse["changed"], records)  # fmt: skip
+                    if got is None:  # a delta with findings fails the run anyway; the old product did not fit
+                        target.unlink(missing_ok=True)
+                        written.rename(target)
+                        if scan["findings"] == 0:  # (rare) rebuild in full from every row
+                            comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms,
+                                                 stats, prefix=principal.jurisdiction)  # fmt: skip
+                            plans, _ = plan.plan_principal(comp, principal, decisions, uid)
+                            try:
+                                records = writer.write_product(con, principal, plans, target, meta, key)
+                            finally:
+                                _drop(con, plans)
+                            before = (len(report.findings), report.tables, report.rows, report.cells)
+                            leakscan.scan_product(con, policy, principal, target, report, key, rel)
+                            scan = {"findings": len(report.findings) - before[0], "tables": report.tables - before[1],
+                                    "rows": report.rows - before[2], "cells": report.cells - before[3]}  # fmt: skip
+                    else:
+                        records, reused = got
+                        written.unlink(missing_ok=True)
+                        scan = {**scan, "rows": sum(r.rows for r in records), "reused_rows": reused,
+                                "pieces_changed": sum(len(v) for v in reuse["changed"].values())}  # fmt: skip
+                        report.rows += reused
+                        pieced += 1
+                    lap("assemble")
                 products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
                                               writer.sha256_file(target), target.stat().st_size, key is not None,
                                               records, time.perf_counter() - ts, fp, False, scan, steps,
-                                              generation.stat_of(target)))  # fmt: skip
+                                              generation.stat_of(target), pieces.record_fields(base, parts)))  # fmt: skip
+                lap("checksum")
             denials.extend(_generalizations(policy, group, steps_seen))
         report.products = len(products)
     finally:
@@ -276,6 +344,7 @@ def publish(
         gen_path = generation.seal(published, building, gen_id, record)
         if switch_now:
             generation.switch(published, gen_path)
+        lap("seal")
     else:
         shutil.rmtree(building, ignore_errors=True)
     total = time.perf_counter() - t0
@@ -285,7 +354,7 @@ def publish(
         denials=denials, retired=retired, scan=report, swapped=swapped, seconds=total,
         build_seconds=total - scan_seconds, scan_seconds=scan_seconds, bound=[b.name for b in bound],
         generation=gen_id if swapped else "", generation_path=gen_path, published_dir=published, carried=carried,
-        removed_leftovers=len(removed), inputs_seconds=t_inputs,
+        removed_leftovers=len(removed), phases=dict(phases), pieced=pieced,
     )  # fmt: skip
 
 

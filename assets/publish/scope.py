@@ -18,7 +18,7 @@ from assets.publish.policy import Policy
 
 def prefix_filter(column: str, prefix: str) -> str:
     """starts_with for correctness, plus a range on the sorted column so zone maps skip row groups."""
-    q = f"CAST({quote_ident(column)} AS VARCHAR)"
+    q = quote_ident(column)
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return f"{q} >= {quote_literal(prefix)} AND {q} < {quote_literal(upper)} AND starts_with({q}, {quote_literal(prefix)})"
 

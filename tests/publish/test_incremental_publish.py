@@ -105,3 +105,34 @@ def test_blocking_check_reads_no_product_unless_its_stat_changed(
     assert [p.split(":")[0] for p in problems] == ["committee/310101002001.duckdb"]
     assert read == [target]  # only the product whose ctime moved was read again
     assert products.product_files(out)
+
+
+def _contents(path: Path) -> dict[str, list[tuple]]:
+    """Every table of a product, rows sorted (the order of rows is not part of a product)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                for t in tables if t != "_product"}  # fmt: skip
+    finally:
+        con.close()
+
+
+def test_city_and_district_products_are_updated_from_pieces_equal_to_a_full_rebuild(
+    tmp_path: Path, policy: Policy
+) -> None:
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    out = tmp_path / "out"
+    publish(wh, out, policy, TEST_KEY)
+    con = duckdb.connect(str(wh))  # one committee's rows change (a published column)
+    con.execute("UPDATE staging.form_records SET period = '2027' WHERE committee_code = '310104003001'")
+    con.close()
+    second = publish(wh, out, policy, TEST_KEY)
+    pieced = {p.relpath for p in second.products if p.scan and "reused_rows" in p.scan}
+    assert "city/31.duckdb" in pieced and second.pieced == len(pieced)
+    assert all(p.scan and p.scan["reused_rows"] > 0 for p in second.products if p.relpath in pieced)
+    fresh = publish(wh, tmp_path / "fresh", policy, TEST_KEY)  # the same warehouse, built from every row
+    assert fresh.pieced == 0
+    for rel in pieced:
+        assert _contents(out / rel) == _contents(tmp_path / "fresh" / rel), rel
+    assert checks.verify_generation(out) == ([], second.product_count)
