@@ -166,7 +166,15 @@ def generalize(
             total += int(con.execute(sql).fetchall()[0][0])
         return total
 
+    seen: dict[tuple[str, str, int], int] = {}  # only the class generalized last changes between steps
+
     def distinct(cls: str) -> int:
+        key = (cls, current[cls].action, current[cls].band_years)
+        if key not in seen:
+            seen[key] = _distinct(cls)
+        return seen[key]
+
+    def _distinct(cls: str) -> int:
         n = 0
         for t in tables:
             for c, c_cls in t.qi_columns.items():
