@@ -205,9 +205,8 @@ def publish(
         used = inputs.used_columns(bound, [d for _, ds in resolved for d in ds or []])
         digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats), used)
         lap("inputs")
-        tokens = leakscan.build_tokens(con, policy, bound)
-        lap("tokens")
-        report = leakscan.LeakReport(tokens=tokens)
+        report = leakscan.LeakReport()
+        tokens_built = False  # the table of clear source values is built when the first product is scanned
         scan_seconds = 0.0
         uid = 0
         for group, decisions in resolved:
@@ -289,6 +288,10 @@ def publish(
                     _drop(con, plans)
                 t_scan = time.perf_counter()
                 before = (len(report.findings), report.tables, report.rows, report.cells)
+                if not tokens_built:
+                    report.tokens, tokens_built = leakscan.build_tokens(con, policy, bound), True
+                    t_scan = time.perf_counter()
+                    lap("tokens")
                 leakscan.scan_product(con, policy, principal, written, report, key, rel)
                 scan_seconds += time.perf_counter() - t_scan
                 lap("scan")
