@@ -47,7 +47,9 @@ def verify_generation(published_dir: str | Path, deep: bool = False) -> tuple[li
             continue
         if path.resolve().parent.parent != cur:
             problems.append(f"{rel}: not inside the current generation")
-        if (deep or generation.stat_of(path) != entry.get("stat")) and sha256_file(path) != entry.get("sha256"):
+        if (deep or generation.stat_of(path) != entry.get("stat")) and sha256_file(path) != entry.get(
+            "sha256"
+        ):
             problems.append(
                 f"{rel}: sha256 differs from the generation record (changed after it was scanned)"
             )

@@ -145,7 +145,9 @@ def compute(
                 _per_code(con, b.lineage, "committee_code", lineage_cols)
             )
     text = json.dumps(shared, sort_keys=True, ensure_ascii=True, default=str)
-    return InputDigests(hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0, codes)
+    return InputDigests(
+        hashlib.sha256(text.encode("ascii")).hexdigest(), datasets, time.perf_counter() - t0, codes
+    )
 
 
 def decisions_digest(decisions: Iterable[object]) -> str:

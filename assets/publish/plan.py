@@ -131,7 +131,9 @@ class Compiler:
                         )
             if ds.membership is not None and self.forms:
                 if ds.name not in self._form_rows:
-                    self._form_rows[ds.name] = _group_counts(self.con, self.stats.full[ds.name], ds.membership)
+                    self._form_rows[ds.name] = _group_counts(
+                        self.con, self.stats.full[ds.name], ds.membership
+                    )
                 counts = self._form_rows[ds.name]
                 for form, level in sorted(self.forms.items()):
                     if form not in counts:

@@ -78,7 +78,9 @@ class PublishResult:
     carried: int = 0
     removed_leftovers: int = 0
     pieced: int = 0
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase: bind, inputs, plan, write, scan …
+    phases: dict[str, float] = field(
+        default_factory=dict
+    )  # seconds per phase: bind, inputs, plan, write, scan …
 
     @property
     def product_count(self) -> int:
@@ -163,7 +165,9 @@ def publish(
     products: list[ProductRecord] = []
     carried = 0
     pieced = 0  # products rewritten from the previous product's unchanged partitions plus a delta
-    phases: dict[str, float] = defaultdict(float)  # where the time went (benchmarks/bench_publish.py prints it)
+    phases: dict[str, float] = defaultdict(
+        float
+    )  # where the time went (benchmarks/bench_publish.py prints it)
     mark = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -237,7 +241,11 @@ def publish(
                     generation.carry(old_path, target)
                     lap("carry")
                     carried += 1
-                    for fig in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
+                    for fig in (
+                        "tables",
+                        "rows",
+                        "cells",
+                    ):  # the file's recorded scan counts in this run's figures
                         setattr(report, fig, getattr(report, fig) + int(old["scan"].get(fig, 0)))
                     steps = [str(x) for x in old.get("k_steps", [])]
                     steps_seen.update(steps)
@@ -268,7 +276,9 @@ def publish(
 
                 comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms, stats,
                                      prefix=principal.jurisdiction)  # fmt: skip
-                plans, steps = plan.plan_principal(comp, principal, decisions, uid, rows_from if reuse else None)
+                plans, steps = plan.plan_principal(
+                    comp, principal, decisions, uid, rows_from if reuse else None
+                )
                 lap("plan")
                 if not plans:
                     denials.append(Denial("principal", None, "principal_without_rule",

@@ -241,5 +241,7 @@ class ProductRecord:
     carried: bool = False  # kept from the previous generation by hard link, not rewritten
     scan: dict[str, int] | None = None  # leak-scan figures of this file, taken once when it was written
     k_steps: list[str] | None = None  # k-anonymity generalizations this product's rows needed
-    stat: dict[str, int] | None = None  # inode, size, mtime and ctime when sealed: the blocking check compares them
+    stat: dict[str, int] | None = (
+        None  # inode, size, mtime and ctime when sealed: the blocking check compares them
+    )
     pieces: dict[str, Any] | None = None  # base digest and per-partition digests (`pieces.py`)
