@@ -387,6 +387,19 @@ def _persons(n_persons: int, rng: np.random.Generator) -> pl.DataFrame:
     # twins: same area, birth date; the sequence numbers differ by a few (registered together)
     seq[twin_idx] = np.clip(seq[twin_idx - 1] + 2 * rng.integers(1, 3, len(twin_idx)), 0, 999)
     seq[twin_idx] = seq[twin_idx] - seq[twin_idx] % 2 + np.where(male[twin_idx], 1, 0)
+    # one number per person: re-draw the sequence digits of any collision (same area and birth date)
+    while True:
+        key = (
+            area.astype(str).astype(object)
+            + birth.astype(str).astype(object)
+            + seq.astype(str).astype(object)
+        )
+        _, first = np.unique(key, return_index=True)
+        dup = np.ones(n_persons, dtype=bool)
+        dup[first] = False
+        if not dup.any():
+            break
+        seq[dup] = rng.integers(0, 500, int(dup.sum())) * 2 + np.where(male[dup], 1, 0)
     ids = id18(area.astype(str), birth, seq)
 
     # addresses: household's (district, street, road, lane, building, room)
