@@ -123,7 +123,7 @@ def persons_zh(args):
     id17 = (f"CASE WHEN regexp_full_match({idc}, '\\d{{15}}') THEN substr({idc}, 1, 6) || '19' || substr({idc}, 7, 9) "
             f"WHEN regexp_full_match({idc}, '\\d{{17}}[\\dX]') THEN substr({idc}, 1, 17) END")  # fmt: skip
     bd = _FW.format(x="birth_date")
-    parsed = (f"try_strptime({bd}, ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y年%m月%d日', '%Y.%m.%d'])")
+    parsed = f"try_strptime({bd}, ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y年%m月%d日', '%Y.%m.%d'])"
     short = f"try_strptime({bd}, '%y.%m.%d')"
     short = f"CASE WHEN year({short}) > 2025 THEN {short} - INTERVAL 100 YEAR ELSE {short} END"
     parsed = f"CASE WHEN regexp_matches({bd}, '^\\d{{2}}\\.') THEN {short} ELSE {parsed} END"
@@ -135,7 +135,9 @@ def persons_zh(args):
     ad = f"regexp_replace({ad}, '^(上海市|上海)?([^路街]{{1,4}}区)?([^路]{{2,6}}(街道|镇))?', '')"
     ad = f"regexp_replace(regexp_replace(regexp_replace({ad}, '号楼', '号'), '室$', ''), '(\\d+)-(\\d+)$', '\\1号\\2')"
     name = r"regexp_replace(regexp_replace(name, '[\s　]', '', 'g'), '[•・.．‧]', '·', 'g')"
-    sex = ("CASE WHEN sex IN ('男', '男性', 'M', '1') THEN 'M' WHEN sex IN ('女', '女性', 'F', '2') THEN 'F' END")
+    sex = (
+        "CASE WHEN sex IN ('男', '男性', 'M', '1') THEN 'M' WHEN sex IN ('女', '女性', 'F', '2') THEN 'F' END"
+    )
     columns = (f"record_id, nullif({name}, '') AS name, {id17} AS id17, {sex} AS sex, {dob} AS dob, "
                f"nullif({phone}, '') AS phone, nullif({ad}, '') AS address")  # fmt: skip
     comparisons = [
