@@ -452,7 +452,7 @@ def _persons(n_persons: int, rng: np.random.Generator) -> pl.DataFrame:
     )
 
     ptags = np.full(n_persons, "", dtype=object)
-    for flag, name in ((twin | sib, "twin"), (minority, "minority"), (mover, "mover"), (head, "common_name"),
+    for flag, name in ((twin | sib, "twin"), (minority, "minority"), (mover, "mover"), (head & ~minority, "common_name"),
                        (child, "child")):  # fmt: skip
         ptags[flag] = ptags[flag] + name + ","
     return pl.DataFrame({
