@@ -5,8 +5,9 @@ causes the false merges and the misses.
         --clusters clusters.parquet [--examples 5]
 
 False merges are record pairs in one predicted cluster of two persons, classed by what the two persons
-share (twins, other household members, namesakes born the same year, namesakes, a placeholder ID,
-other). Misses are pairs of one person's records left in two clusters, classed by the difficulties the
+share (a placeholder ID, twins, other household members), else by how they were joined (a cluster
+holding a record with a placeholder ID such as 000000000000000000: a chain through it), else by
+name (namesakes born the same year, namesakes) or other. Misses are pairs of one person's records left in two clusters, classed by the difficulties the
 generator planted on either record (`tags` in the truth file); a pair can carry several, so each class
 also shows its miss rate among all true pairs that carry it. Clusters larger than `--max-cluster`
 are counted but not enumerated (a giant cluster is itself the finding).
@@ -35,7 +36,9 @@ def _pairs(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 
 def false_merge_classes(joined: pl.DataFrame, max_cluster: int) -> pl.DataFrame:
     """Wrongly joined pairs with a `cls` column."""
-    sizes = joined.group_by("cluster_id").len()
+    sizes = joined.group_by("cluster_id").agg(
+        pl.len(), pl.col("raw_id").is_in(PLACEHOLDERS).any().alias("via_placeholder")
+    )
     small = joined.join(sizes.filter(pl.col("len") <= max_cluster), on="cluster_id").drop("len")
     cols = [
         "record_id",
@@ -46,6 +49,7 @@ def false_merge_classes(joined: pl.DataFrame, max_cluster: int) -> pl.DataFrame:
         "true_name",
         "birth_year",
         "raw_id",
+        "via_placeholder",
     ]
     p = _pairs(small.select(cols), "cluster_id").filter(pl.col("person_id") != pl.col("person_id_r"))
     twins = pl.col("ptags").str.contains("twin") & pl.col("ptags_r").str.contains("twin")
@@ -59,6 +63,8 @@ def false_merge_classes(joined: pl.DataFrame, max_cluster: int) -> pl.DataFrame:
         .then(pl.lit("twins (same household)"))
         .when(same_hh)
         .then(pl.lit("other household member"))
+        .when(pl.col("via_placeholder"))
+        .then(pl.lit("chained through a placeholder-ID record"))
         .when(namesake & (pl.col("birth_year") == pl.col("birth_year_r")))
         .then(pl.lit("namesakes born the same year"))
         .when(namesake)

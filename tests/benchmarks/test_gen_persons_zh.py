@@ -88,22 +88,31 @@ def test_twins_share_household_birth_and_surname_but_not_name_or_id(data) -> Non
 
 
 def test_error_analysis_classes() -> None:
+    ph = "000000000000000000"
     records = pl.DataFrame({
-        "record_id": ["a", "b", "c", "d", "e"], "source": ["公安"] * 5,
-        "name": ["张伟", "张玮", "张伟", "李娜", "李娜"],
-        "id_number": ["110101199001011234", None, "110101198001011234", "000000000000000000", "000000000000000000"],
-        "sex": ["男"] * 5, "birth_date": ["1990-01-01"] * 5, "phone": [None] * 5, "address": [None] * 5,
+        "record_id": ["a", "b", "c", "d", "e", "f", "g"], "source": ["公安"] * 7,
+        "name": ["张伟", "张玮", "张伟", "李娜", "李娜", "王芳", "王芳"],
+        "id_number": ["110101199001011234", None, "110101198001011234", ph, ph, ph, "110101197001011234"],
+        "sex": ["男"] * 7, "birth_date": ["1990-01-01"] * 7, "phone": [None] * 7, "address": [None] * 7,
     })  # fmt: skip
     truth = pl.DataFrame({
-        "record_id": ["a", "b", "c", "d", "e"], "person_id": [1, 1, 2, 3, 4], "household_id": [1, 1, 2, 3, 4],
-        "source": ["公安"] * 5, "tags": ["", "name_homophone,id_missing", "", "id_missing", "id_missing"],
-        "ptags": [""] * 5,
+        "record_id": ["a", "b", "c", "d", "e", "f", "g"], "person_id": [1, 1, 2, 3, 4, 5, 6],
+        "household_id": [1, 1, 2, 3, 4, 5, 6], "source": ["公安"] * 7,
+        "tags": ["", "name_homophone,id_missing", "", "id_missing", "id_missing", "id_missing", ""],
+        "ptags": [""] * 7,
     })  # fmt: skip
-    # a+c: namesakes wrongly joined; d+e: one shared placeholder; a+b: one person split
-    clusters = pl.DataFrame({"record_id": ["a", "b", "c", "d", "e"], "cluster_id": ["x", "y", "x", "z", "z"]})
+    # a+c: namesakes wrongly joined; d+e: one shared placeholder; f+g: joined in a cluster holding a
+    # placeholder (f's), although their own numbers differ; a+b: one person split
+    clusters = pl.DataFrame(
+        {"record_id": ["a", "b", "c", "d", "e", "f", "g"], "cluster_id": ["x", "y", "x", "z", "z", "w", "w"]}
+    )
     rep = analyse(records, truth, clusters, examples=2)
     classes = {c["cls"]: c["len"] for c in rep["false_merge_classes"]}
-    assert classes == {"namesakes": 1, "same placeholder ID (000…/无)": 1}
+    assert classes == {
+        "namesakes": 1,
+        "same placeholder ID (000…/无)": 1,
+        "chained through a placeholder-ID record": 1,
+    }
     assert rep["missed_pairs"] == 1
     by_tag = {r["pair_tags"]: (r["true_pairs"], r["missed"]) for r in rep["miss_by_tag"]}
     assert by_tag["name_homophone"] == (1, 1)
