@@ -382,7 +382,11 @@ def _persons(n_persons: int, rng: np.random.Generator) -> pl.DataFrame:
     sh_codes = list(DISTRICTS)
     hh_district = _choice(rng, sh_codes, n_hh, _zipf_p(len(sh_codes), 0.3))
     hh_migrant = rng.random(n_hh) < 0.25
-    area = np.where(hh_migrant[hh], _choice(rng, OTHER_AREAS, n_persons), hh_district[hh])
+    # the household's birthplace (siblings and twins share it); a spouse may come from elsewhere
+    hh_area = np.where(hh_migrant, _choice(rng, OTHER_AREAS, n_hh), hh_district)
+    area = hh_area[hh]
+    spouse_elsewhere = (rank_in_hh == 1) & (rng.random(n_persons) < 0.3)
+    area[spouse_elsewhere] = _choice(rng, OTHER_AREAS + sh_codes, int(spouse_elsewhere.sum()))
     seq = rng.integers(0, 500, n_persons) * 2 + np.where(male, 1, 0)
     # twins: same area, birth date; the sequence numbers differ by a few (registered together)
     seq[twin_idx] = np.clip(seq[twin_idx - 1] + 2 * rng.integers(1, 3, len(twin_idx)), 0, 999)

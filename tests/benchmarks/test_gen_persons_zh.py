@@ -85,6 +85,8 @@ def test_twins_share_household_birth_and_surname_but_not_name_or_id(data) -> Non
     same_day = pairs.filter(pl.col("id_number").str.slice(6, 8) == pl.col("id_number_r").str.slice(6, 8))
     assert same_day.height > 0
     assert (same_day["name"] != same_day["name_r"]).all()
+    # registered together: same area code, so their numbers are a few digits apart (they look like typos)
+    assert (same_day["id_number"].str.slice(0, 6) == same_day["id_number_r"].str.slice(0, 6)).all()
 
 
 def test_error_analysis_classes() -> None:
