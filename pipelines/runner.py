@@ -66,7 +66,9 @@ def run_all(
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
     from pipelines.partitions import district_partitions
 
     REFLOW_OBSERVED = (["marts", "burden_observed"], ["marts", "burden_observed_by_department"])  # reflow

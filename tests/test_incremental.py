@@ -167,7 +167,9 @@ def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_ch
     runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # sets JIANFU_WAREHOUSE / _LANDING
     runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # learns once from the simulated returns
     from pipelines.automation import refresh_job
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
 
     gated = dg.AssetSelection.groups("forms", "persons")
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=gated, resources=defs.resources)  # type: ignore[list-item]

@@ -321,3 +321,6 @@ CHECKS = [
     prefill_respects_sharing,
     burden_after_not_above_before,
 ]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

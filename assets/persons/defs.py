@@ -156,3 +156,6 @@ def id_churn(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 ASSETS = [person_rows, persons]
 CHECKS = [every_record_one_person, persons_match_records, no_person_with_two_ids, id_churn]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)
