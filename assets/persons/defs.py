@@ -45,9 +45,11 @@ class PersonsConfig(dg.Config):
                 dg.AssetKey(["catalog", "form_fields"])],
           description="One row per staged record with its identity attributes (name, ID, sex, birth date, phone, "
                       "addresses) pivoted out of form_values: the input of resident matching.")  # fmt: skip
-def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def person_rows(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         rows.write_person_rows(con)
         gate.record()
