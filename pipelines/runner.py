@@ -7,7 +7,6 @@ go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import time
@@ -40,12 +39,11 @@ def _progress(message: str) -> None:
 
 
 def _configure_logging() -> None:
-    """Progress of long work in the pure modules (files parsed per district, ...) on stderr."""
-    if not logging.getLogger("assets").handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
-        logging.getLogger("assets").addHandler(handler)
-        logging.getLogger("assets").setLevel(logging.INFO)
+    """Progress of long work in the pure modules (files read per district, pairs scored, products written)
+    on stderr: progress bars on a terminal, timestamped lines elsewhere (pipelines/console.py)."""
+    from pipelines import console
+
+    console.install()
 
 
 def run_all(
