@@ -7,7 +7,6 @@ go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import time
@@ -40,12 +39,11 @@ def _progress(message: str) -> None:
 
 
 def _configure_logging() -> None:
-    """Progress of long work in the pure modules (files parsed per district, ...) on stderr."""
-    if not logging.getLogger("assets").handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
-        logging.getLogger("assets").addHandler(handler)
-        logging.getLogger("assets").setLevel(logging.INFO)
+    """Progress of long work in the pure modules (files read per district, pairs scored, products written)
+    on stderr: progress bars on a terminal, timestamped lines elsewhere (pipelines/console.py)."""
+    from pipelines import console
+
+    console.install()
 
 
 def run_all(
@@ -66,7 +64,9 @@ def run_all(
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
     from pipelines.partitions import district_partitions
 
     REFLOW_OBSERVED = (["marts", "burden_observed"], ["marts", "burden_observed_by_department"])  # reflow

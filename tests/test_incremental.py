@@ -9,6 +9,7 @@ import pytest
 
 from assets.common import fingerprint as fp
 from pipelines import incremental, preflight
+from tests.worlds import TinyWorld
 
 
 def test_folder_fingerprint_sees_added_rewritten_and_removed_files(tmp_path: Path) -> None:
@@ -118,20 +119,22 @@ def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: py
 
 
 def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_district(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_world: TinyWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines import runner
-    from synth.generator.cli import main as generate
-
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
-    landing, warehouse = tmp_path / "landing", tmp_path / "jianfu.duckdb"
-    first = runner.run_all(warehouse, landing)
+    first = tiny_world.first  # the shared tiny world's first night (tests/worlds.py)
     assert {"reference + catalog", "downstream", "publishing"} <= set(first)
     # the generated landing zone simulates returns of the prefilled forms (issue 13): the next night learns
     # from them once (their evidence is an input of the person layer), the night after has nothing to do
-    learning = runner.run_all(warehouse, landing)
+    learning = tiny_world.learning
     assert not any(k.startswith("ingestion") for k in learning) and "reference + catalog" not in learning
+    with tiny_world.mutable() as world:  # this test runs again and changes the landing zone: restored after
+        _third_night_reingests_one_district(world.landing, world.warehouse)
+
+
+def _third_night_reingests_one_district(landing: Path, warehouse: Path) -> None:
+    from pipelines import runner
+
     second = runner.run_all(warehouse, landing)
     assert set(second) == {"fingerprints (landing)", "fingerprints (warehouse)"}  # nothing else ran
 
@@ -155,19 +158,23 @@ def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_di
 
 
 def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_world: TinyWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    # the shared tiny world after two nights (the second learns once from the simulated returns)
+    with tiny_world.mutable() as world:  # the run opens the warehouse for writing: restored after
+        monkeypatch.setenv("JIANFU_WAREHOUSE", str(world.warehouse))
+        monkeypatch.setenv("JIANFU_LANDING", str(world.landing))
+        _downstream_runs_skip()
+
+
+def _downstream_runs_skip() -> None:
     import dagster as dg
 
-    from pipelines import runner
-    from synth.generator.cli import main as generate
-
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
-    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # sets JIANFU_WAREHOUSE / _LANDING
-    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # learns once from the simulated returns
     from pipelines.automation import refresh_job
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
 
     gated = dg.AssetSelection.groups("forms", "persons")
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=gated, resources=defs.resources)  # type: ignore[list-item]

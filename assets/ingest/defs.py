@@ -250,3 +250,6 @@ CHECKS = [
     form_records_expectations,
     form_values_expectations,
 ]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

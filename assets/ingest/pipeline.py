@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.common import progress
 from assets.ingest import delivery, stage
 from assets.ingest.accounting import file_accounting, landing_accounting, replacement_problems  # noqa: F401
 from assets.ingest.catalog import Catalog, label_elements
@@ -184,7 +185,9 @@ def ingest_district(
     elsewhere = delivery.same_bytes_elsewhere((e.file, e.file_hash) for e in entries)
     usable: list[_Entry] = []
     rejected: dict[tuple[str, str, str], list[str]] = {}  # (form, period, committee) → rejected deliveries
+    tick = progress.counter(log, f"district {district_code}: files read", len(entries), "files")
     for e in entries:
+        tick()
         if e.file.source_file in dup_of:
             continue
         if e.known is not None and e.known["status"] == "rejected":

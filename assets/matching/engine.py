@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from assets.common import progress
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
@@ -183,6 +184,7 @@ class MatchEngine:
         p = 1.0 / (1.0 + np.exp2(-w_pair))
         p[never[pairs.pattern]] = 0.0
         self._p = p
+        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(p), len(p), "pairs")
 
     def _never_link_patterns(self) -> np.ndarray:
         """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""

@@ -45,9 +45,11 @@ class PersonsConfig(dg.Config):
                 dg.AssetKey(["catalog", "form_fields"])],
           description="One row per staged record with its identity attributes (name, ID, sex, birth date, phone, "
                       "addresses) pivoted out of form_values: the input of resident matching.")  # fmt: skip
-def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def person_rows(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         rows.write_person_rows(con)
         gate.record()
@@ -156,3 +158,6 @@ def id_churn(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 ASSETS = [person_rows, persons]
 CHECKS = [every_record_one_person, persons_match_records, no_person_with_two_ids, id_churn]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.common import progress
 from assets.publish import binding, generation, leakscan, plan, writer
 from assets.publish.binding import (
     BoundDataset,
@@ -154,6 +155,7 @@ def publish(
         by_profile: dict[tuple[object, ...], list[Principal]] = defaultdict(list)
         for p in principals:
             by_profile[p.profile].append(p)
+        tick = progress.counter(log, "products written or carried", len(principals), "products")
         for idx, group in enumerate(by_profile.values()):
             # a tier outside `tiers` is carried over; a current generation without a record (written by an older
             # version) cannot be carried from, so every tier is rebuilt then
@@ -172,6 +174,7 @@ def publish(
                                               principals=len(group)))  # fmt: skip
                     continue
             for principal in group:
+                tick()
                 ts = time.perf_counter()
                 rel = principal.product_relpath
                 target = building / rel

@@ -235,3 +235,6 @@ def returns_run_request(district: str, fingerprint: str) -> dg.RunRequest:
 
 JOBS = [prefill_job, reconcile_job, observed_job]
 SCHEDULES = [monthly_prefill_schedule]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=JOBS, schedules=SCHEDULES)
