@@ -207,7 +207,9 @@ class DistrictStore:
             _write_durably(self.root / district / f"{POINTER}.{name}.tmp", name)
             os.replace(self.root / district / f"{POINTER}.{name}.tmp", self.root / district / POINTER)
             # Keep the one replaced (and the base): the warehouse views may list it until they are refreshed.
-            self._remove_old(district, keep={name, previous.name if previous else "", base.name if base else ""})
+            self._remove_old(
+                district, keep={name, previous.name if previous else "", base.name if base else ""}
+            )
             return Generation(district, folder)
 
     def prune(self, district: str, also_keep: str = "") -> None:

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:
     """The file behind a connection (the store lives beside it); an in-memory database has none."""
-    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
     if not rows or not rows[0][0]:
         raise ValueError("ingestion needs a warehouse file: its Parquet store lives beside it")
     return Path(rows[0][0])
@@ -57,7 +59,9 @@ def migrate_tables(con: duckdb.DuckDBPyConnection, store: DistrictStore) -> list
                 continue
             where = "district_code IS NULL" if district == UNPLACED else "district_code = ?"
             params = [] if district == UNPLACED else [district]
-            frames = {t: con.sql(f"SELECT * FROM {t} WHERE {where}", params=params or None).pl() for t in tables}
+            frames = {
+                t: con.sql(f"SELECT * FROM {t} WHERE {where}", params=params or None).pl() for t in tables
+            }
             store.commit(district, None, [], frames, run_id="migrated-from-tables")
             moved.append(district)
     con.execute("DROP VIEW IF EXISTS quarantine.rejected_files")
@@ -67,7 +71,9 @@ def migrate_tables(con: duckdb.DuckDBPyConnection, store: DistrictStore) -> list
     return moved
 
 
-def refresh_views(con: duckdb.DuckDBPyConnection, store: DistrictStore | None = None, prune: bool = True) -> dict[str, str]:
+def refresh_views(
+    con: duckdb.DuckDBPyConnection, store: DistrictStore | None = None, prune: bool = True
+) -> dict[str, str]:
     """Point the ingestion views at every district's current files; returns district → generation listed.
 
     With `prune`, generations older than the ones listed are removed afterwards (the views no longer name
