@@ -35,10 +35,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _snapshot(path: Path) -> dict[str, int]:
+    from assets.ingest.parquet_store import TABLES as INGEST_VIEWS  # ingestion tables are views over Parquet
+
     con = duckdb.connect(str(path), read_only=True)
     try:
         tables = con.sql("SELECT table_schema || '.' || table_name FROM information_schema.tables "
-                         "WHERE table_type = 'BASE TABLE' AND table_schema <> 'audit'").fetchall()  # fmt: skip
+                         "WHERE (table_type = 'BASE TABLE' OR list_contains(?, table_schema || '.' || table_name)) "
+                         "AND table_schema <> 'audit'", params=[list(INGEST_VIEWS)]).fetchall()  # fmt: skip
         return {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for (t,) in tables}
     finally:
         con.close()
