@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster._core.errors import DagsterInvalidPropertyError  # not exported at the top level
 
 from assets.common.checks import check_result
 from assets.common.expectations import load_suite_json, run_suite, suite_columns
@@ -176,7 +177,10 @@ def ingest_views(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 # an in-memory DuckDB with the same views: no warehouse lock, and no re-validation of untouched districts.
 def _run_districts(context: dg.AssetCheckExecutionContext) -> list[str] | None:
     """The district partitions of the check's run; None (every district) outside a partitioned run."""
-    tags = context.run.tags
+    try:
+        tags = context.run.tags
+    except DagsterInvalidPropertyError:  # invoked directly, outside a run: every district
+        return None
     keys = district_partitions.get_partition_keys()
     if tags.get("dagster/partition") in keys:
         return [tags["dagster/partition"]]
