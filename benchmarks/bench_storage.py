@@ -192,7 +192,9 @@ def ingest_mode(landing: Path, n: int, processes: int) -> None:
             refresh = time.perf_counter() - t1
             t1 = time.perf_counter()
             values = con.execute("SELECT count(*) FROM staging.form_values").fetchall()[0][0]
-            con.execute("SELECT district_code, form_code, count(*) FROM staging.form_values GROUP BY ALL").fetchall()
+            con.execute(
+                "SELECT district_code, form_code, count(*) FROM staging.form_values GROUP BY ALL"
+            ).fetchall()
             read = time.perf_counter() - t1
             con.close()
             print(f"{label:<14} ingest wall {walls[label]:6.1f}s  views refresh {refresh:5.2f}s  "
@@ -208,16 +210,22 @@ def ingest_mode(landing: Path, n: int, processes: int) -> None:
                                       f"SELECT {cols} FROM {y}.{table})").fetchall()[0][0]  # fmt: skip
         con.close()
         serial, parallel = walls["serial"], walls[f"{processes} processes"]
-        print(f"serial {serial:.1f}s vs {processes} processes {parallel:.1f}s: ×{serial / parallel:.2f}; "
-              f"rows differing between the two stores: {differ}; load average {os.getloadavg()[0]:.1f} at the end")
+        print(
+            f"serial {serial:.1f}s vs {processes} processes {parallel:.1f}s: ×{serial / parallel:.2f}; "
+            f"rows differing between the two stores: {differ}; load average {os.getloadavg()[0]:.1f} at the end"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ingest", nargs="?", const=str(Path(__file__).resolve().parents[1] / "data" / "sample"
-                        / "landing"), help="measure the built store on this landing zone (default: the sample)")
+    parser.add_argument(
+        "--ingest",
+        nargs="?",
+        const=str(Path(__file__).resolve().parents[1] / "data" / "sample" / "landing"),
+        help="measure the built store on this landing zone (default: the sample)",
+    )
     parser.add_argument("--districts", type=int, default=8)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--writers", type=int, nargs="+", default=[4, 16])

@@ -184,7 +184,10 @@ def _run_districts(context: dg.AssetCheckExecutionContext) -> list[str] | None:
     keys = district_partitions.get_partition_keys()
     if tags.get("dagster/partition") in keys:
         return [tags["dagster/partition"]]
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
     if start in keys and end in keys:
         return keys[keys.index(start) : keys.index(end) + 1]
     return None
@@ -202,7 +205,9 @@ def _run_tables(context: dg.AssetCheckExecutionContext, warehouse: WarehouseReso
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
                 description="Per file, rows read = staged + quarantined + skipped + replaced: no row is lost or "
                             "counted twice.")  # fmt: skip
-def row_accounting(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def row_accounting(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     with _run_tables(context, warehouse) as con:
         per_file = accounting.file_accounting(con)
     failing = per_file.filter(pl.col("unaccounted") != 0)
@@ -233,7 +238,9 @@ def landing_accounting(
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
                 description="No data-bearing file is replaced (superseded, duplicate, roll-up rows) by a file that "
                             "is rejected or stages nothing: that would lose its rows.")  # fmt: skip
-def replacements_keep_data(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def replacements_keep_data(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     with _run_tables(context, warehouse) as con:
         failing = accounting.replacement_problems(con)
         total = con.execute("SELECT count(DISTINCT source_file) FROM raw.replaced_rows").fetchall()[0][0]
@@ -244,7 +251,9 @@ def replacements_keep_data(context: dg.AssetCheckExecutionContext, warehouse: Wa
 
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"],
                 description="Rejected files are reported (warning): the run goes on without them.")  # fmt: skip
-def rejected_files(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def rejected_files(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     with _run_tables(context, warehouse) as con:
         total = con.execute("SELECT count(*) FROM raw.landing_files").fetchall()[0][0]
         failing = read_frame(
@@ -257,7 +266,9 @@ def rejected_files(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
 
 @dg.asset_check(asset=INGEST_KEYS["quarantine.rows"],
                 description="Warns when more than 5% of the data rows are quarantined.")  # fmt: skip
-def quarantine_rate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def quarantine_rate(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     with _run_tables(context, warehouse) as con:
         staged = con.execute("SELECT count(*) FROM staging.form_records").fetchall()[0][0]
         failing = read_frame(

@@ -38,6 +38,7 @@ from assets.ingest.rules import DeliveryRules, load_delivery_rules
 
 log = logging.getLogger(__name__)
 
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The ingestion views exist (empty until a district is ingested) over the store beside `con`'s file."""
     store_views.refresh_views(con)
@@ -355,7 +356,9 @@ def record_unplaced(
     return n
 
 
-def record_unplaced_to_store(store: DistrictStore, landing_root: Path, ctx: IngestContext, run_id: str) -> int:
+def record_unplaced_to_store(
+    store: DistrictStore, landing_root: Path, ctx: IngestContext, run_id: str
+) -> int:
     """Register what lies outside every district folder (unknown folders, loose files): district_code NULL.
 
     So no folder or file of the landing zone is silently absent from raw.landing_files. They form a
@@ -424,7 +427,9 @@ def _unchanged(base: Generation | None, batch: stage.Batch, keep_ids: list[str],
     key = ("file_id", "status", "reason_code", "message")
     keep = pl.Series(keep_ids, dtype=pl.String)
     before = base.scan("raw.landing_files").filter(~pl.col("file_id").is_in(keep)).select(key).collect()
-    return sorted(before.iter_rows(), key=str) == sorted((tuple(r.get(k) for k in key) for r in registry), key=str)
+    return sorted(before.iter_rows(), key=str) == sorted(
+        (tuple(r.get(k) for k in key) for r in registry), key=str
+    )
 
 
 def _commit(
