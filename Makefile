@@ -45,4 +45,4 @@ sample: setup  ## regenerate the bundled sample landing zone (deterministic)
 	$(BIN)/jianfu generate --preset default --out data/sample
 
 clean:
-	rm -rf $(VENV) warehouse/*.duckdb warehouse/published .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs
+	rm -rf $(VENV) warehouse/*.duckdb warehouse/staging warehouse/published .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs

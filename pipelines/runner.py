@@ -230,9 +230,12 @@ def summary(warehouse: Path) -> str:
     lines: list[str] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        from assets.ingest.parquet_store import TABLES as INGEST_VIEWS  # views over the Parquet store
+
         tables = con.sql(
             "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' ORDER BY 1"
+            "WHERE table_type = 'BASE TABLE' OR list_contains(?, table_schema || '.' || table_name) ORDER BY 1",
+            params=[list(INGEST_VIEWS)],
         ).fetchall()
         lines.append("Tables (rows):")
         for (table,) in tables:

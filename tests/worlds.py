@@ -19,12 +19,17 @@ import duckdb
 
 
 def table_counts(warehouse: Path) -> dict[str, int]:
-    """Rows per base table (the audit schema aside): what a repeated run must leave unchanged."""
+    """Rows per base table and per ingestion view (the audit schema aside): what a repeated run must leave
+    unchanged. The ingestion tables are views over each district's Parquet generation."""
+    from assets.ingest.parquet_store import TABLES as INGEST_VIEWS
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = con.sql(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' AND table_schema <> 'audit'"
+            "WHERE (table_type = 'BASE TABLE' OR list_contains(?, table_schema || '.' || table_name)) "
+            "AND table_schema <> 'audit'",
+            params=[list(INGEST_VIEWS)],
         ).fetchall()
         return {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for (t,) in tables}
     finally:
