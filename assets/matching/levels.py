@@ -7,9 +7,18 @@ Adding a kind is one entry here; the spec validates against it and the SQL compi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+# `aliases: nicknames`: English given names and their nicknames (William/Bill, Susan/Sue), the public
+# hand-curated list of the `nicknames` package (github.com/carltonnorthern/nicknames).
+BUILTIN_ALIASES = ("nicknames",)
 
 
 def q(name: str) -> str:
@@ -89,6 +98,58 @@ def _id_both_valid(f: str, lv: Any) -> str:
     return f"l.{q(f + '__valid')} AND r.{q(f + '__valid')}"
 
 
+def alias_table(source: str) -> str:
+    """The DuckDB table holding an alias list's pairs (both directions, lower case)."""
+    return "__alias_" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:10]
+
+
+def _alias(f: str, lv: Any) -> str:
+    # The two values are listed as aliases of each other (a nickname and its full name): different
+    # strings, the same person's name. Case-insensitive.
+    # With `max: k`, one side may also be up to k edits (Damerau-Levenshtein) from an alias of the
+    # other (a nickname with a typo: THOMAS / OTM).
+    lf, rf = _lr(f)
+    t = alias_table(lv.aliases)
+    if not lv.max:
+        return f"EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({lf}) AND x.b = lower({rf}))"
+    return (
+        f"(EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({lf}) AND damerau_levenshtein(x.b, lower({rf})) <= {lv.max})"
+        f" OR EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({rf}) AND damerau_levenshtein(x.b, lower({lf})) <= {lv.max}))"
+    )
+
+
+def _alias_pairs(source: str) -> Iterable[tuple[str, str]]:
+    if source == "nicknames":
+        from importlib.resources import files
+
+        text = files("nicknames").joinpath("names.csv").read_text(encoding="utf-8")
+        rows = csv.reader(text.splitlines())
+        return [(r[0], r[2]) for r in rows if len(r) == 3 and r[1] == "has_nickname"]
+    path = Path(source)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or len(rows[0]) < 2:
+        raise ValueError(f"{path}: an alias list is a CSV with two columns (name, alias)")
+    return [(r[0], r[1]) for r in rows[1:] if len(r) >= 2 and r[0].strip() and r[1].strip()]
+
+
+def prepare_levels(con: Any, spec: Any) -> None:
+    """Create the tables that level kinds read (alias lists), once per connection."""
+    sources = {lv.aliases for c in spec.comparisons for lv in c.levels if lv.kind == "alias"}
+    for source in sorted(sources):
+        t = alias_table(source)
+        if con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]
+        ).fetchall()[0][0]:
+            continue
+        pairs = {(a.strip().lower(), b.strip().lower()) for a, b in _alias_pairs(source)}
+        pairs |= {(b, a) for a, b in pairs}
+        con.execute(f"CREATE TEMP TABLE {t} (a VARCHAR, b VARCHAR)")
+        if pairs:
+            con.executemany(f"INSERT INTO {t} VALUES (?, ?)", sorted(pairs))
+        log.info("alias list %s: %d pairs", source, len(pairs))
+
+
 def _sql(f: str, lv: Any) -> str:
     return f"({lv.condition})"
 
@@ -110,6 +171,7 @@ KINDS: dict[str, Kind] = {
     "id_check_digit": Kind(_id_check_digit, feature_types=ID, companions=("valid",)),
     "id_one_edit": Kind(_id_one_edit, feature_types=ID, companions=("valid",)),
     "id_both_valid": Kind(_id_both_valid, feature_types=ID, companions=("valid",)),
+    "alias": Kind(_alias, needs="aliases"),
     "sql": Kind(_sql, needs="condition"),
     "else": Kind(_else),
 }
