@@ -98,24 +98,26 @@ def _id_both_valid(f: str, lv: Any) -> str:
     return f"l.{q(f + '__valid')} AND r.{q(f + '__valid')}"
 
 
-def alias_table(source: str) -> str:
-    """The DuckDB table holding an alias list's pairs (both directions, lower case)."""
-    return "__alias_" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:10]
+def alias_column(feature: str, source: str) -> str:
+    """The `__rec` column holding, per record, the aliases of its `feature` value (lower case)."""
+    return f"__al_{feature}_" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:10]
 
 
 def _alias(f: str, lv: Any) -> str:
     # The two values are listed as aliases of each other (a nickname and its full name): different
-    # strings, the same person's name. Case-insensitive.
-    # With `max: k`, one side may also be up to k edits (Damerau-Levenshtein) from an alias of the
-    # other (a nickname with a typo: THOMAS / OTM).
+    # strings, the same person's name. Case-insensitive. Each record carries its value's alias list
+    # (prepare_levels), so a pair costs a list lookup, not a join. With `max: k`, one side may also be
+    # up to k edits (Damerau-Levenshtein) from an alias of the other (a nickname with a typo: THOMAS / OTM).
     lf, rf = _lr(f)
-    t = alias_table(lv.aliases)
-    if not lv.max:
-        return f"EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({lf}) AND x.b = lower({rf}))"
-    return (
-        f"(EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({lf}) AND damerau_levenshtein(x.b, lower({rf})) <= {lv.max})"
-        f" OR EXISTS (SELECT 1 FROM {t} x WHERE x.a = lower({rf}) AND damerau_levenshtein(x.b, lower({lf})) <= {lv.max}))"
-    )
+    col = q(alias_column(f, lv.aliases))
+    cond = f"coalesce(list_contains(l.{col}, lower({rf})), false)"
+    if lv.max:
+        for a, b in ((f"l.{col}", rf), (f"r.{col}", lf)):
+            cond += (
+                f" OR coalesce(len(list_filter({a}, lambda x: damerau_levenshtein(x, lower({b})) <= {lv.max})) > 0,"
+                " false)"
+            )
+    return f"({cond})"
 
 
 def _alias_pairs(source: str) -> Iterable[tuple[str, str]]:
@@ -133,21 +135,31 @@ def _alias_pairs(source: str) -> Iterable[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows[1:] if len(r) >= 2 and r[0].strip() and r[1].strip()]
 
 
-def prepare_levels(con: Any, spec: Any) -> None:
-    """Create the tables that level kinds read (alias lists), once per connection."""
-    sources = {lv.aliases for c in spec.comparisons for lv in c.levels if lv.kind == "alias"}
-    for source in sorted(sources):
-        t = alias_table(source)
-        if con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]
-        ).fetchall()[0][0]:
-            continue
-        pairs = {(a.strip().lower(), b.strip().lower()) for a, b in _alias_pairs(source)}
-        pairs |= {(b, a) for a, b in pairs}
-        con.execute(f"CREATE TEMP TABLE {t} (a VARCHAR, b VARCHAR)")
-        if pairs:
-            con.executemany(f"INSERT INTO {t} VALUES (?, ?)", sorted(pairs))
-        log.info("alias list %s: %d pairs", source, len(pairs))
+def prepare_levels(con: Any, spec: Any, table: str = "__rec") -> None:
+    """Give each record the alias lists its `alias` levels read (a column per feature and list)."""
+    import pyarrow as pa
+
+    wanted = {
+        (lv.feature or comp.feature, lv.aliases)
+        for comp in spec.comparisons
+        for lv in comp.levels
+        if lv.kind == "alias"
+    }
+    for feature, source in sorted(wanted):
+        groups: dict[str, set[str]] = {}
+        for a, b in _alias_pairs(source):
+            a, b = a.strip().lower(), b.strip().lower()
+            if a and b and a != b:
+                groups.setdefault(a, set()).add(b)
+                groups.setdefault(b, set()).add(a)
+        keys = sorted(groups)
+        alias_lists = pa.table({"a": keys, "bs": [sorted(groups[k]) for k in keys]})  # noqa: F841
+        log.info("alias list %s: %d names", source, len(keys))
+        col = q(alias_column(feature, source))
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} VARCHAR[]")
+        con.execute(
+            f"UPDATE {table} SET {col} = g.bs FROM alias_lists g WHERE lower({table}.{q(feature)}) = g.a"
+        )
 
 
 def _sql(f: str, lv: Any) -> str:
