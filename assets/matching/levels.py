@@ -58,13 +58,14 @@ def _jaro(f: str, lv: Any) -> str:
 
 
 def _lev(f: str, lv: Any) -> str:
+    # An edit distance is at least the difference in length: a cheap test first (most random pairs fail it).
     lf, rf = _lr(f)
-    return f"levenshtein({lf}, {rf}) <= {lv.max}"
+    return f"(abs(length({lf}) - length({rf})) <= {lv.max} AND levenshtein({lf}, {rf}) <= {lv.max})"
 
 
 def _dlev(f: str, lv: Any) -> str:
     lf, rf = _lr(f)
-    return f"damerau_levenshtein({lf}, {rf}) <= {lv.max}"
+    return f"(abs(length({lf}) - length({rf})) <= {lv.max} AND damerau_levenshtein({lf}, {rf}) <= {lv.max})"
 
 
 def _date_diff(f: str, lv: Any) -> str:
