@@ -30,6 +30,7 @@ from assets.matching.compare import compare_pairs
 from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
+from assets.matching.levels import prepare_levels
 from assets.matching.load import InputError, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
@@ -97,6 +98,7 @@ class MatchEngine:
 
     def _load(self, holder: list[pl.DataFrame], previous: pl.DataFrame | None) -> int:
         loaded = load_records(self.con, self.spec, holder, previous, self._with_golden)
+        prepare_levels(self.con, self.spec)
         self._record_ids, self.n = loaded.record_ids, loaded.n
         self._initial, self._incremental = loaded.initial, loaded.incremental
         self._timings["load"] = loaded.seconds
