@@ -13,7 +13,7 @@ import polars as pl
 from assets.matching import sql as S
 from assets.matching.pairs import tf_columns
 from assets.matching.spec import MatchSpec
-from assets.matching.transforms import feature_lookups
+from assets.matching.transforms import FREQ, feature_lookups
 
 
 class InputError(ValueError):
@@ -76,11 +76,17 @@ def load_records(
     features = {
         n: f for n, f in spec.features.items() if n in needed or any(c.startswith(n + "__") for c in needed)
     }
+    tf_features = {c.feature for c in spec.comparisons if c.term_frequency}
     direct, lookups = feature_lookups(
-        frame, features, required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed)
+        frame,
+        features,
+        required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed),
+        tf_features,
     )
+    counted = {f: f + FREQ for f in tf_features if any(f + FREQ in d.columns for d in lookups.values())}
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
-    lookups = {c: d.select([x for x in d.columns if x == "__src" or x in needed]) for c, d in lookups.items()}
+    keep = needed | set(counted.values())
+    lookups = {c: d.select([x for x in d.columns if x == "__src" or x in keep]) for c, d in lookups.items()}
     produced = set(direct.columns) | {c for d in lookups.values() for c in d.columns if c != "__src"}
     # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
     wanted = ({spec.golden.recency} | {a.column for a in spec.golden.attributes}) if with_golden else set()
@@ -126,10 +132,11 @@ def load_records(
     del base, lookups, direct, tables
     sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
     extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
-    block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec)])
+    block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec, counted)])
+    dropped = f" EXCLUDE ({', '.join(S.q(c) for c in counted.values())})" if counted else ""
     con.execute(
         f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "
-        f"y AS (SELECT *{extra} FROM x) SELECT *{block_keys} FROM y"
+        f"y AS (SELECT *{extra} FROM x) SELECT *{dropped}{block_keys} FROM y"
     )
     for statement in S.block_cap_statements(spec, "__rec"):
         con.execute(statement)

@@ -65,12 +65,17 @@ class Coder:
         return out, codes // self.radix
 
 
-def tf_columns(spec: MatchSpec) -> list[str]:
-    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value."""
+def tf_columns(spec: MatchSpec, counted: dict[str, str] | None = None) -> list[str]:
+    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value. `counted`
+    maps features to a column already holding that count (see transforms.feature_lookups); the others
+    are counted by a window."""
     out = []
     for ci, comp in enumerate(spec.comparisons):
         if comp.term_frequency:
             f = S.q(comp.feature)
+            if counted and comp.feature in counted:
+                out.append(f"{S.q(counted[comp.feature])} AS __tf_{ci}")
+                continue
             out.append(
                 f"CASE WHEN {f} IS NOT NULL THEN (count(*) OVER (PARTITION BY {f}))::DOUBLE END AS __tf_{ci}"
             )

@@ -129,15 +129,20 @@ def _series_feature(name: str, feat, values: pl.Series) -> pl.Series | None:
     return None
 
 
+FREQ = "__freq"  # suffix of a feature's frequency column (see feature_lookups)
+
+
 def feature_lookups(
-    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str]
+    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str], counted: set[str] = frozenset()
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Features computed once per distinct input value.
 
     Returns (frame with the features that are cheap per row, e.g. of date columns; lookups): each lookup
     maps the distinct values (`__src`) of one input column to that column's features, to be joined back
     in DuckDB. Names, addresses and ID numbers repeat across forms, so this does a fraction of the
-    string work of a per-row transform."""
+    string work of a per-row transform. A feature named in `counted` that lands in a lookup also gets
+    `<feature>__freq`: how many records hold its (normalized) value, null when it is null; counted here
+    from the distinct values' counts, which is far cheaper than a window over all records."""
     by_column: dict[str, list[str]] = {}
     for name, feat in spec_features.items():
         if feat.column is not None:
@@ -157,7 +162,11 @@ def feature_lookups(
 
     def derive(column: str, names: list[str]) -> pl.DataFrame:
         dtype = frame.schema[column]
-        derived = frame.select(pl.col(column).unique().alias("__src"))
+        count = any(n in counted for n in names)
+        if count:
+            derived = frame.group_by(column).len(name="__n").rename({column: "__src"})
+        else:
+            derived = frame.select(pl.col(column).unique().alias("__src"))
         for n in names:
             feat = spec_features[n]
             if feat.transform == "id_number":
@@ -170,7 +179,10 @@ def feature_lookups(
                 derived = derived.with_columns(pinyin_series(derived[n]).alias(n))
             if n in need_pinyin:
                 derived = derived.with_columns(pinyin_series(derived[n]).alias(f"{n}__py"))
-        return derived
+            if n in counted:
+                freq = pl.when(pl.col(n).is_not_null()).then(pl.col("__n").sum().over(n))
+                derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
+        return derived.drop("__n") if count else derived
 
     # Columns are independent and polars releases the GIL: derive them side by side.
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(todo)))) as pool:
