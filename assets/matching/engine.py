@@ -83,6 +83,7 @@ class MatchEngine:
         self.env: dict[str, str] = dict(env or {})
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")  # no terminal output from a library
         self._tmp = tempfile.TemporaryDirectory(prefix="jianfu-match-")
         self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
         if threads:
