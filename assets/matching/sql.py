@@ -133,11 +133,14 @@ def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str
         f"FROM ({values}) v, (SELECT unnest(range(0, 64, {mw.step})) AS pos) w "
         f"WHERE w.pos < length({key}) AND (w.pos = 0 OR w.pos + {mw.width} - {mw.step} < length({key}))"
     )
-    if rule.max_block_size:
-        exploded = f"SELECT * FROM ({exploded}) x QUALIFY count(*) OVER (PARTITION BY __k) <= {rule.max_block_size}"
+    # Only masked keys that two values share can pair (nearly all are held by one value): the rest
+    # never enter the self-join, and the exploded values are computed once (a materialized CTE).
+    size = "count(*) OVER (PARTITION BY __k)"
+    cap = f" AND {size} <= {rule.max_block_size}" if rule.max_block_size else ""
+    shared = f"SELECT * FROM ({exploded}) x QUALIFY {size} >= 2{cap}"
     value_pairs = (
-        f"SELECT DISTINCT l.{key} AS __a, r.{key} AS __b FROM ({exploded}) l JOIN ({exploded}) r "
-        f"ON l.__k = r.__k AND l.{key} < r.{key}{extra}"
+        f"WITH __e AS MATERIALIZED ({shared}) SELECT DISTINCT l.{key} AS __a, r.{key} AS __b "
+        f"FROM __e l JOIN __e r ON l.__k = r.__k AND l.{key} < r.{key}{extra}"
     )
     return (
         f"SELECT least(l.__rid, r.__rid) AS rid_l, greatest(l.__rid, r.__rid) AS rid_r, {i} AS rule "
