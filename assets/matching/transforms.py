@@ -137,12 +137,19 @@ def distinct_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(the distinct values, per row the index of its value among them), so that work done once per
     distinct value is spread back to the rows by a gather instead of a join.
 
-    Rows are grouped by a 64-bit hash (a dense rank of the hashes: no string hash table), and the
-    grouping is then checked against the strings themselves; if two different values ever shared a
-    hash, the exact (slower) unique-and-join path is taken instead."""
+    Rows are grouped by a 64-bit hash (no string hash table), and the grouping is then checked against
+    the strings themselves; if two different values ever shared a hash, the exact (slower)
+    unique-and-join path is taken instead."""
     n = len(values)
-    codes = (values.hash(seed=0).rank("dense") - 1).cast(pl.UInt32)
-    k = int(codes.max()) + 1 if n else 0  # type: ignore[arg-type]
+    hashes = values.hash(seed=0)
+    uniq = hashes.unique()
+    if len(uniq) * 8 <= n:  # few distinct values (sex, a committee code): a join on the hash is cheaper
+        index = uniq.to_frame("h").with_row_index("i")
+        codes = hashes.to_frame("h").join(index, on="h", how="left", maintain_order="left")["i"]
+    else:  # many: a dense rank (one sort of integers) beats a hash table of them
+        codes = hashes.rank("dense") - 1
+    codes = codes.cast(pl.UInt32)
+    k = len(uniq)
     first = np.zeros(k, dtype=np.int64)
     first[codes.to_numpy()] = np.arange(n)  # any row of each group stands for it
     distinct = values.gather(first)

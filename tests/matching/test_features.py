@@ -19,11 +19,12 @@ def test_distinct_codes_map_every_row_to_its_value():
     assert codes[0] == codes[3] and codes[1] == codes[4] and codes[2] == codes[6]
 
 
-def test_distinct_codes_survive_a_hash_collision(monkeypatch):
+@pytest.mark.parametrize("repeat", [1, 20])  # many distinct values (rank path) / few (join path)
+def test_distinct_codes_survive_a_hash_collision(monkeypatch, repeat):
     # Planted defect: every value hashes alike, as if 64-bit hashes collided; the string check must catch
     # it and take the exact path.
     monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0: pl.Series([7] * len(self), dtype=pl.UInt64))
-    values = pl.Series(["x", "y", "x", None])
+    values = pl.Series(["x", "y", "x", None] * repeat)
     distinct, codes = distinct_codes(values)
     assert distinct.gather(codes).to_list() == values.to_list()
     assert codes[0] == codes[2] != codes[1]
