@@ -52,16 +52,24 @@ sys.exit(run_match(p.parse_args(sys.argv[1:])))
 
 def timed(cmd: list[str], log: Path) -> dict[str, float]:
     """Run `cmd` under /usr/bin/time -v; wall seconds and peak RSS (MB) of the child."""
+    load0 = os.getloadavg()[0]
+    # The data sets are synthetic or public: person ids may use the documented dev salt.
+    env = {**os.environ, "JIANFU_ENV": os.environ.get("JIANFU_ENV", "dev")}
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=fh, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *cmd], stdout=fh, stderr=subprocess.STDOUT, check=False, env=env
+        )
     wall = time.perf_counter() - t0
     text = log.read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}); see {log}:\n{text[-3000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(rss)}
+    # wall: elapsed time of the child; CPU: its user + system seconds (all threads), which on a shared
+    # machine is the steadier figure; load: the 1-minute load average before and after the run.
+    load = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(rss), "load": load}
 
 
 def timed_best(cmd: list[str], log: Path, repeat: int) -> dict[str, float]:
