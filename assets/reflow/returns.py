@@ -69,18 +69,20 @@ def _location(root: Path, path: Path) -> tuple[str, str | None, str | None, str 
     return rel.as_posix(), parts[0], committee.group(1) if committee else None, parts[1], parts[2]
 
 
-def _prefilled_rows(con: duckdb.DuckDBPyConnection, prefill_id: str) -> list[rc.PrefilledRow]:
+def _prefilled_rows_many(con: duckdb.DuckDBPyConnection, prefill_ids: list[str]) -> dict[str, list[rc.PrefilledRow]]:
+    """The prefilled rows of every prefill id asked for, in one query (one per returned file was the cost)."""
     frame = warehouse.read_frame(
         con,
-        "SELECT seq, person_id, field_order, field_label, value, prefilled, element_code FROM reflow.prefill_cells "
-        "WHERE prefill_id = ? ORDER BY seq, field_order",
-        [prefill_id],
+        "SELECT prefill_id, seq, person_id, field_order, field_label, value, prefilled, element_code "
+        "FROM reflow.prefill_cells WHERE prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
+        [sorted(set(prefill_ids))],
     )
-    rows: dict[int, rc.PrefilledRow] = {}
+    out: dict[str, dict[int, rc.PrefilledRow]] = {}
     for r in frame.iter_rows(named=True):
+        rows = out.setdefault(r["prefill_id"], {})
         row = rows.setdefault(r["seq"], rc.PrefilledRow(r["seq"], r["person_id"], {}))
         row.cells[r["field_order"]] = (r["field_label"], r["value"], bool(r["prefilled"]), r["element_code"])
-    return list(rows.values())
+    return {pid: list(rows.values()) for pid, rows in out.items()}
 
 
 def _empty_form_labels(con: duckdb.DuckDBPyConnection, form: str) -> list[rc.PrefilledRow]:
@@ -108,19 +110,25 @@ def reconcile_returns(
     known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
         if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
     files, rows, cells, plain = [], [], [], []
+    returned = []
     for path in discover_returns(root, districts):
-        rel, district, committee, form, period = _location(root, path)
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        base = {k: None for k in RETURN_SCHEMA} | {
-            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
-            "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
         sheet = None
         if path.suffix.lower() == ".xlsx":
             try:
                 sheet = read_returned(data)
             except Exception as exc:  # calamine raises several types for broken workbooks
-                log.warning("%s: not a readable workbook (%s); left to ingestion", rel, exc)
+                log.warning("%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc)
+        returned.append((path, data, sheet))
+    prefilled_by_id = _prefilled_rows_many(
+        con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
+    ) if known else {}  # fmt: skip
+    for path, data, sheet in returned:
+        rel, district, committee, form, period = _location(root, path)
+        digest = hashlib.sha256(data).hexdigest()
+        base = {k: None for k in RETURN_SCHEMA} | {
+            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
+            "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
         if sheet is None or sheet.prefill_id is None or sheet.prefill_id not in known:
             base["kind"] = (
                 "ordinary_delivery" if sheet is None or sheet.prefill_id is None else "unknown_prefill_id"
@@ -128,7 +136,7 @@ def reconcile_returns(
             plain.append((path, base))
             continue
         pid = sheet.prefill_id
-        prefilled = _prefilled_rows(con, pid) or _empty_form_labels(con, form or "")
+        prefilled = prefilled_by_id.get(pid) or _empty_form_labels(con, form or "")
         result = rc.reconcile(prefilled, sheet)
         keys = {"return_file": rel, "prefill_id": pid, "committee_code": committee, "form_code": form,
                 "period": period}  # fmt: skip
