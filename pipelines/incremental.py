@@ -139,7 +139,10 @@ def reflow_fingerprints(
         return {f"reflow:{d}": "inputs missing" for d in districts}
     shared = fp.digest(
         fp.code_fingerprint((*downstream_code(), *REFLOW_CODE)),
-        {t: fp.table_content(con, t) for t in ("catalog.forms", "catalog.form_fields", "core.divisions")},
+        {t: fp.table_content(con, t) for t in ("catalog.forms", "core.divisions")},
+        # the columns of catalog.form_fields reflow reads (a confidence that moved is no change)
+        con.execute("SELECT count(*), bit_xor(hash(form_code, field_order, field_label, field_type, element_code, "
+                    "status)) FROM catalog.form_fields").fetchall()[0],  # fmt: skip
         con.execute("SELECT list((form_code, p) ORDER BY form_code) FROM "
                     "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)").fetchall()[0][0],  # fmt: skip
     )

@@ -65,11 +65,18 @@ def global_digest(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> str
     ).fetchall()[0][0] if warehouse.table_exists(con, "raw.landing_files") else []  # fmt: skip
     return fp.digest(
         settings.model_dump_json(),
-        fp.table_content(con, "catalog.form_fields"),
-        fp.table_content(con, "catalog.data_elements"),
+        # only the columns the plan reads: a confidence that moves with tonight's value profiles is no change
+        _content(con, "SELECT form_code, field_order, field_label, element_code, status FROM catalog.form_fields"),
+        _content(con, "SELECT element_code, status, sharing, derivable_from FROM catalog.data_elements"),
         str(versions),
         fp.code_fingerprint(["assets/forms/plan.py", "assets/forms/plan_delta.py"]),
     )
+
+
+def _content(con: duckdb.DuckDBPyConnection, select: str) -> str:
+    """Order-independent digest of a query's rows."""
+    n, h = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM ({select}) t").fetchall()[0]
+    return f"{n}:{h}"
 
 
 def dirty_committees(con: duckdb.DuckDBPyConnection, current: pl.DataFrame) -> list[str]:
