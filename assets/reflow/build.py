@@ -51,7 +51,7 @@ v AS (
 )
 SELECT person_id, element_code, arg_max(d_value, period || form_code || d_source) AS d_value,
        arg_max(d_source, period || form_code || d_source) AS d_source
-FROM v WHERE d_value IS NOT NULL GROUP BY ALL
+FROM v WHERE d_value IS NOT NULL {persons} GROUP BY ALL
 """
 # values staff corrected or typed on returned files count as delivered on the next build
 _RETURNS_SQL = """
@@ -101,9 +101,12 @@ def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> 
             "SELECT person_id, person_name, id_number, sex, birth_date, phone, household_address, "
             "residence_address, committee_code FROM core.persons",
         ),  # fmt: skip
+        # only persons living in these districts can be on their rosters (check no_foreign_resident)
         "delivered": warehouse.read_frame(
-            con, _DELIVERED_SQL.format(returns=_RETURNS_SQL if has_returns else "")
-        ),
+            con, _DELIVERED_SQL.format(returns=_RETURNS_SQL if has_returns else "", persons="" if not districts else
+                                       f"AND person_id IN (SELECT person_id FROM core.persons WHERE left(committee_code, 6) "
+                                       f"IN ({','.join(repr(str(d)) for d in districts)}))")
+        ),  # fmt: skip
         "exits": warehouse.read_frame(
             con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"
         )
