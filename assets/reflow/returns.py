@@ -21,6 +21,7 @@ import polars as pl
 
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
+from assets.reflow import reuse
 from assets.reflow.targets import period_bounds
 from assets.reflow.workbook import read_returned
 
@@ -111,8 +112,12 @@ def reconcile_returns(
         if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
     files, rows, cells, plain = [], [], [], []
     returned = []
-    for path in discover_returns(root, districts):
-        data = path.read_bytes()
+    found = [(path, path.read_bytes()) for path in discover_returns(root, districts)]
+    # unchanged prefill returns reconciled on an earlier night: their rows are kept (assets/reflow/reuse.py)
+    kept = reuse.reusable(con, {_location(root, p)[0]: hashlib.sha256(d).hexdigest() for p, d in found})
+    for path, data in found:
+        if _location(root, path)[0] in kept:
+            continue
         sheet = None
         if path.suffix.lower() == ".xlsx":
             try:
@@ -163,6 +168,10 @@ def reconcile_returns(
         schema=RETURN_SCHEMA)  # fmt: skip
     out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
     out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
+    old_files, old_rows, old_cells = reuse.previous_rows(con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA))
+    out_files = pl.concat([out_files, old_files])
+    out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
+    log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     where = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
     dwhere = (
@@ -173,6 +182,7 @@ def reconcile_returns(
         "left(return_file, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
     )
     warehouse.replace_rows(con, RETURNS, out_files, where)
+    reuse.remember(con, out_files, fwhere)
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
