@@ -98,7 +98,8 @@ def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[s
 REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
 # What district d's prefilled forms and reconciled returns are computed from, as order-independent digests
 # attributed to d (left(committee_code, 6)). Each leg is one row per entity, tagged, so equal hashes of two
-# different legs never cancel in the XOR:
+# different legs never cancel in the XOR (the tag is hashed as text with the row's hash: DuckDB's
+# multi-argument hash combines linearly, so hash('B', h) XOR hash('C', h) would not depend on h at all):
 #  A  the persons living in d (their golden record);
 #  B  the records of d's committees (record id = file hash, so values are covered) with their person;
 #  C  the records, anywhere, of persons living in d (their delivered values are prefilled);
@@ -112,19 +113,19 @@ rec AS (SELECT left(r.committee_code, 6) AS d, pr.person_id,
         FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id)
         WHERE r.committee_code IS NOT NULL),
 legs AS (
-  SELECT d, hash('A', h) AS h FROM pers
-  UNION ALL SELECT d, hash('B', h) FROM rec
-  UNION ALL SELECT pers.d, hash('C', rec.h) FROM rec JOIN pers USING (person_id)
-  UNION ALL SELECT DISTINCT rec.d, hash('D', pers.person_id, pers.h) FROM rec JOIN pers USING (person_id)
+  SELECT d, hash('A' || h) AS h FROM pers
+  UNION ALL SELECT d, hash('B' || h) FROM rec
+  UNION ALL SELECT pers.d, hash('C' || rec.h) FROM rec JOIN pers USING (person_id)
+  UNION ALL SELECT DISTINCT rec.d, hash('D' || pers.h) FROM rec JOIN pers USING (person_id)
   {returns}
 )
 SELECT d, count(*), bit_xor(h) FROM legs WHERE d IS NOT NULL GROUP BY d
 """
 _RETURN_LEGS = """
-  UNION ALL SELECT pers.d, hash('E', c.return_file, c.row_number, c.element_code, c.returned_value, c.period,
-                                c.form_code) FROM reflow.return_cells c JOIN pers USING (person_id)
+  UNION ALL SELECT pers.d, hash('E' || hash(c.return_file, c.row_number, c.element_code, c.returned_value,
+                                c.period, c.form_code)) FROM reflow.return_cells c JOIN pers USING (person_id)
             WHERE c.outcome IN ('corrected', 'typed')
-  UNION ALL SELECT left(committee_code, 6), hash('F', person_id, committee_code, form_code, reason)
+  UNION ALL SELECT left(committee_code, 6), hash('F' || hash(person_id, committee_code, form_code, reason))
             FROM reflow.roster_exits
 """
 
