@@ -156,13 +156,15 @@ def run_all(
         plan.current["downstream"], *(plan.current[f"reflow:{d}"] for d in keys)
     )
     if reflow_changed:
-        for first, last in incremental_plan.contiguous_ranges(reflow_changed, keys):
-            run_stage(f"reflow ({len(reflow_changed)} of {len(keys)} districts)",
-                      REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
-                      {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-                      {"ops": {"reconciled_returns": {"config": {"simulate_returns": truth.exists()}}}})  # fmt: skip
-            done = keys[keys.index(first) : keys.index(last) + 1]
-            _record(warehouse, {f"reflow:{d}": plan.current[f"reflow:{d}"] for d in done}, plan)
+        # one run over the range that spans the changed districts; the assets build only those (config)
+        first, last = reflow_changed[0], reflow_changed[-1]
+        only = {"only_districts": reflow_changed}
+        run_stage(f"reflow ({len(reflow_changed)} of {len(keys)} districts)",
+                  REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
+                  {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+                  {"ops": {"prefilled_forms": {"config": only},
+                           "reconciled_returns": {"config": {"simulate_returns": truth.exists(), **only}}}})  # fmt: skip
+        _record(warehouse, {f"reflow:{d}": plan.current[f"reflow:{d}"] for d in reflow_changed}, plan)
     else:
         _skipped(instance, defs, REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow",
                  "no district's persons, records or returns changed")  # fmt: skip
