@@ -95,6 +95,7 @@ def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[s
     return fp.downstream_inputs(con, salt)
 
 
+PERSON_RUN_COLUMNS = {"run_id", "resolved_at"}  # core.persons columns that say when, not what
 REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
 # What district d's prefilled forms and reconciled returns are computed from, as order-independent digests
 # attributed to d (left(committee_code, 6)). Each leg is one row per entity, tagged, so equal hashes of two
@@ -107,7 +108,7 @@ REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
 #  E  values corrected or typed on returns for persons living in d (they count as delivered);
 #  F  staff removals (exits) of d's committees.
 _REFLOW_LEGS = """
-WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, hash(p) AS h FROM core.persons p),
+WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, hash({person_columns}) AS h FROM core.persons p),
 rec AS (SELECT left(r.committee_code, 6) AS d, pr.person_id,
                hash(r.record_id, r.committee_code, r.form_code, r.period, pr.person_id) AS h
         FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id)
@@ -148,7 +149,12 @@ def reflow_fingerprints(
                     "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)").fetchall()[0][0],  # fmt: skip
     )
     returns = _RETURN_LEGS if fp.tables_exist(con, ("reflow.return_cells", "reflow.roster_exits")) else ""
-    per = {str(d): f"{n}:{h}" for d, n, h in con.execute(_REFLOW_LEGS.format(returns=returns)).fetchall()}
+    # the golden record, not when it was last resolved (run_id / resolved_at change for every person each run)
+    columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'persons' "
+        "ORDER BY ordinal_position").fetchall() if c not in PERSON_RUN_COLUMNS]  # fmt: skip
+    sql = _REFLOW_LEGS.format(returns=returns, person_columns=", ".join(f'p."{c}"' for c in columns))
+    per = {str(d): f"{n}:{h}" for d, n, h in con.execute(sql).fetchall()}
     root = Path(returns_root).resolve() if returns_root else None
     return {
         f"reflow:{d}": fp.digest(shared, per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else "")

@@ -52,9 +52,10 @@ def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_
     con.execute("CREATE TABLE catalog.forms AS SELECT 'F1' AS form_code, 'monthly' AS frequency")
     con.execute("CREATE TABLE catalog.form_fields AS SELECT 'F1' AS form_code, 1 AS field_order, '姓名' AS field_label, "
                 "'text' AS field_type, 'person_name' AS element_code, 'mapped' AS status, 0.9 AS confidence")  # fmt: skip
-    con.execute("CREATE TABLE core.persons (person_id VARCHAR, person_name VARCHAR, committee_code VARCHAR)")
-    con.execute("INSERT INTO core.persons VALUES ('p1', '甲', '310101001001'), ('p2', '乙', '310104001001'), "
-                "('p3', '丙', '310105001001')")  # fmt: skip
+    con.execute("CREATE TABLE core.persons (person_id VARCHAR, person_name VARCHAR, committee_code VARCHAR, "
+                "run_id VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO core.persons VALUES ('p1', '甲', '310101001001', 'run1'), "
+                "('p2', '乙', '310104001001', 'run1'), ('p3', '丙', '310105001001', 'run1')")  # fmt: skip
     con.execute("CREATE TABLE core.person_records (record_id VARCHAR, person_id VARCHAR)")
     con.execute("INSERT INTO core.person_records VALUES ('r1', 'p1'), ('r2', 'p2'), ('r3', 'p3')")
     con.execute("CREATE TABLE staging.form_records (record_id VARCHAR, committee_code VARCHAR, form_code VARCHAR, "
@@ -68,6 +69,8 @@ def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_
 
     first = fps()
     assert fps() == first and len(set(first.values())) == 4  # stable, and one per district
+    con.execute("UPDATE core.persons SET run_id = 'run2'")  # planted: resolved again, same golden records
+    assert fps() == first
     # planted: 310101 re-delivers its record (new file bytes = new record id)
     con.execute("UPDATE staging.form_records SET record_id = 'r1b' WHERE record_id = 'r1'")
     con.execute("UPDATE core.person_records SET record_id = 'r1b' WHERE record_id = 'r1'")
