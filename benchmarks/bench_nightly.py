@@ -88,7 +88,9 @@ def workbooks(prefill: Path) -> dict[str, tuple[int, int]]:
     """Prefilled workbooks (reflow): relative path -> (size, mtime_ns)."""
     if not prefill.is_dir():
         return {}
-    return {str(p.relative_to(prefill)): (p.stat().st_size, p.stat().st_mtime_ns) for p in prefill.rglob("*.xlsx")}
+    return {
+        str(p.relative_to(prefill)): (p.stat().st_size, p.stat().st_mtime_ns) for p in prefill.rglob("*.xlsx")
+    }
 
 
 def kept_report(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], what: str,
@@ -97,7 +99,11 @@ def kept_report(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, 
     if district is None:
         kept = sum(1 for p, v in before.items() if after.get(p) == v)
         return f"{what} kept bytes and mtime: {kept:,} of {len(before):,}"
-    inside = [p for p in before if p.startswith(district) or Path(p).stem.startswith(district) or p.startswith("city")]
+    inside = [
+        p
+        for p in before
+        if p.startswith(district) or Path(p).stem.startswith(district) or p.startswith("city")
+    ]
     outside = [p for p in before if p not in inside]
     kept = sum(1 for p in outside if after.get(p) == before[p])
     rewritten = sum(1 for p in inside if after.get(p) != before[p])

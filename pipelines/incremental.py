@@ -136,17 +136,27 @@ def reflow_fingerprints(
 ) -> dict[str, str]:
     """`reflow:<d>` per district: only the districts whose own inputs changed rebuild their prefilled forms
     and reconcile their returns. Computed from the warehouse after the downstream stage (read only)."""
-    need = ("core.persons", "core.person_records", "staging.form_records", "catalog.forms", "catalog.form_fields")
+    need = (
+        "core.persons",
+        "core.person_records",
+        "staging.form_records",
+        "catalog.forms",
+        "catalog.form_fields",
+    )
     if not fp.tables_exist(con, need):
         return {f"reflow:{d}": "inputs missing" for d in districts}
     shared = fp.digest(
         fp.code_fingerprint((*downstream_code(), *REFLOW_CODE)),
         {t: fp.table_content(con, t) for t in ("catalog.forms", "core.divisions")},
         # the columns of catalog.form_fields reflow reads (a confidence that moved is no change)
-        con.execute("SELECT count(*), bit_xor(hash(form_code, field_order, field_label, field_type, element_code, "
-                    "status)) FROM catalog.form_fields").fetchall()[0],  # fmt: skip
-        con.execute("SELECT list((form_code, p) ORDER BY form_code) FROM "
-                    "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)").fetchall()[0][0],  # fmt: skip
+        con.execute(
+            "SELECT count(*), bit_xor(hash(form_code, field_order, field_label, field_type, element_code, "
+            "status)) FROM catalog.form_fields"
+        ).fetchall()[0],  # fmt: skip
+        con.execute(
+            "SELECT list((form_code, p) ORDER BY form_code) FROM "
+            "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)"
+        ).fetchall()[0][0],  # fmt: skip
     )
     returns = _RETURN_LEGS if fp.tables_exist(con, ("reflow.return_cells", "reflow.roster_exits")) else ""
     # the golden record, not when it was last resolved (run_id / resolved_at change for every person each run)

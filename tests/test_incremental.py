@@ -45,7 +45,9 @@ def test_district_registry_changes_only_for_the_district_whose_files_changed() -
     assert fp.district_registry(con)["310104"] != after["310104"]
 
 
-def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_changed(tmp_path: Path) -> None:
+def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_changed(
+    tmp_path: Path,
+) -> None:
     con = duckdb.connect()
     for schema in ("core", "staging", "catalog"):
         con.execute(f"CREATE SCHEMA {schema}")
@@ -177,7 +179,11 @@ def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_di
     learning = runner.run_all(warehouse, landing)
     assert not any(k.startswith("ingestion") for k in learning) and "reference + catalog" not in learning
     second = runner.run_all(warehouse, landing)
-    assert set(second) == {"fingerprints (landing)", "fingerprints (warehouse)", "fingerprints (reflow)"}  # nothing else ran
+    assert set(second) == {
+        "fingerprints (landing)",
+        "fingerprints (warehouse)",
+        "fingerprints (reflow)",
+    }  # nothing else ran
 
     district = sorted(p.name for p in landing.iterdir() if p.name.isdigit())[0]
     csv = sorted((landing / district).rglob("*.csv"))[0]

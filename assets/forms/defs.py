@@ -154,11 +154,13 @@ def prefill_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             metadata={
                 **table_metadata(con, "marts.prefill_plan"),
                 "by_reason": dg.MetadataValue.json(reasons),
-                "update": dg.MetadataValue.text(f"{update.mode}{' (' + update.reason + ')' if update.reason else ''}"),
+                "update": dg.MetadataValue.text(
+                    f"{update.mode}{' (' + update.reason + ')' if update.reason else ''}"
+                ),
                 "committees_recomputed": dg.MetadataValue.int(update.recomputed),
                 "committees": dg.MetadataValue.int(update.committees),
                 **_settings_fingerprint(),
-            }
+            },
         )
 
 

@@ -285,7 +285,9 @@ def prefill_plan(
     return plan_for(con, settings, fields, records.with_columns(pl.lit(True).alias("in_scope")))
 
 
-def keyed_records(con: duckdb.DuckDBPyConnection, settings: PlanSettings, fields: pl.DataFrame) -> pl.DataFrame:
+def keyed_records(
+    con: duckdb.DuckDBPyConnection, settings: PlanSettings, fields: pl.DataFrame
+) -> pl.DataFrame:
     """Staged records of a committee with their person key (see `person_keys`)."""
     records = warehouse.read_frame(
         con,

@@ -66,7 +66,9 @@ def global_digest(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> str
     return fp.digest(
         settings.model_dump_json(),
         # only the columns the plan reads: a confidence that moves with tonight's value profiles is no change
-        _content(con, "SELECT form_code, field_order, field_label, element_code, status FROM catalog.form_fields"),
+        _content(
+            con, "SELECT form_code, field_order, field_label, element_code, status FROM catalog.form_fields"
+        ),
         _content(con, "SELECT element_code, status, sharing, derivable_from FROM catalog.data_elements"),
         str(versions),
         fp.code_fingerprint(["assets/forms/plan.py", "assets/forms/plan_delta.py"]),

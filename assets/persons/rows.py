@@ -139,7 +139,9 @@ def update_person_rows(con: duckdb.DuckDBPyConnection) -> tuple[str, int, int]:
         con.execute(f"INSERT INTO {PERSON_ROWS} ({cols}) SELECT {cols} FROM ({_select(con, '_pr_new')})")
         added = con.execute("SELECT count(*) FROM _pr_new").fetchall()[0][0]
         if evidence:
-            extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(PERSON_ROW_COLUMNS)
+            extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(
+                PERSON_ROW_COLUMNS
+            )
             arrow = extra.to_arrow()  # noqa: F841  (referenced by name in the SQL below)
             con.execute(f"INSERT INTO {PERSON_ROWS} BY NAME SELECT * FROM arrow")
             added += extra.height

@@ -103,9 +103,14 @@ def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> 
         ),  # fmt: skip
         # only persons living in these districts can be on their rosters (check no_foreign_resident)
         "delivered": warehouse.read_frame(
-            con, _DELIVERED_SQL.format(returns=_RETURNS_SQL if has_returns else "", persons="" if not districts else
-                                       f"AND person_id IN (SELECT person_id FROM core.persons WHERE left(committee_code, 6) "
-                                       f"IN ({','.join(repr(str(d)) for d in districts)}))")
+            con,
+            _DELIVERED_SQL.format(
+                returns=_RETURNS_SQL if has_returns else "",
+                persons=""
+                if not districts
+                else f"AND person_id IN (SELECT person_id FROM core.persons WHERE left(committee_code, 6) "
+                f"IN ({','.join(repr(str(d)) for d in districts)}))",
+            ),
         ),  # fmt: skip
         "exits": warehouse.read_frame(
             con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"

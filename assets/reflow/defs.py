@@ -61,7 +61,9 @@ def _districts(context: dg.AssetExecutionContext, config: ReflowConfig) -> list[
     chosen = [k for k in keys if k in set(config.only_districts)]
     if not chosen:  # never build "all" by accident: an empty district list means every district downstream
         raise dg.Failure(f"only_districts {config.only_districts} names none of this run's partitions {keys}")
-    context.log.info(f"districts rebuilt: {chosen}; unchanged, left as they are: {sorted(set(keys) - set(chosen))}")
+    context.log.info(
+        f"districts rebuilt: {chosen}; unchanged, left as they are: {sorted(set(keys) - set(chosen))}"
+    )
     return chosen
 
 

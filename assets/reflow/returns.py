@@ -70,7 +70,9 @@ def _location(root: Path, path: Path) -> tuple[str, str | None, str | None, str 
     return rel.as_posix(), parts[0], committee.group(1) if committee else None, parts[1], parts[2]
 
 
-def _prefilled_rows_many(con: duckdb.DuckDBPyConnection, prefill_ids: list[str]) -> dict[str, list[rc.PrefilledRow]]:
+def _prefilled_rows_many(
+    con: duckdb.DuckDBPyConnection, prefill_ids: list[str]
+) -> dict[str, list[rc.PrefilledRow]]:
     """The prefilled rows of every prefill id asked for, in one query (one per returned file was the cost)."""
     frame = warehouse.read_frame(
         con,
@@ -123,7 +125,9 @@ def reconcile_returns(
             try:
                 sheet = read_returned(data)
             except Exception as exc:  # calamine raises several types for broken workbooks
-                log.warning("%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc)
+                log.warning(
+                    "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc
+                )
         returned.append((path, data, sheet))
     prefilled_by_id = _prefilled_rows_many(
         con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
@@ -168,7 +172,9 @@ def reconcile_returns(
         schema=RETURN_SCHEMA)  # fmt: skip
     out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
     out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
-    old_files, old_rows, old_cells = reuse.previous_rows(con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA))
+    old_files, old_rows, old_cells = reuse.previous_rows(
+        con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
+    )
     out_files = pl.concat([out_files, old_files])
     out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
     log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))

@@ -102,7 +102,9 @@ def test_update_builds_only_new_rows_and_equals_a_rebuild(tmp_path):
         # planted: r2's file is superseded by a re-delivery (r2 gone, r4 with the same values added)
         con.execute("UPDATE staging.form_records SET record_id = 'r4' WHERE record_id = 'r2'")
         con.execute("UPDATE staging.form_values SET record_id = 'r4' WHERE record_id = 'r2'")
-        con.execute(f"UPDATE {PERSON_ROWS} SET phone = 'kept' WHERE record_id = 'r1'")  # marks an untouched row
+        con.execute(
+            f"UPDATE {PERSON_ROWS} SET phone = 'kept' WHERE record_id = 'r1'"
+        )  # marks an untouched row
         assert update_person_rows(con) == ("partial", 1, 1)
         updated = warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS} ORDER BY record_id")
         assert updated.filter(pl.col("record_id") == "r1")["phone"].to_list() == ["kept"]  # not rebuilt
