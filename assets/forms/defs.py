@@ -150,16 +150,23 @@ def prefill_plan(
     with warehouse.connect() as con:
         if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
-        frame = pipeline.build_prefill_plan(con)
-        wh.replace_table(con, "marts.prefill_plan", frame)
+        # only the committees whose records or persons changed (assets/forms/plan_delta.py)
+        update = pipeline.update_prefill_plan(con)
         gate.record()
-        reasons = {r["reason"]: r["count"] for r in frame["reason"].value_counts().to_dicts()}
+        reasons = dict(con.execute("SELECT reason, count(*) FROM marts.prefill_plan GROUP BY 1").fetchall())
+        context.log.info(f"prefill plan: {update}")
         return dg.MaterializeResult(
+            data_version=gate.version,
             metadata={
                 **table_metadata(con, "marts.prefill_plan"),
                 "by_reason": dg.MetadataValue.json(reasons),
+                "update": dg.MetadataValue.text(
+                    f"{update.mode}{' (' + update.reason + ')' if update.reason else ''}"
+                ),
+                "committees_recomputed": dg.MetadataValue.int(update.recomputed),
+                "committees": dg.MetadataValue.int(update.committees),
                 **_settings_fingerprint(),
-            }
+            },
         )
 
 

@@ -51,7 +51,8 @@ def person_rows(
     with warehouse.connect() as con:
         if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
-        rows.write_person_rows(con)
+        mode, added, deleted = rows.update_person_rows(con)  # only rows of new or removed records
+        context.log.info(f"person rows: {mode} update, {added} rows added, {deleted} deleted")
         gate.record()
         fill = read_frame(
             con,
@@ -62,6 +63,7 @@ def person_rows(
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(con, rows.PERSON_ROWS),
+                "update": dg.MetadataValue.text(f"{mode}: {added} rows added, {deleted} deleted"),
                 "fill_rates": dg.MetadataValue.md(markdown_preview(fill)),
             }
         )
