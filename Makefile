@@ -30,8 +30,8 @@ setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependen
 run: setup  ## run the main job end to end on the bundled sample and print a summary
 	$(BIN)/jianfu run
 
-test: setup  ## run the test suite
-	$(BIN)/pytest
+test: setup  ## run the test suite on every core (pytest-xdist; shared warehouses stay on one worker, see tests/conftest.py)
+	$(BIN)/pytest -n auto --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth
