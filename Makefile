@@ -30,8 +30,8 @@ setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependen
 run: setup  ## run the main job end to end on the bundled sample and print a summary
 	$(BIN)/jianfu run
 
-test: setup  ## run the test suite
-	$(BIN)/pytest
+test: setup  ## run the test suite on every core (pytest-xdist; shared warehouses stay on one worker, see tests/conftest.py)
+	$(BIN)/pytest -n auto --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth
@@ -45,4 +45,4 @@ sample: setup  ## regenerate the bundled sample landing zone (deterministic)
 	$(BIN)/jianfu generate --preset default --out data/sample
 
 clean:
-	rm -rf $(VENV) warehouse/*.duckdb warehouse/published .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs
+	rm -rf $(VENV) warehouse/*.duckdb warehouse/staging warehouse/published .dagster_home/storage .dagster_home/history .dagster_home/schedules .dagster_home/logs

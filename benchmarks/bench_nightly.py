@@ -3,16 +3,20 @@
     .venv/bin/python benchmarks/bench_nightly.py [--preset bench] [--districts N] [--committees-per-district N]
         [--residents-per-committee N] [--out DIR] [--district CODE] [--month 2026-10]
 
-Generates the landing zone (unless it exists under --out), then runs `jianfu run` three times, each as a
+Generates the landing zone (unless it exists under --out), then runs `jianfu run` four times, each as a
 child process under `/usr/bin/time -v`, on a fresh warehouse and Dagster instance:
 1. full rebuild (empty warehouse);
-2. a night where nothing changed;
-3. a night where one district re-delivers one month of its forms: every CSV of that district and month is
+2. the night after: the landing zone is unchanged, but the first night's prefilled forms were returned
+   (simulated on a generated landing zone) and their corrections are new evidence for the person layer;
+3. a night where nothing changed at all;
+4. a night where one district re-delivers one month of its forms: every CSV of that district and month is
    delivered again with new bytes (one trailing line break added, as a re-export does), so its content hash
    changes and it must be read again; .xlsx files of that month are left as they were.
 For each it prints per-stage wall time and the peak RSS reached by then (from the runner's progress lines),
-the child's wall time and peak RSS, rows and files in the warehouse, files read by that run, products,
-and whether products of untouched jurisdictions kept their bytes and mtimes. Figures, not assertions.
+the child's wall time, CPU and peak RSS, the load average, rows and files in the warehouse, files read by
+that run, products and prefilled workbooks, and whether products and workbooks of untouched jurisdictions
+kept their bytes and mtimes; at the end, each figure of issue 12's Goal beside its target. Figures, not
+assertions.
 """
 
 from __future__ import annotations
@@ -80,6 +84,33 @@ def products(published: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(base)): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
 
 
+def workbooks(prefill: Path) -> dict[str, tuple[int, int]]:
+    """Prefilled workbooks (reflow): relative path -> (size, mtime_ns)."""
+    if not prefill.is_dir():
+        return {}
+    return {
+        str(p.relative_to(prefill)): (p.stat().st_size, p.stat().st_mtime_ns) for p in prefill.rglob("*.xlsx")
+    }
+
+
+def kept_report(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], what: str,
+                district: str | None = None) -> str:  # fmt: skip
+    """How many files kept bytes and mtime; with `district`, split into outside / inside that district."""
+    if district is None:
+        kept = sum(1 for p, v in before.items() if after.get(p) == v)
+        return f"{what} kept bytes and mtime: {kept:,} of {len(before):,}"
+    inside = [
+        p
+        for p in before
+        if p.startswith(district) or Path(p).stem.startswith(district) or p.startswith("city")
+    ]
+    outside = [p for p in before if p not in inside]
+    kept = sum(1 for p in outside if after.get(p) == before[p])
+    rewritten = sum(1 for p in inside if after.get(p) != before[p])
+    return (f"{what} of untouched jurisdictions: {kept:,} of {len(outside):,} kept bytes and mtime; "
+            f"of {district} (and the city): {rewritten:,} of {len(inside):,} rewritten")  # fmt: skip
+
+
 def warehouse_figures(warehouse: Path, since: float) -> dict[str, int]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -91,6 +122,7 @@ def warehouse_figures(warehouse: Path, since: float) -> dict[str, int]:
             ),
             "rows_read": q("SELECT coalesce(sum(rows_read), 0) FROM raw.landing_files"),
             "staged_rows": q("SELECT count(*) FROM staging.form_records"),
+            "staged_values": q("SELECT count(*) FROM staging.form_values"),
             "persons": q("SELECT count(*) FROM core.persons"),
         }
     finally:
@@ -125,18 +157,6 @@ def redeliver(landing: Path, district: str, month: str) -> int:
         path.write_bytes(data + (b"\r\n" if data.endswith(b"\r\n") else b"\n"))
         n += 1
     return n
-
-
-def untouched_report(
-    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], district: str
-) -> str:
-    """Products outside the re-delivered district (and not the city's): kept bytes and mtime?"""
-    outside = [p for p in before if not p.startswith("city") and not Path(p).stem.startswith(district)]
-    kept = sum(1 for p in outside if after.get(p) == before[p])
-    inside = [p for p in before if p not in outside]
-    rewritten_inside = sum(1 for p in inside if after.get(p) != before[p])
-    return (f"untouched jurisdictions: {kept} of {len(outside)} products kept bytes and mtime; "
-            f"touched district + city: {rewritten_inside} of {len(inside)} rewritten")  # fmt: skip
 
 
 def report(
@@ -193,26 +213,42 @@ def main() -> None:
     published = warehouse.parent / "published"
     run = [*JIANFU, "run", "--landing", str(landing), "--warehouse", str(warehouse)]
 
+    prefill = warehouse.parent / "prefill"
     seen: set[str] = set()
-    for name in ("full rebuild", "no-change night"):
-        since = time.time()
-        before = products(published)
-        result = timed(run, env, out / f"{name.replace(' ', '_')}.log")
-        after = products(published)
-        kept = sum(1 for p, v in before.items() if after.get(p) == v)
-        extra = f"products kept bytes and mtime: {kept} of {len(before)}" if before else ""
-        report(name, result, warehouse_figures(warehouse, since), len(after), extra)
-        print("   slowest steps: " + step_times(home, seen))
+    results: dict[str, dict[str, object]] = {}
 
+    def night(name: str, log: str, district: str | None = None, note: str = "") -> None:
+        since = time.time()
+        before, wb_before = products(published), workbooks(prefill)
+        result = timed(run, env, out / log)
+        after, wb_after = products(published), workbooks(prefill)
+        extra = [note] if note else []
+        if before:
+            extra.append(kept_report(before, after, "products", district))
+        if wb_before:
+            extra.append(kept_report(wb_before, wb_after, "prefilled workbooks", district))
+        extra.append(f"prefilled workbooks {len(wb_after):,}")
+        report(name, result, warehouse_figures(warehouse, since), len(after), "\n   ".join(extra))
+        print("   slowest steps: " + step_times(home, seen))
+        results[name] = result
+
+    night("full rebuild", "full_rebuild.log")
+    night("night after (learns from the returned prefilled forms)", "learning_night.log")
+    night("no-change night", "no-change_night.log")
     district = args.district or sorted(p.name for p in landing.iterdir() if p.name.isdigit())[0]
     n = redeliver(landing, district, args.month)
-    since = time.time()
-    before = products(published)
-    result = timed(run, env, out / "one_district_night.log")
-    after = products(published)
-    report(f"one-district night ({district} re-delivers {n} CSV files of {args.month})", result,
-           warehouse_figures(warehouse, since), len(after), untouched_report(before, after, district))  # fmt: skip
-    print("   slowest steps: " + step_times(home, seen))
+    night(f"one-district night ({district} re-delivers {n} CSV files of {args.month})", "one_district_night.log",
+          district)  # fmt: skip
+
+    print(f"\nGoal (issue 12) at {label}, figures above:")
+    goals = [("full rebuild", "full rebuild", 180), ("nothing changed", "no-change night", 15),
+             ("one district re-delivers", next(k for k in results if k.startswith("one-district")), 60)]  # fmt: skip
+    for what, key, limit in goals:
+        r = results[key]
+        (l1, _, _), (l2, _, _) = r["load"]  # type: ignore[misc]
+        verdict = "within" if r["wall"] <= limit else "over"  # type: ignore[operator]
+        print(f"   {what:<26} {r['wall']:>8.1f}s wall (target ≤ {limit}s at bench scale: {verdict}), CPU "
+              f"{r['cpu']:.1f}s, peak RSS {r['rss_mb']:,.0f} MB (target ≤ 8,192 MB), load {l1:.1f}→{l2:.1f}")  # fmt: skip
     print(f"\nlogs under {out}; machine: {os.cpu_count()} cores, shared")
 
 

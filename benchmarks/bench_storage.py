@@ -1,6 +1,12 @@
 """Storage that several writers share: one DuckDB file vs Parquet per partition vs Delta Lake.
 
     .venv/bin/python benchmarks/bench_storage.py [--writers 4 16] [--rows 100000] [--commits 3]
+    .venv/bin/python benchmarks/bench_storage.py --ingest [LANDING] [--districts 8] [--processes 2]
+
+`--ingest` measures the built store (assets/ingest/parquet_store.py) instead: the first N districts of a landing
+zone (default: the bundled sample) ingested one after another in one process, then by P processes at once,
+each into a fresh store; it prints both wall times, the views refresh, a read back through DuckDB, and whether
+the two stores hold the same rows.
 
 N writer processes start together; each owns one partition (a district) and replaces it `--commits` times
 with `--rows` rows shaped like staging.form_values. Per layout it prints failures, commit latency (median
@@ -143,13 +149,92 @@ def read_speed(layout: str, root: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
+def _ingest_worker(args: tuple[str, str, str]) -> float:
+    """One district into the store, in a process of its own (what a district step does, minus Dagster)."""
+    from assets.ingest import pipeline
+    from assets.ingest.catalog import load_catalog
+    from assets.ingest.parquet_store import DistrictStore
+    from assets.reference.divisions import load_divisions
+
+    landing, store, district = args
+    t0 = time.perf_counter()
+    ctx = pipeline.IngestContext.build(load_catalog(Path(landing)), load_divisions())
+    pipeline.ingest_district_to_store(DistrictStore(store), Path(landing), district, ctx, f"bench-{district}")
+    return time.perf_counter() - t0
+
+
+def ingest_mode(landing: Path, n: int, processes: int) -> None:
+    """Serial vs `processes` district writers on the built store, and the same rows either way."""
+    from assets.ingest import store_views
+    from assets.ingest.parquet_store import TABLES, DistrictStore
+
+    districts = sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name.isdigit())[:n]
+    files = sum(1 for d in districts for p in (landing / d).rglob("*") if p.is_file())
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {len(districts)} districts, "
+          f"{files:,} files of {landing}")  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="bench-storage-ingest-"))
+    try:
+        walls = {}
+        for label, workers in (("serial", 1), (f"{processes} processes", processes)):
+            store = root / label.replace(" ", "-") / "staging" / "ingest"
+            jobs = [(str(landing), str(store), d) for d in districts]
+            t0 = time.perf_counter()
+            if workers == 1:
+                for job in jobs:
+                    _ingest_worker(job)
+            else:
+                with mp.get_context("spawn").Pool(workers) as pool:
+                    pool.map(_ingest_worker, jobs, chunksize=1)
+            walls[label] = time.perf_counter() - t0
+            con = duckdb.connect(str(store.parent.parent / "jianfu.duckdb"))
+            t1 = time.perf_counter()
+            store_views.refresh_views(con, DistrictStore(store))
+            refresh = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            values = con.execute("SELECT count(*) FROM staging.form_values").fetchall()[0][0]
+            con.execute(
+                "SELECT district_code, form_code, count(*) FROM staging.form_values GROUP BY ALL"
+            ).fetchall()
+            read = time.perf_counter() - t1
+            con.close()
+            print(f"{label:<14} ingest wall {walls[label]:6.1f}s  views refresh {refresh:5.2f}s  "
+                  f"read back {read:5.2f}s ({values:,} form values)", flush=True)  # fmt: skip
+        con = duckdb.connect()
+        con.execute(f"ATTACH '{root / 'serial' / 'jianfu.duckdb'}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{root / f'{processes}-processes' / 'jianfu.duckdb'}' AS b (READ_ONLY)")
+        differ = 0
+        for table, columns in TABLES.items():
+            cols = ", ".join(c for c, _ in columns if c not in ("run_id", "ingested_at"))
+            for x, y in (("a", "b"), ("b", "a")):
+                differ += con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM {x}.{table} EXCEPT ALL "
+                                      f"SELECT {cols} FROM {y}.{table})").fetchall()[0][0]  # fmt: skip
+        con.close()
+        serial, parallel = walls["serial"], walls[f"{processes} processes"]
+        print(
+            f"serial {serial:.1f}s vs {processes} processes {parallel:.1f}s: ×{serial / parallel:.2f}; "
+            f"rows differing between the two stores: {differ}; load average {os.getloadavg()[0]:.1f} at the end"
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--ingest",
+        nargs="?",
+        const=str(Path(__file__).resolve().parents[1] / "data" / "sample" / "landing"),
+        help="measure the built store on this landing zone (default: the sample)",
+    )
+    parser.add_argument("--districts", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--writers", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--commits", type=int, default=3)
     parser.add_argument("--layouts", nargs="+", default=["duckdb-file", "parquet-rename", "delta-overwrite"])
     args = parser.parse_args()
+    if args.ingest:
+        return ingest_mode(Path(args.ingest), args.districts, args.processes)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.rows:,} rows per commit, "
           f"{args.commits} commits per writer")  # fmt: skip
     print(f"{'layout':<16} {'writers':>7} {'ok':>4} {'failed':>6} {'median s':>9} {'max s':>7} {'wall s':>7} "

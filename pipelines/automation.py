@@ -27,6 +27,9 @@ ingest_job = dg.define_asset_job(
     selection=INGEST_SELECTION,
     partitions_def=district_partitions,
     description="Mirror one district's landing folder into the staged, quarantine and raw tables.",
+    # Each district writes its own Parquet folder (docs/storage.md): runs of several districts go in parallel;
+    # only the views step takes pool `warehouse`.
+    executor_def=dg.multiprocess_executor,
 )
 catalog_job = dg.define_asset_job(
     "load_catalog",

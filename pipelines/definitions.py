@@ -1,43 +1,41 @@
-"""The jianfu code location: every domain's assets and checks, the jobs, schedule and sensors."""
+"""The jianfu code location, as `create-dagster` lays out a `dg` project.
+
+`dg.load_from_defs_folder` loads the defs folder, pipelines/defs/: one module per domain (each hands over the
+`Definitions` of its assets/<domain>/defs.py), the shared resources and the cross-domain automation. This
+module only adds what applies to all of them: code versions, landing dependencies and automation conditions
+(pipelines/versions.py), and the in-process executor. Nothing is read from data files or the environment on
+import: `defs` is built when a Dagster tool loads the code location, and the resources resolve their
+`dg.EnvVar`s when a run starts.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
-from assets.common.resources import (
-    LandingResource,
-    ReflowFoldersResource,
-    RunEnvironmentResource,
-    WarehouseResource,
-)
-from assets.forms import defs as forms_defs
-from assets.ingest import defs as ingest_defs
-from assets.persons import defs as persons_defs
-from assets.publish import defs as publish_defs
-from assets.reference import defs as reference_defs
-from assets.reflow import defs as reflow_defs  # reflow (issue 13)
-from pipelines.automation import catalog_job, ingest_job, landing_sensor, nightly_ingest_schedule, refresh_job
-from pipelines.versions import landing_catalog, landing_districts, nightly_automation, versioned
-
-DOMAINS = [reference_defs, ingest_defs, forms_defs, persons_defs, publish_defs, reflow_defs]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-defs = dg.Definitions(
-    # Steps run one after another in the run's own process: every step reads or writes one DuckDB file, so
-    # parallel step processes would only queue on its lock (and pay ~2 s of imports each).
-    executor=dg.in_process_executor,
-    # code versions, landing observations and automation conditions: pipelines/versions.py
-    assets=[landing_districts, landing_catalog, *versioned(a for d in DOMAINS for a in d.ASSETS)],
-    asset_checks=[c for d in DOMAINS for c in d.CHECKS],
-    jobs=[ingest_job, catalog_job, refresh_job, *reflow_defs.JOBS],  # reflow (issue 13): its jobs
-    schedules=[nightly_ingest_schedule, *reflow_defs.SCHEDULES],  # reflow: monthly prefill on the 1st
-    sensors=[landing_sensor, nightly_automation],
-    resources={
-        "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
-        "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),
-        # optional JIANFU_PREFILL_DIR / JIANFU_RETURNS, read at run time (see the resource)
-        "reflow_folders": ReflowFoldersResource(),
-        "run_env": RunEnvironmentResource(),  # the person-id salt and JIANFU_ENV, read at run time
-        **publish_defs.RESOURCES,
-    },
-)
+def build_defs() -> dg.Definitions:
+    """The whole code location (the runner and the tests call this; Dagster tools load `defs`)."""
+    from pipelines.versions import versioned
+
+    loaded = dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
+    return dg.Definitions(
+        # Steps run one after another in the run's own process: every step reads or writes one DuckDB file,
+        # so parallel step processes would only queue on its lock (and pay ~2 s of imports each).
+        executor=dg.in_process_executor,
+        assets=versioned(loaded.assets or []),  # observable landing assets pass through unchanged
+        asset_checks=loaded.asset_checks,
+        jobs=loaded.jobs,
+        schedules=loaded.schedules,
+        sensors=loaded.sensors,
+        resources=loaded.resources,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dg check defs`, `dg dev` and `dagster dev -m pipelines.definitions` load."""
+    return build_defs()

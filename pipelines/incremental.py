@@ -8,7 +8,9 @@ Stages and what their fingerprint covers (see assets/common/fingerprint.py for h
 | `ingest:<d>`     | landing <d>/ folder (stat), catalog fingerprint, ingestion code          |
 | `downstream`     | ingested data per district (registry), catalog and divisions content, code |
 |                  | and schemas of every downstream domain, the person-id salt (keyed digest) |
-| `publish`        | the downstream fingerprint, publishing code, policy, mask and product keys |
+| `reflow:<d>`     | district d's share of the persons and records (below), the catalog, the latest |
+|                  | period per form, d's returned-files folder, reflow code, targets and policy |
+| `publish`        | the reflow fingerprints, publishing code, policy, mask and product keys |
 
 A stage runs when its fingerprint differs from the recorded one, when its output tables are missing, or on
 a full refresh. No dagster import.
@@ -91,6 +93,83 @@ def district_fingerprints(landing: Path, districts: Iterable[str], catalog: str)
 def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[str, dict[str, object]]:
     """The forms/persons layer's inputs: what is ingested (per district), the catalog, code, the salt."""
     return fp.downstream_inputs(con, salt)
+
+
+PERSON_RUN_COLUMNS = {"run_id", "resolved_at"}  # core.persons columns that say when, not what
+REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
+# What district d's prefilled forms and reconciled returns are computed from, as order-independent digests
+# attributed to d (left(committee_code, 6)). Each leg is one row per entity, tagged, so equal hashes of two
+# different legs never cancel in the XOR (the tag is hashed as text with the row's hash: DuckDB's
+# multi-argument hash combines linearly, so hash('B', h) XOR hash('C', h) would not depend on h at all):
+#  A  the persons living in d (their golden record);
+#  B  the records of d's committees (record id = file hash, so values are covered) with their person;
+#  C  the records, anywhere, of persons living in d (their delivered values are prefilled);
+#  D  the persons on d's records, wherever they live now (moved out: dropped from d's rosters);
+#  E  values corrected or typed on returns for persons living in d (they count as delivered);
+#  F  staff removals (exits) of d's committees.
+_REFLOW_LEGS = """
+WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, hash({person_columns}) AS h FROM core.persons p),
+rec AS (SELECT left(r.committee_code, 6) AS d, pr.person_id,
+               hash(r.record_id, r.committee_code, r.form_code, r.period, pr.person_id) AS h
+        FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id)
+        WHERE r.committee_code IS NOT NULL),
+legs AS (
+  SELECT d, hash('A' || h) AS h FROM pers
+  UNION ALL SELECT d, hash('B' || h) FROM rec
+  UNION ALL SELECT pers.d, hash('C' || rec.h) FROM rec JOIN pers USING (person_id)
+  UNION ALL SELECT DISTINCT rec.d, hash('D' || pers.h) FROM rec JOIN pers USING (person_id)
+  {returns}
+)
+SELECT d, count(*), bit_xor(h) FROM legs WHERE d IS NOT NULL GROUP BY d
+"""
+_RETURN_LEGS = """
+  UNION ALL SELECT pers.d, hash('E' || hash(c.return_file, c.row_number, c.element_code, c.returned_value,
+                                c.period, c.form_code)) FROM reflow.return_cells c JOIN pers USING (person_id)
+            WHERE c.outcome IN ('corrected', 'typed')
+  UNION ALL SELECT left(committee_code, 6), hash('F' || hash(person_id, committee_code, form_code, reason))
+            FROM reflow.roster_exits
+"""
+
+
+def reflow_fingerprints(
+    con: duckdb.DuckDBPyConnection, districts: Iterable[str], returns_root: Path | None
+) -> dict[str, str]:
+    """`reflow:<d>` per district: only the districts whose own inputs changed rebuild their prefilled forms
+    and reconcile their returns. Computed from the warehouse after the downstream stage (read only)."""
+    need = (
+        "core.persons",
+        "core.person_records",
+        "staging.form_records",
+        "catalog.forms",
+        "catalog.form_fields",
+    )
+    if not fp.tables_exist(con, need):
+        return {f"reflow:{d}": "inputs missing" for d in districts}
+    shared = fp.digest(
+        fp.code_fingerprint((*downstream_code(), *REFLOW_CODE)),
+        {t: fp.table_content(con, t) for t in ("catalog.forms", "core.divisions")},
+        # the columns of catalog.form_fields reflow reads (a confidence that moved is no change)
+        con.execute(
+            "SELECT count(*), bit_xor(hash(form_code, field_order, field_label, field_type, element_code, "
+            "status)) FROM catalog.form_fields"
+        ).fetchall()[0],  # fmt: skip
+        con.execute(
+            "SELECT list((form_code, p) ORDER BY form_code) FROM "
+            "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)"
+        ).fetchall()[0][0],  # fmt: skip
+    )
+    returns = _RETURN_LEGS if fp.tables_exist(con, ("reflow.return_cells", "reflow.roster_exits")) else ""
+    # the golden record, not when it was last resolved (run_id / resolved_at change for every person each run)
+    columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'persons' "
+        "ORDER BY ordinal_position").fetchall() if c not in PERSON_RUN_COLUMNS]  # fmt: skip
+    sql = _REFLOW_LEGS.format(returns=returns, person_columns=", ".join(f'p."{c}"' for c in columns))
+    per = {str(d): f"{n}:{h}" for d, n, h in con.execute(sql).fetchall()}
+    root = Path(returns_root).resolve() if returns_root else None
+    return {
+        f"reflow:{d}": fp.digest(shared, per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else "")
+        for d in districts
+    }
 
 
 def publish_fingerprint(downstream: str, published_dir: Path, mask_key: str, product_keys: str) -> str:

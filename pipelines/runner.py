@@ -7,7 +7,6 @@ go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import time
@@ -18,6 +17,7 @@ import duckdb
 import polars as pl
 
 from assets.common import fingerprint, paths
+from assets.common.resources import ReflowFoldersResource
 from assets.common.warehouse import connect as warehouse_connect
 from assets.ingest import pipeline as ingest_pipeline
 from pipelines import incremental as incremental_plan
@@ -40,12 +40,11 @@ def _progress(message: str) -> None:
 
 
 def _configure_logging() -> None:
-    """Progress of long work in the pure modules (files parsed per district, ...) on stderr."""
-    if not logging.getLogger("assets").handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
-        logging.getLogger("assets").addHandler(handler)
-        logging.getLogger("assets").setLevel(logging.INFO)
+    """Progress of long work in the pure modules (files read per district, pairs scored, products written)
+    on stderr: progress bars on a terminal, timestamped lines elsewhere (pipelines/console.py)."""
+    from pipelines import console
+
+    console.install()
 
 
 def run_all(
@@ -66,7 +65,9 @@ def run_all(
     os.environ["JIANFU_WAREHOUSE"] = str(warehouse)
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
     from pipelines.partitions import district_partitions
 
     REFLOW_OBSERVED = (["marts", "burden_observed"], ["marts", "burden_observed_by_department"])  # reflow
@@ -141,17 +142,40 @@ def run_all(
         _skipped(instance, defs, downstream_selection, "downstream", plan.reasons["downstream"])
 
     # 4. reflow (issue 13): next period's prefilled forms per district, returns (simulated on a generated
-    # landing zone), reconciliation, observed burden; runs whenever the persons it prefills from changed
-    plan.current["reflow"] = incremental_plan.fp.digest(plan.current["downstream"], "reflow")
+    # landing zone), reconciliation, observed burden. Only the districts whose own share of the persons and
+    # records changed (pipelines/incremental.py: reflow_fingerprints) run, as partitions of the reflow assets.
+    t0 = time.perf_counter()
+    returns_root = ReflowFoldersResource().returns_root(str(warehouse))
+    with warehouse_connect(warehouse, read_only=True) as con:
+        plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root))
+    timings["fingerprints (reflow)"] = time.perf_counter() - t0
     reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
-    if plan.must_run("reflow", reflow_outputs <= tables, force):
-        run_stage("reflow (16 districts, one run)", REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
-                  {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-                  {"ops": {"reconciled_returns": {"config": {"simulate_returns": truth.exists()}}}})  # fmt: skip
-        run_stage("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {})
-        _record(warehouse, {"reflow": plan.current["reflow"]}, plan)
+    have_reflow = reflow_outputs <= tables
+    reflow_changed = [d for d in keys if plan.must_run(f"reflow:{d}", have_reflow, force)]
+    plan.current["reflow"] = incremental_plan.fp.digest(
+        plan.current["downstream"], *(plan.current[f"reflow:{d}"] for d in keys)
+    )
+    if reflow_changed:
+        # one run over the range that spans the changed districts; the assets build only those (config)
+        first, last = reflow_changed[0], reflow_changed[-1]
+        only = {"only_districts": reflow_changed}
+        run_stage(f"reflow ({len(reflow_changed)} of {len(keys)} districts)",
+                  REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
+                  {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+                  {"ops": {"prefilled_forms": {"config": only},
+                           "reconciled_returns": {"config": {"simulate_returns": truth.exists(), **only}}}})  # fmt: skip
+        _record(warehouse, {f"reflow:{d}": plan.current[f"reflow:{d}"] for d in reflow_changed}, plan)
     else:
-        _skipped(instance, defs, REFLOW_SELECTION, "reflow", plan.reasons["reflow"])
+        _skipped(instance, defs, REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow",
+                 "no district's persons, records or returns changed")  # fmt: skip
+    # the observed burden reads every return and the department mart: after any reflow or downstream change
+    plan.current["reflow:observed"] = incremental_plan.fp.digest(plan.current["reflow"])
+    if plan.must_run("reflow:observed", have_reflow, force):
+        run_stage("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {})
+        _record(warehouse, {"reflow:observed": plan.current["reflow:observed"]}, plan)
+    else:
+        _skipped(instance, defs, dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow: observed burden",
+                 plan.reasons["reflow:observed"])  # fmt: skip
     # 5. publishing, as a whole, after reflow: a committee's product carries its prefilled forms.
     # (products carried over inside it are the publishing domain's business)
     plan.current["publish"] = incremental_plan.publish_fingerprint(
@@ -230,9 +254,12 @@ def summary(warehouse: Path) -> str:
     lines: list[str] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        from assets.ingest.parquet_store import TABLES as INGEST_VIEWS  # views over the Parquet store
+
         tables = con.sql(
             "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' ORDER BY 1"
+            "WHERE table_type = 'BASE TABLE' OR list_contains(?, table_schema || '.' || table_name) ORDER BY 1",
+            params=[list(INGEST_VIEWS)],
         ).fetchall()
         lines.append("Tables (rows):")
         for (table,) in tables:

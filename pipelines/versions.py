@@ -91,7 +91,8 @@ def versioned(assets_defs: Iterable[dg.AssetsDefinition]) -> list[dg.AssetsDefin
             code_version=code_version(spec.group_name, spec.key), deps=deps, automation_condition=condition
         )
 
-    return [a.map_asset_specs(edit) if a.is_executable else a for a in assets_defs]
+    # observations of the landing zone (no code of ours computes them) keep no code version
+    return [a.map_asset_specs(edit) if a.is_executable and not a.is_observable else a for a in assets_defs]
 
 
 nightly_automation = dg.AutomationConditionSensorDefinition(

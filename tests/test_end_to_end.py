@@ -9,39 +9,26 @@ import polars as pl
 import pytest
 
 from pipelines import runner
-from synth.generator.cli import main as generate
+from tests.worlds import TinyWorld, table_counts
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample")
-    assert generate(["--preset", "tiny", "--out", str(out)]) in (0, None)
-    path = out / "jianfu.duckdb"
-    mp = pytest.MonkeyPatch()
-    mp.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance: tests never touch .dagster_home
-    runner.run_all(path, out / "landing")
-    first = _snapshot(path)
-    runner.run_all(path, out / "landing")  # materializing again must change nothing …
-    second = _snapshot(path)
-    # … except what the return flow (issue 13) learns once from the first run's returns: corrections and new
-    # residents as person evidence, removals, and the next prefill built from them; a third run changes nothing
+def warehouse(tiny_world: TinyWorld) -> Path:
+    """The shared tiny world (tests/worlds.py: generated, then materialized twice), run a third time."""
+    # materializing again must change nothing … except what the return flow (issue 13) learns once from the
+    # first run's returns: corrections and new residents as person evidence, removals, and the next prefill
+    # built from them; a third run changes nothing
+    first, second = tiny_world.first_tables, tiny_world.second_tables
     loop = ("reflow.", "core.person", "staging.person_rows", "marts.burden_observed")
     assert {t: n for t, n in second.items() if not t.startswith(loop)} == {
         t: n for t, n in first.items() if not t.startswith(loop)}  # fmt: skip
-    runner.run_all(path, out / "landing")
-    assert _snapshot(path) == second
+    mp = pytest.MonkeyPatch()
+    mp.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance: tests never touch .dagster_home
+    with tiny_world.mutable() as world:
+        runner.run_all(world.warehouse, world.landing)
+        assert table_counts(world.warehouse) == second
     mp.undo()
-    return path
-
-
-def _snapshot(path: Path) -> dict[str, int]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = con.sql("SELECT table_schema || '.' || table_name FROM information_schema.tables "
-                         "WHERE table_type = 'BASE TABLE' AND table_schema <> 'audit'").fetchall()  # fmt: skip
-        return {t: con.sql(f"SELECT count(*) FROM {t}").fetchall()[0][0] for (t,) in tables}
-    finally:
-        con.close()
+    return tiny_world.warehouse  # restored: the second night's state, which the third run left as it was
 
 
 def query(path: Path, sql: str) -> pl.DataFrame:

@@ -9,6 +9,7 @@ import pytest
 
 from assets.common import fingerprint as fp
 from pipelines import incremental, preflight
+from tests.worlds import TinyWorld
 
 
 def test_folder_fingerprint_sees_added_rewritten_and_removed_files(tmp_path: Path) -> None:
@@ -43,6 +44,52 @@ def test_district_registry_changes_only_for_the_district_whose_files_changed() -
         "UPDATE raw.landing_files SET ingest_version = 'v2' WHERE district_code = '310104'"
     )  # new parser
     assert fp.district_registry(con)["310104"] != after["310104"]
+
+
+def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_changed(
+    tmp_path: Path,
+) -> None:
+    con = duckdb.connect()
+    for schema in ("core", "staging", "catalog"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE catalog.forms AS SELECT 'F1' AS form_code, 'monthly' AS frequency")
+    con.execute("CREATE TABLE catalog.form_fields AS SELECT 'F1' AS form_code, 1 AS field_order, '姓名' AS field_label, "
+                "'text' AS field_type, 'person_name' AS element_code, 'mapped' AS status, 0.9 AS confidence")  # fmt: skip
+    con.execute("CREATE TABLE core.persons (person_id VARCHAR, person_name VARCHAR, committee_code VARCHAR, "
+                "run_id VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO core.persons VALUES ('p1', '甲', '310101001001', 'run1'), "
+                "('p2', '乙', '310104001001', 'run1'), ('p3', '丙', '310105001001', 'run1')")  # fmt: skip
+    con.execute("CREATE TABLE core.person_records (record_id VARCHAR, person_id VARCHAR)")
+    con.execute("INSERT INTO core.person_records VALUES ('r1', 'p1'), ('r2', 'p2'), ('r3', 'p3')")
+    con.execute("CREATE TABLE staging.form_records (record_id VARCHAR, committee_code VARCHAR, form_code VARCHAR, "
+                "period VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO staging.form_records VALUES ('r1', '310101001001', 'F1', '2026-10'), "
+                "('r2', '310104001001', 'F1', '2026-10'), ('r3', '310105001001', 'F1', '2026-10')")  # fmt: skip
+    districts = ["310101", "310104", "310105", "310106"]
+
+    def fps() -> dict[str, str]:
+        return incremental.reflow_fingerprints(con, districts, tmp_path / "returns")
+
+    first = fps()
+    assert fps() == first and len(set(first.values())) == 4  # stable, and one per district
+    con.execute("UPDATE core.persons SET run_id = 'run2'")  # planted: resolved again, same golden records
+    assert fps() == first
+    # planted: 310101 re-delivers its record (new file bytes = new record id)
+    con.execute("UPDATE staging.form_records SET record_id = 'r1b' WHERE record_id = 'r1'")
+    con.execute("UPDATE core.person_records SET record_id = 'r1b' WHERE record_id = 'r1'")
+    second = fps()
+    assert [d for d in districts if second[f"reflow:{d}"] != first[f"reflow:{d}"]] == ["310101"]
+    # planted: p2 moves from 310104 to 310105: both rosters change (moved out / moved in), 310101 does not
+    con.execute("UPDATE core.persons SET committee_code = '310105001001' WHERE person_id = 'p2'")
+    third = fps()
+    assert [d for d in districts if third[f"reflow:{d}"] != second[f"reflow:{d}"]] == ["310104", "310105"]
+    # planted: a match confidence moved (tonight's value profiles): no district changes
+    con.execute("UPDATE catalog.form_fields SET confidence = 0.8")
+    assert fps() == third
+    # planted: a return arrives in 310106's folder: only that district
+    (tmp_path / "returns" / "310106").mkdir(parents=True)
+    (tmp_path / "returns" / "310106" / "x_回流.xlsx").write_bytes(b"x")
+    assert [d for d in districts if fps()[f"reflow:{d}"] != third[f"reflow:{d}"]] == ["310106"]
 
 
 def test_recorded_fingerprints_round_trip_and_can_be_forgotten() -> None:
@@ -118,22 +165,28 @@ def test_runner_refuses_to_start_without_secrets(tmp_path: Path, monkeypatch: py
 
 
 def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_district(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_world: TinyWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines import runner
-    from synth.generator.cli import main as generate
-
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
-    landing, warehouse = tmp_path / "landing", tmp_path / "jianfu.duckdb"
-    first = runner.run_all(warehouse, landing)
+    first = tiny_world.first  # the shared tiny world's first night (tests/worlds.py)
     assert {"reference + catalog", "downstream", "publishing"} <= set(first)
     # the generated landing zone simulates returns of the prefilled forms (issue 13): the next night learns
     # from them once (their evidence is an input of the person layer), the night after has nothing to do
-    learning = runner.run_all(warehouse, landing)
+    learning = tiny_world.learning
     assert not any(k.startswith("ingestion") for k in learning) and "reference + catalog" not in learning
+    with tiny_world.mutable() as world:  # this test runs again and changes the landing zone: restored after
+        _third_night_reingests_one_district(world.landing, world.warehouse)
+
+
+def _third_night_reingests_one_district(landing: Path, warehouse: Path) -> None:
+    from pipelines import runner
+
     second = runner.run_all(warehouse, landing)
-    assert set(second) == {"fingerprints (landing)", "fingerprints (warehouse)"}  # nothing else ran
+    assert set(second) == {
+        "fingerprints (landing)",
+        "fingerprints (warehouse)",
+        "fingerprints (reflow)",
+    }  # nothing else ran
 
     district = sorted(p.name for p in landing.iterdir() if p.name.isdigit())[0]
     csv = sorted((landing / district).rglob("*.csv"))[0]
@@ -155,19 +208,23 @@ def test_a_second_night_skips_unchanged_stages_and_a_redelivery_reingests_one_di
 
 
 def test_dagster_runs_of_the_downstream_assets_skip_when_their_inputs_did_not_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_world: TinyWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    # the shared tiny world after two nights (the second learns once from the simulated returns)
+    with tiny_world.mutable() as world:  # the run opens the warehouse for writing: restored after
+        monkeypatch.setenv("JIANFU_WAREHOUSE", str(world.warehouse))
+        monkeypatch.setenv("JIANFU_LANDING", str(world.landing))
+        _downstream_runs_skip()
+
+
+def _downstream_runs_skip() -> None:
     import dagster as dg
 
-    from pipelines import runner
-    from synth.generator.cli import main as generate
-
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    assert generate(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) in (0, None)
-    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # sets JIANFU_WAREHOUSE / _LANDING
-    runner.run_all(tmp_path / "jianfu.duckdb", tmp_path / "landing")  # learns once from the simulated returns
     from pipelines.automation import refresh_job
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
 
     gated = dg.AssetSelection.groups("forms", "persons")
     result = dg.materialize([*defs.assets, *defs.asset_checks], selection=gated, resources=defs.resources)  # type: ignore[list-item]

@@ -40,14 +40,10 @@ class Gate:
         self,
         context: dg.AssetExecutionContext,
         con: duckdb.DuckDBPyConnection,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
     ) -> None:
-        """`env` holds the person-id salt (part of every downstream fingerprint); by default the process
-        environment as the run_env resource reads it."""
-        if env is None:
-            from assets.common.resources import RunEnvironmentResource
-
-            env = RunEnvironmentResource().environ()
+        """`env` holds the person-id salt (part of every downstream fingerprint): the asset declares the
+        `run_env` resource (RunEnvironmentResource) and passes `run_env.environ()`."""
         self.context, self.con = context, con
         self.keys = sorted(context.selected_asset_keys, key=lambda k: k.to_user_string())
         deps = {d for k in self.keys for d in context.assets_def.asset_deps.get(k, set())} - set(self.keys)

@@ -67,3 +67,18 @@ class ReflowFoldersResource(dg.ConfigurableResource):
 
 
 WAREHOUSE_POOL = "warehouse"
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The shared resources every domain's assets name, bound for the whole code location (autoloaded from
+    the defs folder). Paths come from `dg.EnvVar`, resolved when a run starts, never at import time."""
+    return dg.Definitions(
+        resources={
+            "warehouse": WarehouseResource(path=dg.EnvVar("JIANFU_WAREHOUSE")),
+            "landing": LandingResource(root=dg.EnvVar("JIANFU_LANDING")),
+            # optional JIANFU_PREFILL_DIR / JIANFU_RETURNS, read at run time (see the resource)
+            "reflow_folders": ReflowFoldersResource(),
+            "run_env": RunEnvironmentResource(),  # the person-id salt and JIANFU_ENV, read at run time
+        }
+    )

@@ -12,7 +12,7 @@ import dagster as dg
 from assets.common import warehouse as wh
 from assets.common.gate import Gate
 from assets.common.meta import table_metadata
-from assets.common.resources import WAREHOUSE_POOL, WarehouseResource
+from assets.common.resources import WAREHOUSE_POOL, RunEnvironmentResource, WarehouseResource
 from assets.forms import chart, pipeline, validate
 from assets.forms.dictionary import DICTIONARY_PATH, MATCHING_PATH, OVERRIDES_PATH, PLAN_PATH
 
@@ -73,10 +73,12 @@ _MATCHING_SPECS = [
 
 
 @dg.multi_asset(specs=_MATCHING_SPECS, pool=WAREHOUSE_POOL, name="forms_field_matching")
-def field_matching(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def field_matching(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+):
     """Match all catalog fields once; the three tables are views of the same decision."""
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             yield from gate.skipped()
             return
         result = pipeline.build_matching(con)
@@ -115,9 +117,11 @@ def field_matching(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     description="Pairs of forms with their shared elements and Jaccard overlap, flagged as merge candidates "
     "(thresholds in schemas/forms/plan.yaml).",
 )  # fmt: skip
-def form_overlap(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def form_overlap(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         frame = pipeline.build_form_overlap(con)
         wh.replace_table(con, "catalog.form_overlap", frame)
@@ -140,20 +144,29 @@ def form_overlap(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     description="The one-table plan per form × committee × field: prefilled from data already collected "
     "(return flow, 回流, or derived from the ID) or still typed, with the reason.",
 )  # fmt: skip
-def prefill_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def prefill_plan(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
-        frame = pipeline.build_prefill_plan(con)
-        wh.replace_table(con, "marts.prefill_plan", frame)
+        # only the committees whose records or persons changed (assets/forms/plan_delta.py)
+        update = pipeline.update_prefill_plan(con)
         gate.record()
-        reasons = {r["reason"]: r["count"] for r in frame["reason"].value_counts().to_dicts()}
+        reasons = dict(con.execute("SELECT reason, count(*) FROM marts.prefill_plan GROUP BY 1").fetchall())
+        context.log.info(f"prefill plan: {update}")
         return dg.MaterializeResult(
+            data_version=gate.version,
             metadata={
                 **table_metadata(con, "marts.prefill_plan"),
                 "by_reason": dg.MetadataValue.json(reasons),
+                "update": dg.MetadataValue.text(
+                    f"{update.mode}{' (' + update.reason + ')' if update.reason else ''}"
+                ),
+                "committees_recomputed": dg.MetadataValue.int(update.recomputed),
+                "committees": dg.MetadataValue.int(update.committees),
                 **_settings_fingerprint(),
-            }
+            },
         )
 
 
@@ -163,9 +176,11 @@ def prefill_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     description="Per form: share of fields prefilled, committees where it becomes fully prefillable, "
     "and the form it can be merged into.",
 )  # fmt: skip
-def form_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def form_plan(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         frame = pipeline.build_form_plan(con)
         wh.replace_table(con, "marts.form_plan", frame)
@@ -186,10 +201,10 @@ def form_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     "prefill, and the share prefilled. The chart and the headline numbers are in the metadata.",
 )  # fmt: skip
 def burden_by_committee(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         frame = pipeline.build_burden_by_committee(con)
         wh.replace_table(con, "marts.burden_by_committee", frame)
@@ -221,9 +236,11 @@ def _roll_up_asset(key: dg.AssetKey, level: str) -> dg.AssetsDefinition:
         description=f"Reporting burden per {level}: the committees' forms, fields and monthly field-entries summed, "
         "before and after prefill.",
     )  # fmt: skip
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+    ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
-            if (gate := Gate(context, con)).current():
+            if (gate := Gate(context, con, run_env.environ())).current():
                 return gate.skipped()[0]
             wh.replace_table(con, _qualified(key), pipeline.build_roll_up(con, level))
             gate.record()
@@ -242,10 +259,10 @@ burden_by_district = _roll_up_asset(BY_DISTRICT, "district")
     description="What each issuing department's forms cost the committees, before and after prefill.",
 )  # fmt: skip
 def burden_by_department(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
 ) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
         wh.replace_table(con, "marts.burden_by_department", pipeline.build_burden_by_department(con))
         gate.record()
@@ -321,3 +338,6 @@ CHECKS = [
     prefill_respects_sharing,
     burden_after_not_above_before,
 ]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

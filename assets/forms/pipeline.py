@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from assets.common import warehouse
-from assets.forms import burden, matching, plan
+from assets.forms import burden, matching, plan, plan_delta
 from assets.forms.dictionary import (
     DICTIONARY_PATH,
     MATCHING_PATH,
@@ -91,6 +91,16 @@ def build_prefill_plan(con: duckdb.DuckDBPyConnection, schemas: SchemaPaths = Sc
     form_fields = warehouse.read_frame(con, "SELECT * FROM catalog.form_fields")
     elements = warehouse.read_frame(con, "SELECT * FROM catalog.data_elements")
     return plan.prefill_plan(con, settings, form_fields, elements)
+
+
+def update_prefill_plan(
+    con: duckdb.DuckDBPyConnection, schemas: SchemaPaths = SchemaPaths(), full: bool = False
+) -> plan_delta.PlanUpdate:
+    """marts.prefill_plan brought up to date, recomputing only the committees whose inputs changed."""
+    settings = load_plan_settings(schemas.plan)
+    form_fields = warehouse.read_frame(con, "SELECT * FROM catalog.form_fields")
+    elements = warehouse.read_frame(con, "SELECT * FROM catalog.data_elements")
+    return plan_delta.update_prefill_plan(con, settings, form_fields, elements, full=full)
 
 
 def observed_window(con: duckdb.DuckDBPyConnection) -> int:

@@ -140,6 +140,7 @@ cells AS (
     SELECT rec.record_id, rec.form_code, rec.committee_code, rec.district_code, rec.township_code, rec.period,
            rec.collected, rec.person, f.field_order, f.plan_element, f.sharing
     FROM rec JOIN _fields f USING (form_code)
+    WHERE rec.in_scope  -- a partial rebuild: only the committees being recomputed (assets/forms/plan_delta.py)
 ),
 returned AS (  -- another form (or, if allowed, an earlier delivery of this one) already holds it
     SELECT c.record_id, c.field_order, list(DISTINCT h.form_code) AS src
@@ -279,27 +280,42 @@ def prefill_plan(
     con: duckdb.DuckDBPyConnection, settings: PlanSettings, form_fields: pl.DataFrame, elements: pl.DataFrame
 ) -> pl.DataFrame:
     """marts.prefill_plan with statuses: (form, committee, field) → rows, coverage, prefill|type, reason."""
-    raw = build_prefill_plan_raw(con, settings, form_fields, elements)
-    out = attach_status(raw, _field_table(form_fields, elements), settings)
+    fields = _field_table(form_fields, elements)
+    records = keyed_records(con, settings, fields)
+    return plan_for(con, settings, fields, records.with_columns(pl.lit(True).alias("in_scope")))
+
+
+def keyed_records(
+    con: duckdb.DuckDBPyConnection, settings: PlanSettings, fields: pl.DataFrame
+) -> pl.DataFrame:
+    """Staged records of a committee with their person key (see `person_keys`)."""
+    records = warehouse.read_frame(
+        con,
+        "SELECT record_id, form_code, committee_code, district_code, township_code, period, id_number "
+        "FROM staging.form_records WHERE committee_code IS NOT NULL",
+    )
+    return records.join(person_keys(con, settings, records, fields), on="record_id", how="left").drop(
+        "id_number"
+    )
+
+
+def plan_for(
+    con: duckdb.DuckDBPyConnection, settings: PlanSettings, fields: pl.DataFrame, records: pl.DataFrame
+) -> pl.DataFrame:
+    """Plan rows of the committees of the records flagged `in_scope`. The other records given are those of
+    the same persons elsewhere: they only say which facts a person already holds."""
+    raw = build_prefill_plan_raw(con, settings, fields, records)
+    out = attach_status(raw, fields, settings)
     return (
         out.select(list(PLAN_SCHEMA)).cast(PLAN_SCHEMA).sort(["form_code", "committee_code", "field_order"])
     )
 
 
 def build_prefill_plan_raw(
-    con: duckdb.DuckDBPyConnection, settings: PlanSettings, form_fields: pl.DataFrame, elements: pl.DataFrame
+    con: duckdb.DuckDBPyConnection, settings: PlanSettings, fields: pl.DataFrame, records: pl.DataFrame
 ) -> pl.DataFrame:
     """The SQL part: per (form, committee, field) rows and covered rows."""
-    records = warehouse.read_frame(
-        con,
-        "SELECT record_id, form_code, committee_code, district_code, township_code, period, id_number "
-        "FROM staging.form_records WHERE committee_code IS NOT NULL",
-    )
     periods = periods_frame(records["period"].unique().to_list())
-    fields = _field_table(form_fields, elements)
-    records = records.join(person_keys(con, settings, records, fields), on="record_id", how="left").drop(
-        "id_number"
-    )
     sources = (
         fields.filter(pl.col("plan_element").is_not_null())
         .select("form_code", "field_order", "plan_element", "derivable_from")

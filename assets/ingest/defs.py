@@ -1,18 +1,21 @@
 """Dagster wiring for ingestion: the form catalog, then each district's landing folder."""
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster._core.errors import DagsterInvalidPropertyError  # not exported at the top level
 
 from assets.common.checks import check_result
 from assets.common.expectations import load_suite_json, run_suite, suite_columns
 from assets.common.meta import table_metadata
 from assets.common.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
-from assets.ingest import accounting, pipeline
+from assets.ingest import accounting, pipeline, store_views
 from assets.ingest.catalog import Catalog, load_catalog
+from assets.ingest.parquet_store import DistrictStore
 from assets.ingest.rules import load_delivery_rules
 from pipelines.partitions import district_partitions
 
@@ -44,6 +47,13 @@ INGEST_DESCRIPTIONS = {
     "raw.replaced_rows": "Data rows another delivery replaced (a correction, the same bytes, the committee's own "
     "file for rows a roll-up repeats), each naming the replacing file, so they are counted once.",
 }
+
+
+STORE_KEY = dg.AssetKey(["staging", "ingest_store"])
+STORE_DESCRIPTION = ("Each district's ingestion tables as Parquet, one folder (generation) per district swapped in "
+                     "whole (<warehouse dir>/staging/ingest/<district>/): districts are written by parallel "
+                     "processes without the warehouse's write lock. The warehouse reads them through views.")  # fmt: skip
+VIEW_NOTE = " A view over each district's current Parquet file (staging.ingest_store)."
 
 
 class IngestConfig(dg.Config):
@@ -84,14 +94,12 @@ def form_catalog(landing: LandingResource, warehouse: WarehouseResource):
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(key, description=INGEST_DESCRIPTIONS[table], group_name="ingestion", kinds={"polars", "duckdb"},
-                     owners=OWNERS, deps=[dg.AssetKey(["core", "divisions"]), *CATALOG_KEYS.values()])
-        for table, key in INGEST_KEYS.items()
-    ],
+    name="district_files",
+    specs=[dg.AssetSpec(STORE_KEY, description=STORE_DESCRIPTION, group_name="ingestion", kinds={"polars", "parquet"},
+                        owners=OWNERS, deps=[dg.AssetKey(["core", "divisions"]), *CATALOG_KEYS.values()])],
     partitions_def=district_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
+    # No pool: each district writes its own Parquet folder, so districts run in parallel processes.
 )  # fmt: skip
 def district_files(
     context: dg.AssetExecutionContext,
@@ -99,39 +107,64 @@ def district_files(
     landing: LandingResource,
     warehouse: WarehouseResource,
 ):
-    """Mirror each selected district's landing folder into the warehouse (unchanged files are not re-read)."""
+    """Mirror each selected district's landing folder into its Parquet generation (unchanged files are not re-read)."""
     districts = list(context.partition_keys)
     run_id = context.run.run_id
     totals: dict[str, int] = {}
-    with warehouse.connect() as con:
+    with warehouse.connect(read_only=True) as con:  # the catalog and divisions, read once; no write lock
         catalog = Catalog(
             forms=read_frame(con, "SELECT * FROM catalog.forms"),
             fields=read_frame(con, "SELECT * FROM catalog.form_catalog_fields"),
             problems=pl.DataFrame(),
         )
-        ctx = pipeline.IngestContext.build(catalog, read_frame(con, "SELECT * FROM core.divisions"))
-        results = []
-        as_of = dt.datetime.now(dt.UTC).date()  # the run date: the latest birth date an ID may encode
-        for district in districts:
-            result = pipeline.ingest_district(con, Path(landing.root), district, ctx, run_id,
-                                              full_refresh=config.full_refresh, as_of=as_of)  # fmt: skip
-            context.log.info(f"district {district}: {result}")
-            results.append(result)
-            for name, value in vars(result).items():
-                if isinstance(value, int):
-                    totals[name] = totals.get(name, 0) + value
-        unplaced = pipeline.record_unplaced(con, Path(landing.root), ctx, run_id)
-        if unplaced:
-            context.log.warning(f"{unplaced} file(s) or folder(s) outside any district folder: see raw.landing_files "
-                                "WHERE district_code IS NULL")  # fmt: skip
-        totals["files_unplaced"] = unplaced
+        divisions = read_frame(con, "SELECT * FROM core.divisions")
+    ctx = pipeline.IngestContext.build(catalog, divisions)
+    store = DistrictStore.beside(warehouse.path)
+    results = []
+    as_of = dt.datetime.now(dt.UTC).date()  # the run date: the latest birth date an ID may encode
+    for district in districts:
+        result = pipeline.ingest_district_to_store(store, Path(landing.root), district, ctx, run_id,
+                                                   full_refresh=config.full_refresh, as_of=as_of)  # fmt: skip
+        context.log.info(f"district {district}: {result}")
+        results.append(result)
+        for name, value in vars(result).items():
+            if isinstance(value, int):
+                totals[name] = totals.get(name, 0) + value
+    unplaced = pipeline.record_unplaced_to_store(store, Path(landing.root), ctx, run_id)
+    if unplaced:
+        context.log.warning(f"{unplaced} file(s) or folder(s) outside any district folder: see raw.landing_files "
+                            "WHERE district_code IS NULL")  # fmt: skip
+    totals["files_unplaced"] = unplaced
+    generations = {d: g.name for d in districts if (g := store.current(d)) is not None}
+    metadata = {
+        "this_run": dg.MetadataValue.md(markdown_preview(pl.DataFrame([vars(r) for r in results]), 20)),
+        "store": dg.MetadataValue.path(str(store.root)),
+        "generations": dg.MetadataValue.json(generations),
+        **{f"run_{k}": dg.MetadataValue.int(v) for k, v in totals.items()},
+    }
+    return dg.MaterializeResult(asset_key=STORE_KEY, metadata=metadata)
+
+
+@dg.multi_asset(
+    name="ingest_views",
+    specs=[
+        dg.AssetSpec(key, description=INGEST_DESCRIPTIONS[table] + VIEW_NOTE, group_name="ingestion",
+                     kinds={"duckdb", "parquet"}, owners=OWNERS, deps=[STORE_KEY])
+        for table, key in INGEST_KEYS.items()
+    ],
+    partitions_def=district_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,  # the one ingestion step that writes the DuckDB file: milliseconds
+)  # fmt: skip
+def ingest_views(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Point the warehouse's ingestion views at every district's current Parquet files."""
+    districts = list(context.partition_keys)
+    with warehouse.connect() as con:
+        listed = store_views.refresh_views(con, DistrictStore.beside(warehouse.path))
+        context.log.info(f"views list {len(listed)} district generation(s)")
         in_run = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")"
-        summary = pl.DataFrame([vars(r) for r in results])
         for table, key in INGEST_KEYS.items():
             metadata = table_metadata(con, table, where_sql=in_run)
-            if table == "raw.landing_files":
-                metadata["this_run"] = dg.MetadataValue.md(markdown_preview(summary, 20))
-                metadata.update({f"run_{k}": dg.MetadataValue.int(v) for k, v in totals.items()})
             if table == "quarantine.rows":
                 reasons = read_frame(con, f"SELECT reason_code, count(*) AS n FROM quarantine.rows WHERE {in_run} "
                                           "GROUP BY ALL ORDER BY n DESC")  # fmt: skip
@@ -140,11 +173,42 @@ def district_files(
 
 
 # ------------------------------------------------------------------------------------------------ checks
+# Checks read the districts of their run from the Parquet store (all districts when run on their own), through
+# an in-memory DuckDB with the same views: no warehouse lock, and no re-validation of untouched districts.
+def _run_districts(context: dg.AssetCheckExecutionContext) -> list[str] | None:
+    """The district partitions of the check's run; None (every district) outside a partitioned run."""
+    try:
+        tags = context.run.tags
+    except DagsterInvalidPropertyError:  # invoked directly, outside a run: every district
+        return None
+    keys = district_partitions.get_partition_keys()
+    if tags.get("dagster/partition") in keys:
+        return [tags["dagster/partition"]]
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
+    if start in keys and end in keys:
+        return keys[keys.index(start) : keys.index(end) + 1]
+    return None
+
+
+@contextmanager
+def _run_tables(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    con = store_views.scratch_connection(DistrictStore.beside(warehouse.path), _run_districts(context))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
                 description="Per file, rows read = staged + quarantined + skipped + replaced: no row is lost or "
                             "counted twice.")  # fmt: skip
-def row_accounting(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
+def row_accounting(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with _run_tables(context, warehouse) as con:
         per_file = accounting.file_accounting(con)
     failing = per_file.filter(pl.col("unaccounted") != 0)
     return check_result(what="files whose rows do not add up", failing=failing, total=per_file.height,
@@ -154,9 +218,12 @@ def row_accounting(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
                 description="Landing level: every file under the landing root is registered with a status, and "
                             "the rows of all files add up (read = staged + quarantined + skipped + replaced).")  # fmt: skip
-def landing_accounting(landing: LandingResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def landing_accounting(
+    context: dg.AssetCheckExecutionContext, landing: LandingResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         divisions = read_frame(con, "SELECT DISTINCT district_code, district_name FROM core.divisions")
+    with _run_tables(context, warehouse) as con:
         missing, totals = accounting.landing_accounting(
             con, Path(landing.root), dict(divisions.iter_rows()), load_delivery_rules()
         )
@@ -171,8 +238,10 @@ def landing_accounting(landing: LandingResource, warehouse: WarehouseResource) -
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"], blocking=True,
                 description="No data-bearing file is replaced (superseded, duplicate, roll-up rows) by a file that "
                             "is rejected or stages nothing: that would lose its rows.")  # fmt: skip
-def replacements_keep_data(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
+def replacements_keep_data(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with _run_tables(context, warehouse) as con:
         failing = accounting.replacement_problems(con)
         total = con.execute("SELECT count(DISTINCT source_file) FROM raw.replaced_rows").fetchall()[0][0]
     return check_result(
@@ -182,8 +251,10 @@ def replacements_keep_data(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=INGEST_KEYS["raw.landing_files"],
                 description="Rejected files are reported (warning): the run goes on without them.")  # fmt: skip
-def rejected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
+def rejected_files(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with _run_tables(context, warehouse) as con:
         total = con.execute("SELECT count(*) FROM raw.landing_files").fetchall()[0][0]
         failing = read_frame(
             con, "SELECT source_file, reason_code, message FROM quarantine.rejected_files ORDER BY 1"
@@ -195,8 +266,10 @@ def rejected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=INGEST_KEYS["quarantine.rows"],
                 description="Warns when more than 5% of the data rows are quarantined.")  # fmt: skip
-def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
+def quarantine_rate(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with _run_tables(context, warehouse) as con:
         staged = con.execute("SELECT count(*) FROM staging.form_records").fetchall()[0][0]
         failing = read_frame(
             con, "SELECT source_file, row_number, reason_code, message FROM quarantine.rows ORDER BY 1, 2"
@@ -206,10 +279,13 @@ def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                         severity=dg.AssetCheckSeverity.WARN, tolerance=int(0.05 * total))  # fmt: skip
 
 
-def _suite_check(warehouse: WarehouseResource, suite: str, table: str) -> dg.AssetCheckResult:
-    """Run a GX suite from schemas/expectations/ over the whole table."""
+def _suite_check(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, suite: str, table: str
+) -> dg.AssetCheckResult:
+    """Run a GX suite from schemas/expectations/ over the run's districts of the table."""
     columns = ", ".join(sorted(suite_columns(load_suite_json(suite))))
-    with warehouse.connect(read_only=True) as con:
+    districts = _run_districts(context)
+    with _run_tables(context, warehouse) as con:
         frame = read_frame(con, f"SELECT {columns} FROM {table}")
     outcome = run_suite(frame, suite)
     failing = pl.DataFrame(
@@ -224,23 +300,30 @@ def _suite_check(warehouse: WarehouseResource, suite: str, table: str) -> dg.Ass
         failing=failing,
         total=len(outcome.outcomes),
         extra={"rows_validated": dg.MetadataValue.int(frame.height),
+               "districts": dg.MetadataValue.text(", ".join(districts) if districts else "all"),
                "suite": dg.MetadataValue.path(f"schemas/expectations/{suite}.json")},
     )  # fmt: skip
 
 
 @dg.asset_check(asset=INGEST_KEYS["staging.form_records"], blocking=True,
-                description="Great Expectations suite schemas/expectations/staging_form_records.json.")  # fmt: skip
-def form_records_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _suite_check(warehouse, "staging_form_records", "staging.form_records")
+                description="Great Expectations suite schemas/expectations/staging_form_records.json, over the "
+                            "run's districts.")  # fmt: skip
+def form_records_expectations(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    return _suite_check(context, warehouse, "staging_form_records", "staging.form_records")
 
 
 @dg.asset_check(asset=INGEST_KEYS["staging.form_values"], blocking=True,
-                description="Great Expectations suite schemas/expectations/staging_form_values.json.")  # fmt: skip
-def form_values_expectations(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _suite_check(warehouse, "staging_form_values", "staging.form_values")
+                description="Great Expectations suite schemas/expectations/staging_form_values.json, over the "
+                            "run's districts.")  # fmt: skip
+def form_values_expectations(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    return _suite_check(context, warehouse, "staging_form_values", "staging.form_values")
 
 
-ASSETS = [form_catalog, district_files]
+ASSETS = [form_catalog, district_files, ingest_views]
 CHECKS = [
     row_accounting,
     landing_accounting,
@@ -250,3 +333,6 @@ CHECKS = [
     form_records_expectations,
     form_values_expectations,
 ]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

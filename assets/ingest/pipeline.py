@@ -2,7 +2,9 @@
 
 A district's tables mirror its landing folder: files whose content (hash), parser version and disposition
 (what their rows became: kept, superseded, duplicate) are unchanged keep their rows untouched; new and changed
-files are read; rows of files that were replaced or removed are deleted. All of it in one transaction.
+files are read; rows of files that were replaced or removed are deleted. The district's tables are written
+as one new Parquet generation, swapped in whole (assets/ingest/parquet_store.py): no DuckDB lock is taken,
+so districts are ingested by several processes at once; the warehouse's views follow in `store_views`.
 Every file found is registered with a status: ingested, rejected, superseded, duplicate or ignored.
 """
 
@@ -17,7 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.ingest import delivery, stage
+from assets.common import progress
+from assets.ingest import delivery, stage, store_views
 from assets.ingest.accounting import file_accounting, landing_accounting, replacement_problems  # noqa: F401
 from assets.ingest.catalog import Catalog, label_elements
 from assets.ingest.landing import (
@@ -30,55 +33,16 @@ from assets.ingest.landing import (
     validate_location,
 )
 from assets.ingest.layout import CatalogField, load_synonyms
+from assets.ingest.parquet_store import UNPLACED, BaseChanged, DistrictStore, Generation
 from assets.ingest.reader import ParsedFile, parse_file, sha256_bytes
 from assets.ingest.rules import DeliveryRules, load_delivery_rules
 
 log = logging.getLogger(__name__)
 
-DDL = """
-CREATE TABLE IF NOT EXISTS raw.landing_files (
-    file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, district_code VARCHAR, form_code VARCHAR, period VARCHAR,
-    committee_code VARCHAR, file_format VARCHAR, encoding VARCHAR, sheet VARCHAR, size_bytes BIGINT,
-    status VARCHAR, reason_code VARCHAR, message VARCHAR, warnings VARCHAR[],
-    rows_read INTEGER, rows_staged INTEGER, rows_quarantined INTEGER, rows_skipped INTEGER,
-    run_id VARCHAR, ingest_version VARCHAR, ingested_at TIMESTAMP
-);
-ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS rows_replaced INTEGER;
-ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS replaced_by VARCHAR;
-ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS committees VARCHAR[];
-ALTER TABLE raw.landing_files ADD COLUMN IF NOT EXISTS disposition VARCHAR;
-CREATE TABLE IF NOT EXISTS raw.replaced_rows (
-    file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER, district_code VARCHAR,
-    committee_code VARCHAR, reason VARCHAR, replaced_by VARCHAR
-);
-CREATE TABLE IF NOT EXISTS staging.form_records (
-    record_id VARCHAR, file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER,
-    run_id VARCHAR, district_code VARCHAR, township_code VARCHAR, committee_code VARCHAR, form_code VARCHAR,
-    period VARCHAR, person_name VARCHAR, id_number VARCHAR, id_number_raw VARCHAR, id_status VARCHAR,
-    id_birth_date DATE, id_sex VARCHAR, flags VARCHAR[]
-);
-CREATE TABLE IF NOT EXISTS staging.form_values (
-    record_id VARCHAR, file_id VARCHAR, district_code VARCHAR, form_code VARCHAR, field_order INTEGER,
-    field_label VARCHAR, header_label VARCHAR, field_type VARCHAR, element_code VARCHAR,
-    value_raw VARCHAR, value VARCHAR, value_flag VARCHAR
-);
-CREATE TABLE IF NOT EXISTS quarantine.rows (
-    record_id VARCHAR, file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER,
-    run_id VARCHAR, district_code VARCHAR, form_code VARCHAR, period VARCHAR, committee_code VARCHAR,
-    reason_code VARCHAR, field VARCHAR, message VARCHAR, raw_row VARCHAR
-);
-CREATE TABLE IF NOT EXISTS raw.skipped_rows (
-    file_id VARCHAR, file_hash VARCHAR, source_file VARCHAR, sheet VARCHAR, row_number INTEGER, district_code VARCHAR,
-    reason VARCHAR, raw_text VARCHAR
-);
-CREATE OR REPLACE VIEW quarantine.rejected_files AS
-    SELECT file_id, file_hash, source_file, district_code, form_code, period, reason_code, message, rows_read, run_id
-    FROM raw.landing_files WHERE status = 'rejected';
-"""
-
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
+    """The ingestion views exist (empty until a district is ingested) over the store beside `con`'s file."""
+    store_views.refresh_views(con)
 
 
 def file_id(source_file: str, file_hash: str) -> str:
@@ -151,24 +115,65 @@ def ingest_district(
     full_refresh: bool = False,
     as_of: dt.date | None = None,
 ) -> DistrictResult:
-    """Bring the district's tables in line with its landing folder; returns what this run did.
+    """Ingest into the store beside `con`'s warehouse file, then refresh its views (one process, in order)."""
+    store = store_views.store_for(con)
+    result = ingest_district_to_store(store, landing_root, district_code, ctx, run_id, full_refresh, as_of)
+    store_views.refresh_views(con, store)
+    return result
 
-    `as_of` (the run date by default) is the latest birth date an ID may encode.
-    """
-    ensure_tables(con)
+
+def ingest_district_to_store(
+    store: DistrictStore,
+    landing_root: Path,
+    district_code: str,
+    ctx: IngestContext,
+    run_id: str,
+    full_refresh: bool = False,
+    as_of: dt.date | None = None,
+    attempts: int = 3,
+) -> DistrictResult:
+    """Bring the district's generation in line with its landing folder; returns what this run did.
+
+    `as_of` (the run date by default) is the latest birth date an ID may encode. The district's current
+    generation is the set of known files; when another run of the same district replaced it twice meanwhile,
+    the work is done again from the newer one."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _ingest_once(store, landing_root, district_code, ctx, run_id, full_refresh, as_of)
+        except BaseChanged as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s; ingesting district %s again", exc, district_code)
+    raise AssertionError("unreachable")
+
+
+def _known_files(base: Generation | None) -> dict[str, dict]:
+    """raw.landing_files rows of the base generation (not 'ignored'): files that need no reading again."""
+    if base is None:
+        return {}
+    frame = (
+        base.scan("raw.landing_files")
+        .filter(pl.col("status") != "ignored")
+        .select("file_id", "ingest_version", "status", "committees", "disposition")
+        .collect()
+    )
+    return {r["file_id"]: r for r in frame.iter_rows(named=True)}
+
+
+def _ingest_once(
+    store: DistrictStore,
+    landing_root: Path,
+    district_code: str,
+    ctx: IngestContext,
+    run_id: str,
+    full_refresh: bool,
+    as_of: dt.date | None,
+) -> DistrictResult:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     as_of = as_of or now.date()
     scan, _ = scan_landing(Path(landing_root), district_code, ctx.divisions.districts, ctx.rules)
-    known = {
-        r["file_id"]: r
-        for r in con.sql(
-            "SELECT file_id, ingest_version, status, committees, disposition FROM raw.landing_files "
-            "WHERE district_code = ? AND status <> 'ignored'",
-            params=[district_code],
-        )
-        .pl()
-        .iter_rows(named=True)
-    }
+    base = store.current(district_code)
+    known = _known_files(base)
     entries: list[_Entry] = []
     for file in scan.files:
         data = file.path.read_bytes()
@@ -184,7 +189,9 @@ def ingest_district(
     elsewhere = delivery.same_bytes_elsewhere((e.file, e.file_hash) for e in entries)
     usable: list[_Entry] = []
     rejected: dict[tuple[str, str, str], list[str]] = {}  # (form, period, committee) → rejected deliveries
+    tick = progress.counter(log, f"district {district_code}: files read", len(entries), "files")
     for e in entries:
+        tick()
         if e.file.source_file in dup_of:
             continue
         if e.known is not None and e.known["status"] == "rejected":
@@ -264,7 +271,8 @@ def ingest_district(
 
     staged = stage.finish(batch, run_id, as_of)
     registry += _outcome_rows(batch.outcomes, staged, run_id, now)
-    _write_district(con, district_code, keep_ids, staged, registry)
+    if not _unchanged(base, batch, keep_ids, registry):
+        _commit(store, district_code, base, keep_ids, staged, registry, run_id)
     statuses = [str(r["status"]) for r in registry]
     return DistrictResult(
         district_code=district_code,
@@ -344,25 +352,26 @@ def _misplaced_row(
 def record_unplaced(
     con: duckdb.DuckDBPyConnection, landing_root: Path, ctx: IngestContext, run_id: str
 ) -> int:
+    """`record_unplaced_to_store` into the store beside `con`'s warehouse file, then refresh its views."""
+    store = store_views.store_for(con)
+    n = record_unplaced_to_store(store, landing_root, ctx, run_id)
+    store_views.refresh_views(con, store)
+    return n
+
+
+def record_unplaced_to_store(
+    store: DistrictStore, landing_root: Path, ctx: IngestContext, run_id: str
+) -> int:
     """Register what lies outside every district folder (unknown folders, loose files): district_code NULL.
 
-    So no folder or file of the landing zone is silently absent from raw.landing_files.
+    So no folder or file of the landing zone is silently absent from raw.landing_files. They form a
+    pseudo-district of their own in the store, replaced whole by every run.
     """
-    ensure_tables(con)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _, unplaced = district_folders(Path(landing_root), ctx.divisions.districts, ctx.rules)
     rows = [_misplaced_row(m, None, run_id, now) for m in unplaced]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("DELETE FROM raw.landing_files WHERE district_code IS NULL")
-        if rows:
-            con.register("incoming", pl.DataFrame(rows, schema=REGISTRY_SCHEMA).to_arrow())
-            con.execute("INSERT INTO raw.landing_files BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    frames = {"raw.landing_files": pl.DataFrame(rows, schema=REGISTRY_SCHEMA)}
+    store.commit(UNPLACED, store.current(UNPLACED), [], frames, run_id)
     return len(rows)
 
 
@@ -412,37 +421,36 @@ REGISTRY_SCHEMA = {
 }  # fmt: skip
 
 
-def _write_district(
-    con: duckdb.DuckDBPyConnection,
+def _unchanged(base: Generation | None, batch: stage.Batch, keep_ids: list[str],
+               registry: list[dict[str, object]]) -> bool:  # fmt: skip
+    """Nothing read and every other row of the current generation written again as it is (the misplaced and
+    ignored files): the current generation stays, no write (a night without deliveries costs the scan)."""
+    if base is None or batch.outcomes:
+        return False
+    key = ("file_id", "status", "reason_code", "message")
+    keep = pl.Series(keep_ids, dtype=pl.String)
+    before = base.scan("raw.landing_files").filter(~pl.col("file_id").is_in(keep)).select(key).collect()
+    return sorted(before.iter_rows(), key=str) == sorted(
+        (tuple(r.get(k) for k in key) for r in registry), key=str
+    )
+
+
+def _commit(
+    store: DistrictStore,
     district_code: str,
+    base: Generation | None,
     keep_ids: list[str],
     staged: stage.StagedBatch,
     registry: list[dict[str, object]],
+    run_id: str,
 ) -> None:
-    """Delete the district's rows of files not kept, insert this run's rows: one transaction."""
-    keep = pl.DataFrame({"file_id": keep_ids}, schema={"file_id": pl.String}).to_arrow()
-    registry_frame = pl.DataFrame(registry, schema=REGISTRY_SCHEMA).to_arrow()
+    """The base's rows of the kept files plus this run's rows become the district's new generation."""
     frames = {
-        "staging.form_records": staged.records.to_arrow(),
-        "staging.form_values": staged.values.to_arrow(),
-        "quarantine.rows": staged.quarantine.to_arrow(),
-        "raw.skipped_rows": staged.skipped.to_arrow(),
-        "raw.replaced_rows": staged.replaced.to_arrow(),
-        "raw.landing_files": registry_frame,
+        "staging.form_records": staged.records,
+        "staging.form_values": staged.values,
+        "quarantine.rows": staged.quarantine,
+        "raw.skipped_rows": staged.skipped,
+        "raw.replaced_rows": staged.replaced,
+        "raw.landing_files": pl.DataFrame(registry, schema=REGISTRY_SCHEMA),
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("keep_files", keep)
-        for table, frame in frames.items():
-            con.execute(
-                f"DELETE FROM {table} WHERE district_code = ? AND file_id NOT IN (SELECT file_id FROM keep_files)",
-                [district_code],
-            )
-            con.register("incoming", frame)
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
-        con.unregister("keep_files")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    store.commit(district_code, base, keep_ids, frames, run_id)

@@ -109,4 +109,5 @@ def run_match(args: argparse.Namespace) -> int:
         f"{s['seconds']['total']:.1f} s) -> {args.output}"
     )
     print("seconds by step: " + ", ".join(f"{k} {v}" for k, v in s["seconds"].items()))
+    print("CPU seconds by step: " + ", ".join(f"{k} {v}" for k, v in s["cpu_seconds"].items()))
     return 0

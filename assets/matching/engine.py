@@ -23,12 +23,14 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from assets.common import progress
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
 from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
+from assets.matching.levels import prepare_levels
 from assets.matching.load import InputError, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
@@ -41,6 +43,25 @@ __all__ = ["InputError", "MatchEngine", "ModelRefused", "Resolution"]
 DEFAULT_MEMORY_LIMIT = "768MB"
 TF_MINIMUM = 1e-6  # floor of a term frequency (Splink's tf_minimum_u_value)
 log = logging.getLogger(__name__)
+
+
+class _Step:
+    """Wall and CPU seconds of one engine step, added to the engine's timings (CPU time counts every
+    thread of the process, DuckDB's too: on a shared machine it is the steadier figure)."""
+
+    def __init__(self, engine: MatchEngine, name: str) -> None:
+        self.engine, self.name = engine, name
+
+    def __enter__(self) -> _Step:
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.c0
+        e = self.engine
+        e._timings[self.name] = e._timings.get(self.name, 0.0) + wall
+        e._cpu[self.name] = e._cpu.get(self.name, 0.0) + cpu
+        log.info("step %s: %.2f s wall, %.2f s CPU", self.name, wall, cpu)
 
 
 def _nullable(index: np.ndarray) -> pl.Series:
@@ -64,6 +85,7 @@ class MatchEngine:
         self.env: dict[str, str] = dict(env or {})
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")  # no terminal output from a library
         self._tmp = tempfile.TemporaryDirectory(prefix="jianfu-match-")
         self.con.execute(f"SET temp_directory = '{self._tmp.name}'")
         if threads:
@@ -85,7 +107,8 @@ class MatchEngine:
         self._initial: np.ndarray | None = None
         self._incremental = False
         self._with_golden = True
-        self._timings: dict[str, float] = {}
+        self._timings: dict[str, float] = {}  # wall seconds per step
+        self._cpu: dict[str, float] = {}  # CPU seconds per step (all threads of the process)
         self._levels = [len(c.levels) for c in self.spec.comparisons]
 
     # ------------------------------------------------------------------ load
@@ -95,19 +118,20 @@ class MatchEngine:
         return self._load([frame], previous)
 
     def _load(self, holder: list[pl.DataFrame], previous: pl.DataFrame | None) -> int:
-        loaded = load_records(self.con, self.spec, holder, previous, self._with_golden)
+        with _Step(self, "load"):
+            loaded = load_records(self.con, self.spec, holder, previous, self._with_golden)
+            prepare_levels(self.con, self.spec)
         self._record_ids, self.n = loaded.record_ids, loaded.n
         self._initial, self._incremental = loaded.initial, loaded.incremental
-        self._timings["load"] = loaded.seconds
         return self.n
 
     # ------------------------------------------------------------------ pairs
     def _blocked_pairs(self, restrict_new: bool) -> Pairs:
         if self._pairs is None:
-            self._pairs = candidate_pairs(self.con, self.spec, "__rec", restrict_new)
+            with _Step(self, "block_compare"):
+                self._pairs = candidate_pairs(self.con, self.spec, "__rec", restrict_new)
             self.stats["pairs_by_rule"] = self._pairs.by_rule
             self.stats["candidate_pairs"] = int(len(self._pairs.a))
-            self._timings["block_compare"] = self._pairs.seconds
         return self._pairs
 
     # ------------------------------------------------------------------ public steps
@@ -120,13 +144,13 @@ class MatchEngine:
         pairs = self._blocked_pairs(restrict_new=self._incremental)
         if len(pairs.a) == 0:
             raise InputError("blocking produced no candidate pairs: nothing to estimate")
-        t0 = time.perf_counter()
-        rg, rc, k = random_pairs(self.con, self.spec, "__rec", self.n)
-        report = TrainingReport(u_records=k)
-        model = train(self.spec, pairs.gammas, pairs.masks, pairs.counts, rg, rc, self.n, report)
-        self.training = report
-        self.sanity = check_model(self.spec, model, report.not_estimated, report.u_level_counts)
-        self._timings["em"] = time.perf_counter() - t0
+        with _Step(self, "random_pairs"):
+            rg, rc, k = random_pairs(self.con, self.spec, "__rec", self.n)
+        with _Step(self, "em"):
+            report = TrainingReport(u_records=k)
+            model = train(self.spec, pairs.gammas, pairs.masks, pairs.counts, rg, rc, self.n, report)
+            self.training = report
+            self.sanity = check_model(self.spec, model, report.not_estimated, report.u_level_counts)
         if not self.sanity.ok:
             self.refused = model
             kept = "the previous model"
@@ -183,6 +207,7 @@ class MatchEngine:
         p = 1.0 / (1.0 + np.exp2(-w_pair))
         p[never[pairs.pattern]] = 0.0
         self._p = p
+        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(p), len(p), "pairs")
 
     def _never_link_patterns(self) -> np.ndarray:
         """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
@@ -245,25 +270,24 @@ class MatchEngine:
         """Cluster label per record (in record-id order)."""
         if self._p is None:
             self._score()
-        t0 = time.perf_counter()
         assert self._pairs is not None and self._p is not None
         a, b = self._pairs.a, self._pairs.b
         cl = self.spec.clustering
-        labels = cluster(
-            ClusterInput(
-                n=self.n,
-                a=a,
-                b=b,
-                p=self._p,
-                threshold=self.spec.threshold.match_probability,
-                strong_link=cl.strong_link,
-                min_average_link=cl.min_average_link,
-                cannot_link=self._cannot_link_codes(),
-                initial=self._initial,
+        with _Step(self, "cluster"):
+            labels = cluster(
+                ClusterInput(
+                    n=self.n,
+                    a=a,
+                    b=b,
+                    p=self._p,
+                    threshold=self.spec.threshold.match_probability,
+                    strong_link=cl.strong_link,
+                    min_average_link=cl.min_average_link,
+                    cannot_link=self._cannot_link_codes(),
+                    initial=self._initial,
+                )
             )
-        )
         self._labels = labels
-        self._timings["cluster"] = time.perf_counter() - t0
         return labels
 
     # ------------------------------------------------------------------ outputs
@@ -315,7 +339,8 @@ class MatchEngine:
         is incremental: only pairs touching new records are compared and old entities are kept whole.
         `golden=False` skips the survivorship attributes (entities then hold counts and anchors only).
         `fallback`: the model kept when a fresh fit is refused by the sanity report."""
-        t_all = time.perf_counter()
+        t_all, c_all = time.perf_counter(), time.process_time()
+        self._timings, self._cpu = {}, {}
         self._pairs = None
         self._p = None
         incremental = previous is not None and previous.height > 0 and model is not None
@@ -331,15 +356,17 @@ class MatchEngine:
                 log.warning("the model given does not pass the sanity report: %s", self.sanity.problems)
         else:
             self.fit(fallback)
-        self._score()
+        with _Step(self, "score"):
+            self._score()
         labels = self.cluster()
-        t0 = time.perf_counter()
+        step = _Step(self, "golden").__enter__()
         assert self._record_ids is not None
         lab = pl.DataFrame({"__rid": np.arange(self.n, dtype=np.int32), "cluster": labels})
         lab_arrow = lab.to_arrow()  # noqa: F841
         self.con.execute("CREATE OR REPLACE TEMP TABLE __labels AS SELECT * FROM lab_arrow")
         golden = golden_records(self.con, self.spec, "__labels", with_attributes=golden)
-        self._timings["golden"] = time.perf_counter() - t0
+        step.__exit__()
+        step = _Step(self, "ids").__enter__()
         clusters = pl.DataFrame({"record_id": self._record_ids, "cluster": labels})
         # A label is the cluster's smallest __rid, and __rid ranks the record ids: the smallest record id
         # of each cluster is a gather, not a string aggregation.
@@ -362,9 +389,10 @@ class MatchEngine:
             digits=ident.digits,
             per_cluster=per_cluster,
         )
-        self._timings["ids"] = time.perf_counter() - t0
-        best_other, best_p, best_pat = self._best_links()
-        self._timings["best_links"] = time.perf_counter() - t0
+        step.__exit__()
+        with _Step(self, "best_links"):
+            best_other, best_p, best_pat = self._best_links()
+        step = _Step(self, "outputs").__enter__()
         new_flags = self.con.sql("SELECT __new FROM __rec ORDER BY __rid").pl()["__new"]
         slot = np.zeros(self.n, dtype=np.int64)
         slot[mapping["cluster"].to_numpy()] = np.arange(mapping.height)
@@ -394,8 +422,9 @@ class MatchEngine:
             .select("entity_id", pl.exclude("entity_id"))
             .sort("entity_id")
         )
-        self._timings["outputs"] = time.perf_counter() - t0
+        step.__exit__()
         self._timings["total"] = time.perf_counter() - t_all
+        self._cpu["total"] = time.process_time() - c_all
         assert self.model is not None
         stats = {
             **self.stats,
@@ -410,6 +439,7 @@ class MatchEngine:
             "incremental": incremental,
             "model_sanity": self.sanity.lines() if self.sanity is not None else [],
             "seconds": {k: round(v, 3) for k, v in self._timings.items()},
+            "cpu_seconds": {k: round(v, 3) for k, v in self._cpu.items()},
         }
         return Resolution(assignments, entities, history, self.model, stats, self.explain())
 

@@ -7,9 +7,18 @@ Adding a kind is one entry here; the spec validates against it and the SQL compi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+# `aliases: nicknames`: English given names and their nicknames (William/Bill, Susan/Sue), the public
+# hand-curated list of the `nicknames` package (github.com/carltonnorthern/nicknames).
+BUILTIN_ALIASES = ("nicknames",)
 
 
 def q(name: str) -> str:
@@ -49,13 +58,14 @@ def _jaro(f: str, lv: Any) -> str:
 
 
 def _lev(f: str, lv: Any) -> str:
+    # An edit distance is at least the difference in length: a cheap test first (most random pairs fail it).
     lf, rf = _lr(f)
-    return f"levenshtein({lf}, {rf}) <= {lv.max}"
+    return f"(abs(length({lf}) - length({rf})) <= {lv.max} AND levenshtein({lf}, {rf}) <= {lv.max})"
 
 
 def _dlev(f: str, lv: Any) -> str:
     lf, rf = _lr(f)
-    return f"damerau_levenshtein({lf}, {rf}) <= {lv.max}"
+    return f"(abs(length({lf}) - length({rf})) <= {lv.max} AND damerau_levenshtein({lf}, {rf}) <= {lv.max})"
 
 
 def _date_diff(f: str, lv: Any) -> str:
@@ -89,6 +99,70 @@ def _id_both_valid(f: str, lv: Any) -> str:
     return f"l.{q(f + '__valid')} AND r.{q(f + '__valid')}"
 
 
+def alias_column(feature: str, source: str) -> str:
+    """The `__rec` column holding, per record, the aliases of its `feature` value (lower case)."""
+    return f"__al_{feature}_" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:10]
+
+
+def _alias(f: str, lv: Any) -> str:
+    # The two values are listed as aliases of each other (a nickname and its full name): different
+    # strings, the same person's name. Case-insensitive. Each record carries its value's alias list
+    # (prepare_levels), so a pair costs a list lookup, not a join. With `max: k`, one side may also be
+    # up to k edits (Damerau-Levenshtein) from an alias of the other (a nickname with a typo: THOMAS / OTM).
+    lf, rf = _lr(f)
+    col = q(alias_column(f, lv.aliases))
+    cond = f"coalesce(list_contains(l.{col}, lower({rf})), false)"
+    if lv.max:
+        for a, b in ((f"l.{col}", rf), (f"r.{col}", lf)):
+            cond += (
+                f" OR coalesce(len(list_filter({a}, lambda x: damerau_levenshtein(x, lower({b})) <= {lv.max})) > 0,"
+                " false)"
+            )
+    return f"({cond})"
+
+
+def _alias_pairs(source: str) -> Iterable[tuple[str, str]]:
+    if source == "nicknames":
+        from importlib.resources import files
+
+        text = files("nicknames").joinpath("names.csv").read_text(encoding="utf-8")
+        rows = csv.reader(text.splitlines())
+        return [(r[0], r[2]) for r in rows if len(r) == 3 and r[1] == "has_nickname"]
+    path = Path(source)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or len(rows[0]) < 2:
+        raise ValueError(f"{path}: an alias list is a CSV with two columns (name, alias)")
+    return [(r[0], r[1]) for r in rows[1:] if len(r) >= 2 and r[0].strip() and r[1].strip()]
+
+
+def prepare_levels(con: Any, spec: Any, table: str = "__rec") -> None:
+    """Give each record the alias lists its `alias` levels read (a column per feature and list)."""
+    import pyarrow as pa
+
+    wanted = {
+        (lv.feature or comp.feature, lv.aliases)
+        for comp in spec.comparisons
+        for lv in comp.levels
+        if lv.kind == "alias"
+    }
+    for feature, source in sorted(wanted):
+        groups: dict[str, set[str]] = {}
+        for a, b in _alias_pairs(source):
+            a, b = a.strip().lower(), b.strip().lower()
+            if a and b and a != b:
+                groups.setdefault(a, set()).add(b)
+                groups.setdefault(b, set()).add(a)
+        keys = sorted(groups)
+        alias_lists = pa.table({"a": keys, "bs": [sorted(groups[k]) for k in keys]})  # noqa: F841
+        log.info("alias list %s: %d names", source, len(keys))
+        col = q(alias_column(feature, source))
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} VARCHAR[]")
+        con.execute(
+            f"UPDATE {table} SET {col} = g.bs FROM alias_lists g WHERE lower({table}.{q(feature)}) = g.a"
+        )
+
+
 def _sql(f: str, lv: Any) -> str:
     return f"({lv.condition})"
 
@@ -110,6 +184,7 @@ KINDS: dict[str, Kind] = {
     "id_check_digit": Kind(_id_check_digit, feature_types=ID, companions=("valid",)),
     "id_one_edit": Kind(_id_one_edit, feature_types=ID, companions=("valid",)),
     "id_both_valid": Kind(_id_both_valid, feature_types=ID, companions=("valid",)),
+    "alias": Kind(_alias, needs="aliases"),
     "sql": Kind(_sql, needs="condition"),
     "else": Kind(_else),
 }

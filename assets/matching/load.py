@@ -13,7 +13,7 @@ import polars as pl
 from assets.matching import sql as S
 from assets.matching.pairs import tf_columns
 from assets.matching.spec import MatchSpec
-from assets.matching.transforms import feature_lookups
+from assets.matching.transforms import FREQ, record_features
 
 
 class InputError(ValueError):
@@ -69,48 +69,41 @@ def load_records(
     rid = frame[spec.record_id]
     if rid.null_count():
         raise InputError(f"{rid.null_count()} record(s) have a null `{spec.record_id}`")
-    if rid.n_unique() != frame.height:
-        dup = frame.filter(pl.col(spec.record_id).is_duplicated())[spec.record_id].head(5).to_list()
-        raise InputError(f"`{spec.record_id}` is not unique, e.g. {dup}")
     needed = spec.needed_features(golden=with_golden)
     features = {
         n: f for n, f in spec.features.items() if n in needed or any(c.startswith(n + "__") for c in needed)
     }
-    direct, lookups = feature_lookups(
-        frame, features, required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed)
+    tf_features = {c.feature for c in spec.comparisons if c.term_frequency}
+    feats = record_features(
+        frame,
+        features,
+        required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed),
+        tf_features,
     )
+    counted = {f: f + FREQ for f in tf_features if f + FREQ in feats.columns}
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
-    lookups = {c: d.select([x for x in d.columns if x == "__src" or x in needed]) for c, d in lookups.items()}
-    produced = set(direct.columns) | {c for d in lookups.values() for c in d.columns if c != "__src"}
+    keep = needed | set(counted.values())
+    feats = feats.select([c for c in feats.columns if c in keep])
     # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
     wanted = ({spec.golden.recency} | {a.column for a in spec.golden.attributes}) if with_golden else set()
-    raw = [c for c in frame.columns if c in wanted and c not in produced and c != spec.record_id]
+    raw = [c for c in frame.columns if c in wanted and c not in feats.columns and c != spec.record_id]
     base = pl.concat(
         [
             # __rid = rank of the record id: every later step sees the same numbering in any input order.
             frame.select(
                 (pl.col(spec.record_id).rank("ordinal") - 1).cast(pl.Int32).alias("__rid"),
                 pl.col(spec.record_id).alias("record_id"),
-                *dict.fromkeys([*raw, *lookups]),
+                *raw,
             ),
-            direct,
+            feats,
         ],
         how="horizontal",
     )
-    del frame
+    del frame, feats
     newest = pl.CompatLevel.newest()  # string views: handed to DuckDB without a copy
     tables = {"__in": base.to_arrow(compat_level=newest)}
     joins = []
-    select = [
-        "i.__rid",
-        "i.record_id",
-        *(f"i.{S.q(c)}" for c in raw),
-        *(f"i.{S.q(c)}" for c in direct.columns),
-    ]
-    for k, (column, derived) in enumerate(lookups.items()):
-        tables[f"__lk{k}"] = derived.to_arrow(compat_level=newest)
-        joins.append(f"LEFT JOIN __lk{k} d{k} ON i.{S.q(column)} IS NOT DISTINCT FROM d{k}.__src")
-        select.append(f"d{k}.* EXCLUDE (__src)")
+    select = ["i.*"]
     if previous is not None and previous.height:
         prev = previous.select(pl.col("record_id").cast(pl.String), pl.col("entity_id").cast(pl.String))
         tables["__prev"] = prev.to_arrow()
@@ -123,19 +116,25 @@ def load_records(
         incremental = False
     for name, table in tables.items():
         con.register(name, table)
-    del base, lookups, direct, tables
+    del base, tables
     sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
     extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
-    block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec)])
+    block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec, counted)])
+    dropped = f" EXCLUDE ({', '.join(S.q(c) for c in counted.values())})" if counted else ""
     con.execute(
         f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "
-        f"y AS (SELECT *{extra} FROM x) SELECT *{block_keys} FROM y"
+        f"y AS (SELECT *{extra} FROM x) SELECT *{dropped}{block_keys} FROM y"
     )
     for statement in S.block_cap_statements(spec, "__rec"):
         con.execute(statement)
-    for name in ("__in", "__prev", *(f"__lk{k}" for k in range(len(joins)))):
+    for name in ("__in", "__prev"):
         con.unregister(name)
     record_ids = con.sql("SELECT record_id FROM __rec ORDER BY __rid").pl()["record_id"]
+    # __rid ranks the record ids, so duplicates are neighbours here (cheaper than a hash of all ids).
+    same = record_ids.head(-1) == record_ids.tail(-1)
+    if same.any():
+        dup = record_ids.head(-1).filter(same).unique(maintain_order=True).head(5).to_list()
+        raise InputError(f"`{spec.record_id}` is not unique, e.g. {dup}")
     if incremental:
         res = con.execute(
             "SELECT CASE WHEN __entity IS NULL THEN -1 ELSE dense_rank() OVER (ORDER BY __entity) END AS g "

@@ -65,12 +65,17 @@ class Coder:
         return out, codes // self.radix
 
 
-def tf_columns(spec: MatchSpec) -> list[str]:
-    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value."""
+def tf_columns(spec: MatchSpec, counted: dict[str, str] | None = None) -> list[str]:
+    """Per term-frequency comparison, `__tf_<i>`: how many records hold the feature's value. `counted`
+    maps features to a column already holding that count (see transforms.feature_lookups); the others
+    are counted by a window."""
     out = []
     for ci, comp in enumerate(spec.comparisons):
         if comp.term_frequency:
             f = S.q(comp.feature)
+            if counted and comp.feature in counted:
+                out.append(f"{S.q(counted[comp.feature])} AS __tf_{ci}")
+                continue
             out.append(
                 f"CASE WHEN {f} IS NOT NULL THEN (count(*) OVER (PARTITION BY {f}))::DOUBLE END AS __tf_{ci}"
             )
@@ -78,8 +83,14 @@ def tf_columns(spec: MatchSpec) -> list[str]:
 
 
 def _mask_expr(spec: MatchSpec) -> str:
-    terms = []
+    """Bit i set when the pair meets blocking rule i; only for the rules that train m (EM sessions read
+    these bits, nothing else does), so the other rules' keys are not carried through the pair join."""
+    est = spec.estimation
+    training = set(est.em_blocking or [r.name for r in spec.blocking if r.masked_windows is None])
+    terms = ["0"]
     for i, rule in enumerate(spec.blocking):
+        if rule.name not in training:
+            continue
         if rule.masked_windows is None:
             cond = f"l.__bk_{i} = r.__bk_{i}" + (f" AND ({rule.filter})" if rule.filter else "")
             terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << i} ELSE 0 END")

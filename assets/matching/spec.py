@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from assets.matching.levels import KINDS
+from assets.matching.levels import BUILTIN_ALIASES, KINDS
 from assets.matching.settings import (
     DEV_SALT,
     CannotLink,
@@ -113,6 +113,7 @@ LevelKind = Literal[
     "id_check_digit",
     "id_one_edit",
     "id_both_valid",
+    "alias",
     "sql",
     "else",
 ]  # fmt: skip  (each kind's parameters, feature types and SQL: assets/matching/levels.py)
@@ -129,6 +130,9 @@ class Level(_Model):
     max_days: int | None = Field(default=None, ge=0)
     length: int | None = Field(default=None, ge=1)
     condition: str | None = None
+    # `alias`: the list of equivalent values, `nicknames` (English given names, from the `nicknames`
+    # package) or a CSV file (name, alias; relative to the spec file)
+    aliases: str | None = None
     # A level that is evidence against a match (two valid, different ID numbers): its weight must not
     # exceed the `else` level's, and it is left out of the monotone order of the others.
     against: bool = False
@@ -147,6 +151,8 @@ class Level(_Model):
     def name(self) -> str:
         if self.label:
             return self.label
+        if self.kind == "alias":
+            return "alias"
         for param in ("min", "max", "max_days", "length"):
             value = getattr(self, param)
             if value is not None:
@@ -385,6 +391,26 @@ def parse_spec(data: object, source: str = "<spec>") -> MatchSpec:
         raise SpecError(f"{source}: invalid match spec\n{_format_errors(err, data)}") from None
 
 
+def _resolve_alias_paths(spec: MatchSpec, path: Path) -> MatchSpec:
+    """Alias lists named by a relative path are read next to the spec file; a missing one is a spec error."""
+    comps = []
+    for comp in spec.comparisons:
+        levels = []
+        for lv in comp.levels:
+            if lv.kind == "alias" and lv.aliases not in BUILTIN_ALIASES:
+                file = Path(lv.aliases or "")
+                file = file if file.is_absolute() else path.parent / file
+                if not file.is_file():
+                    raise SpecError(
+                        f"{path}: comparison `{comp.name}` level `alias`: no alias list {file} "
+                        f"(give a CSV file or one of {', '.join(BUILTIN_ALIASES)})"
+                    )
+                lv = lv.model_copy(update={"aliases": str(file)})
+            levels.append(lv)
+        comps.append(comp.model_copy(update={"levels": tuple(levels)}))
+    return spec.model_copy(update={"comparisons": tuple(comps)})
+
+
 def load_spec(path: str | Path) -> MatchSpec:
     """Read and validate a YAML spec file."""
     path = Path(path)
@@ -395,6 +421,7 @@ def load_spec(path: str | Path) -> MatchSpec:
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: not valid YAML: {err}") from None
     spec = parse_spec(data, str(path))
+    spec = _resolve_alias_paths(spec, path)
     prior = spec.estimation.prior_model
     if prior and not Path(prior).is_absolute():
         est = spec.estimation.model_copy(update={"prior_model": str(path.parent / prior)})

@@ -15,6 +15,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
 from assets.common.civil_text import address, person_name
@@ -129,15 +130,48 @@ def _series_feature(name: str, feat, values: pl.Series) -> pl.Series | None:
     return None
 
 
-def feature_lookups(
-    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str]
-) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """Features computed once per distinct input value.
+FREQ = "__freq"  # suffix of a feature's frequency column (see record_features)
 
-    Returns (frame with the features that are cheap per row, e.g. of date columns; lookups): each lookup
-    maps the distinct values (`__src`) of one input column to that column's features, to be joined back
-    in DuckDB. Names, addresses and ID numbers repeat across forms, so this does a fraction of the
-    string work of a per-row transform."""
+
+def distinct_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """(the distinct values, per row the index of its value among them), so that work done once per
+    distinct value is spread back to the rows by a gather instead of a join.
+
+    Rows are grouped by a 64-bit hash (no string hash table), and the grouping is then checked against
+    the strings themselves; if two different values ever shared a hash, the exact (slower)
+    unique-and-join path is taken instead."""
+    n = len(values)
+    hashes = values.hash(seed=0)
+    uniq = hashes.unique()
+    if len(uniq) * 8 <= n:  # few distinct values (sex, a committee code): a join on the hash is cheaper
+        index = uniq.to_frame("h").with_row_index("i")
+        codes = hashes.to_frame("h").join(index, on="h", how="left", maintain_order="left")["i"]
+    else:  # many: a dense rank (one sort of integers) beats a hash table of them
+        codes = hashes.rank("dense") - 1
+    codes = codes.cast(pl.UInt32)
+    k = len(uniq)
+    first = np.zeros(k, dtype=np.int64)
+    first[codes.to_numpy()] = np.arange(n)  # any row of each group stands for it
+    distinct = values.gather(first)
+    if not distinct.gather(codes).eq_missing(values).all():
+        distinct = values.unique()
+        index = distinct.to_frame("v").with_row_index("i")
+        codes = (
+            values.to_frame("v").join(index, on="v", how="left", nulls_equal=True, maintain_order="left")["i"]
+        ).cast(pl.UInt32)
+    return distinct, codes
+
+
+def record_features(
+    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str], counted: set[str] = frozenset()
+) -> pl.DataFrame:
+    """Every feature of every record, with the string work done once per distinct input value.
+
+    Names, addresses and ID numbers repeat across forms: each text column is reduced to its distinct
+    values, normalized there, and the results are gathered back to the rows, so a million rows cost what
+    their vocabulary costs. Features of date and number columns are computed per row (cheap). A feature
+    named in `counted` also gets `<feature>__freq`: how many records hold its (normalized) value, null
+    when it is null (from the distinct values' counts, far cheaper than a window over all records)."""
     by_column: dict[str, list[str]] = {}
     for name, feat in spec_features.items():
         if feat.column is not None:
@@ -157,7 +191,12 @@ def feature_lookups(
 
     def derive(column: str, names: list[str]) -> pl.DataFrame:
         dtype = frame.schema[column]
-        derived = frame.select(pl.col(column).unique().alias("__src"))
+        values, codes = distinct_codes(frame[column])
+        derived = values.alias("__src").to_frame()
+        if any(n in counted for n in names):
+            derived = derived.with_columns(
+                pl.Series("__n", np.bincount(codes.to_numpy(), minlength=len(values)))
+            )
         for n in names:
             feat = spec_features[n]
             if feat.transform == "id_number":
@@ -170,10 +209,12 @@ def feature_lookups(
                 derived = derived.with_columns(pinyin_series(derived[n]).alias(n))
             if n in need_pinyin:
                 derived = derived.with_columns(pinyin_series(derived[n]).alias(f"{n}__py"))
-        return derived
+            if n in counted:
+                freq = pl.when(pl.col(n).is_not_null()).then(pl.col("__n").sum().over(n))
+                derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
+        return derived.drop("__src", "__n", strict=False).gather(codes)
 
     # Columns are independent and polars releases the GIL: derive them side by side.
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(todo)))) as pool:
         results = list(pool.map(lambda item: derive(*item), todo))
-    lookups = {column: derived for (column, _), derived in zip(todo, results, strict=True)}
-    return frame.select(direct) if direct else pl.DataFrame(), lookups
+    return pl.concat([frame.select(direct), *results], how="horizontal")

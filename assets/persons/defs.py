@@ -45,11 +45,14 @@ class PersonsConfig(dg.Config):
                 dg.AssetKey(["catalog", "form_fields"])],
           description="One row per staged record with its identity attributes (name, ID, sex, birth date, phone, "
                       "addresses) pivoted out of form_values: the input of resident matching.")  # fmt: skip
-def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def person_rows(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, run_env: RunEnvironmentResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        if (gate := Gate(context, con)).current():  # inputs unchanged: assets/common/gate.py
+        if (gate := Gate(context, con, run_env.environ())).current():  # inputs unchanged: common/gate.py
             return gate.skipped()[0]
-        rows.write_person_rows(con)
+        mode, added, deleted = rows.update_person_rows(con)  # only rows of new or removed records
+        context.log.info(f"person rows: {mode} update, {added} rows added, {deleted} deleted")
         gate.record()
         fill = read_frame(
             con,
@@ -60,6 +63,7 @@ def person_rows(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(con, rows.PERSON_ROWS),
+                "update": dg.MetadataValue.text(f"{mode}: {added} rows added, {deleted} deleted"),
                 "fill_rates": dg.MetadataValue.md(markdown_preview(fill)),
             }
         )
@@ -156,3 +160,6 @@ def id_churn(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 ASSETS = [person_rows, persons]
 CHECKS = [every_record_one_person, persons_match_records, no_person_with_two_ids, id_churn]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

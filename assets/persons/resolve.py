@@ -82,7 +82,8 @@ def resolve_persons(
     """Match `staging.person_rows` into core.persons / core.person_records / core.person_id_history.
     `env` holds the person-id salt the spec names (the asset passes its resource's environment)."""
     spec = load_spec(spec_path)
-    rows = warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS}")
+    # in record order: staging.person_rows is updated in place (rows.update_person_rows), not rewritten sorted
+    rows = warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS} ORDER BY record_id")
     previous_records = (
         warehouse.read_frame(con, f"SELECT * FROM {PERSON_RECORDS}")
         if warehouse.table_exists(con, PERSON_RECORDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from assets.common import fingerprint as fp
 from assets.common import warehouse
 
 PERSON_ROWS = "staging.person_rows"
@@ -52,6 +53,7 @@ WITH v AS (
   SELECT fv.record_id, {element} AS element, nullif(trim(coalesce(fv.value, fv.value_raw)), '') AS value,
          fv.field_order
   FROM staging.form_values fv {join}
+  /*only_values*/
 ),
 p AS (
   SELECT record_id,
@@ -73,12 +75,23 @@ SELECT
        WHEN TRY_CAST(left(p.v_birth_month, 7) || '-01' AS DATE) IS NOT NULL THEN 'month' END AS birth_precision,
   p.v_phone AS phone, p.v_household_address AS household_address, p.v_residence_address AS residence_address
 FROM staging.form_records r LEFT JOIN p USING (record_id)
+/*only_records*/
 """
+
+
+def _select(con: duckdb.DuckDBPyConnection, only: str | None = None) -> str:
+    """The SELECT for every staged record, or only those whose record_id is in the relation `only`."""
+    sql = person_rows_sql(con)
+    if only is None:
+        return sql
+    return sql.replace("/*only_values*/", f"SEMI JOIN {only} USING (record_id)").replace(
+        "/*only_records*/", f"WHERE r.record_id IN (SELECT record_id FROM {only})"
+    )
 
 
 def build_person_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Person rows for every staged record, sorted by record_id."""
-    frame = warehouse.read_frame(con, person_rows_sql(con) + " ORDER BY record_id")
+    frame = warehouse.read_frame(con, _select(con) + " ORDER BY record_id")
     # reflow (issue 13): corrections and new residents from returned prefilled files, source_file = the return
     if warehouse.table_exists(con, "reflow.person_evidence"):
         extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(PERSON_ROW_COLUMNS)
@@ -87,4 +100,55 @@ def build_person_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def write_person_rows(con: duckdb.DuckDBPyConnection) -> int:
-    return warehouse.replace_table(con, PERSON_ROWS, build_person_rows(con))
+    n = warehouse.replace_table(con, PERSON_ROWS, build_person_rows(con))
+    fp.record(con, {GLOBAL_STAGE: _global_digest(con)})
+    return n
+
+
+GLOBAL_STAGE = "plan:person_rows:global"
+
+
+def _global_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """What every person row depends on besides its own record: the field mapping and this code."""
+    if not warehouse.table_exists(con, "catalog.form_fields"):
+        return fp.digest("no catalog.form_fields", fp.code_fingerprint(["assets/persons/rows.py"]))
+    n, h = con.execute("SELECT count(*), bit_xor(hash(form_code, field_label, element_code)) FROM catalog.form_fields "
+                       "WHERE element_code IS NOT NULL").fetchall()[0]  # the columns the pivot reads  # fmt: skip
+    return fp.digest(f"{n}:{h}", fp.code_fingerprint(["assets/persons/rows.py"]))
+
+
+def update_person_rows(con: duckdb.DuckDBPyConnection) -> tuple[str, int, int]:
+    """Bring staging.person_rows up to date: rows of records that appeared are built, rows of records that
+    disappeared are deleted, the others are kept (a record id carries its file's content hash, so a kept
+    record's values are the same). Return evidence rows are replaced whole (a small table). A changed field
+    mapping or code rebuilds everything. Returns (mode, rows added, rows deleted)."""
+    if not warehouse.table_exists(con, PERSON_ROWS) or fp.stored(con, [GLOBAL_STAGE]).get(GLOBAL_STAGE) != (
+        _global_digest(con)
+    ):
+        return "full", write_person_rows(con), 0
+    con.execute("CREATE OR REPLACE TEMP TABLE _pr_new AS SELECT record_id FROM staging.form_records "
+                f"ANTI JOIN {PERSON_ROWS} USING (record_id)")  # fmt: skip
+    evidence = warehouse.table_exists(con, "reflow.person_evidence")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # rows of records no longer staged (superseded files) and every evidence row (re-added below)
+        deleted = con.execute(
+            f"DELETE FROM {PERSON_ROWS} WHERE record_id NOT IN (SELECT record_id FROM staging.form_records)"
+        ).fetchall()[0][0]
+        cols = ", ".join(PERSON_ROW_COLUMNS)
+        con.execute(f"INSERT INTO {PERSON_ROWS} ({cols}) SELECT {cols} FROM ({_select(con, '_pr_new')})")
+        added = con.execute("SELECT count(*) FROM _pr_new").fetchall()[0][0]
+        if evidence:
+            extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(
+                PERSON_ROW_COLUMNS
+            )
+            arrow = extra.to_arrow()  # noqa: F841  (referenced by name in the SQL below)
+            con.execute(f"INSERT INTO {PERSON_ROWS} BY NAME SELECT * FROM arrow")
+            added += extra.height
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _pr_new")
+    return "partial", added, deleted

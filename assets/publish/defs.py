@@ -199,3 +199,6 @@ def audit_chain(warehouse: WarehouseResource, publish: PublishResource) -> dg.As
 
 ASSETS = [publish_products]
 CHECKS = [leak_scan, deny_by_default, audit_chain]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, resources=RESOURCES)

@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from assets.common import progress
 from assets.publish import binding, generation, inputs, leakscan, pieces, plan, scope, writer
 from assets.publish.binding import (
     BoundDataset,
@@ -213,6 +214,7 @@ def publish(
         tokens_built = False  # the table of clear source values is built when the first product is scanned
         scan_seconds = 0.0
         uid = 0
+        tick = progress.counter(log, "products written or carried", len(principals), "products")
         for group, decisions in resolved:
             # a tier outside `tiers` is carried over; a current generation without a record (written by an older
             # version) cannot be carried from, so every tier is rebuilt then
@@ -223,6 +225,7 @@ def publish(
             profile_digest = inputs.decisions_digest(decisions)
             steps_seen: Counter[str] = Counter()
             for principal in group:
+                tick()
                 ts = mark = time.perf_counter()
                 rel = principal.product_relpath
                 target = building / rel

@@ -32,3 +32,6 @@ def divisions(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 ASSETS = [divisions]
 CHECKS: list = []
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS)

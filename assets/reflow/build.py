@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.common import fingerprint as fp
 from assets.common import warehouse
 from assets.reflow import prefill, roster
 from assets.reflow.access import AccessGate
@@ -50,7 +51,7 @@ v AS (
 )
 SELECT person_id, element_code, arg_max(d_value, period || form_code || d_source) AS d_value,
        arg_max(d_source, period || form_code || d_source) AS d_source
-FROM v WHERE d_value IS NOT NULL GROUP BY ALL
+FROM v WHERE d_value IS NOT NULL {persons} GROUP BY ALL
 """
 # values staff corrected or typed on returned files count as delivered on the next build
 _RETURNS_SQL = """
@@ -100,9 +101,17 @@ def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> 
             "SELECT person_id, person_name, id_number, sex, birth_date, phone, household_address, "
             "residence_address, committee_code FROM core.persons",
         ),  # fmt: skip
+        # only persons living in these districts can be on their rosters (check no_foreign_resident)
         "delivered": warehouse.read_frame(
-            con, _DELIVERED_SQL.format(returns=_RETURNS_SQL if has_returns else "")
-        ),
+            con,
+            _DELIVERED_SQL.format(
+                returns=_RETURNS_SQL if has_returns else "",
+                persons=""
+                if not districts
+                else f"AND person_id IN (SELECT person_id FROM core.persons WHERE left(committee_code, 6) "
+                f"IN ({','.join(repr(str(d)) for d in districts)}))",
+            ),
+        ),  # fmt: skip
         "exits": warehouse.read_frame(
             con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"
         )
@@ -184,14 +193,16 @@ def build_prefills(
     on, cells = prefill.assign_ids(on, cells)
     rosters = rosters.join(on.select("committee_code", "form_code", "person_id", "seq", "prefill_id"),
                            on=["committee_code", "form_code", "person_id"], how="left")  # fmt: skip
+    written = _written_digests(con)
     files = _write_files(
-        out_root, pairs, on, cells, fields, committees, forms, targets, gate.policy.version, run_id
+        out_root, pairs, on, cells, fields, committees, forms, targets, gate.policy.version, run_id, written
     )
     district_filter = "TRUE" if not districts else "left(committee_code, 6) IN (" + ",".join(
         f"'{d}'" for d in districts) + ")"  # fmt: skip
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     warehouse.replace_rows(con, ROSTERS, rosters, district_filter)
     _keep_history(con, files, cells)
+    _remember_digests(con, written)
     return BuildResult(
         files=files.height, rows=on.height, cells=cells.height, cells_prefilled=int(cells["prefilled"].sum()),
         dropped=rosters.filter(pl.col("status") == "dropped").height, seconds=time.perf_counter() - start,
@@ -221,16 +232,46 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
         WHERE f.committee_code = n.committee_code AND f.form_code = n.form_code AND f.period = n.period""")
 
 
+WORKBOOKS = "ops.prefill_workbooks"  # path -> digest of the sheet written there (operational state)
+
+
+def _written_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    if not warehouse.table_exists(con, WORKBOOKS):
+        return {}
+    return dict(con.execute(f"SELECT path, digest FROM {WORKBOOKS}").fetchall())
+
+
+def _remember_digests(con: duckdb.DuckDBPyConnection, written: dict[str, str]) -> None:
+    frame = pl.DataFrame({"path": list(written), "digest": list(written.values())}, schema={"path": pl.String, "digest": pl.String})  # fmt: skip
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    warehouse.replace_table(con, WORKBOOKS, frame)
+
+
 def _write_files(
     out_root: Path, pairs: pl.DataFrame, on: pl.DataFrame, cells: pl.DataFrame, fields: pl.DataFrame,
     committees: pl.DataFrame, forms: pl.DataFrame, targets: Targets, policy_version: str, run_id: str,
+    written: dict[str, str] | None = None,
 ) -> pl.DataFrame:  # fmt: skip
-    """One workbook per (committee, form, period) of `pairs`, also when nobody is on the roster yet."""
+    """One workbook per (committee, form, period) of `pairs`, also when nobody is on the roster yet.
+
+    `written` maps a workbook's path to the digest of the sheet last written there: a workbook whose sheet
+    is the same is left as it is (same bytes, same mtime), the rest are written and their digest updated."""
+    written = {} if written is None else written
+    code = fp.code_fingerprint(["assets/reflow/workbook.py"])
     names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
     form_info = {r["form_code"]: r for r in forms.iter_rows(named=True)}
     by_form = {f: part.sort("field_order") for (f,), part in fields.group_by("form_code")}
+    # one row per person of each (committee, form): values and flags in field order (one pass, not one
+    # group_by per workbook)
+    per_person = (
+        cells.sort("seq", "field_order")
+        .group_by("committee_code", "form_code", "seq", "person_id", maintain_order=True)
+        .agg("value", "prefilled")
+        .sort("committee_code", "form_code", "seq", maintain_order=True)
+    )
     cells_by = {
-        k: part for k, part in cells.sort("seq", "field_order").group_by("committee_code", "form_code")
+        (k[0], k[1]): (part["value"].to_list(), part["prefilled"].to_list(), part["person_id"].to_list())
+        for k, part in per_person.partition_by(["committee_code", "form_code"], as_dict=True).items()
     }
     ids = {(r["committee_code"], r["form_code"]): r["prefill_id"] for r in on.select(
         "committee_code", "form_code", "prefill_id").unique().iter_rows(named=True)}  # fmt: skip
@@ -240,15 +281,7 @@ def _write_files(
         if flds is None:
             continue
         pid = ids.get((committee, form)) or prefill.prefill_id(committee, form, period, "")
-        part = cells_by.get((committee, form))
-        values: list[list[str | None]] = []
-        flags: list[list[bool]] = []
-        persons: list[str | None] = []
-        if part is not None:
-            for (_seq, person), row in part.group_by("seq", "person_id", maintain_order=True):
-                values.append(row["value"].to_list())
-                flags.append(row["prefilled"].to_list())
-                persons.append(person)
+        values, flags, persons = cells_by.get((committee, form), ([], [], []))
         cov = coverage_date(period, targets.rule(form).coverage_date).isoformat()
         sheet = FormSheet(
             prefill_id=pid, committee_code=committee, committee_name=names.get(committee, committee),
@@ -257,7 +290,10 @@ def _write_files(
             rows=values, prefilled=flags, person_ids=persons,
         )  # fmt: skip
         rel = Path(committee[:6]) / form / period / _file_name(committee, info["form_name"], period)
-        write_workbook(out_root / rel, sheet)
+        target, digest = out_root / rel, fp.digest(code, repr(sheet))
+        if written.get(str(target)) != digest or not target.is_file():
+            write_workbook(target, sheet)
+            written[str(target)] = digest
         n_cells = len(values) * len(sheet.labels)
         n_pre = sum(sum(f) for f in flags)
         rows.append((pid, committee, committee[:6], form, info["form_name"], info["department"], period, cov,

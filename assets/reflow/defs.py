@@ -48,6 +48,23 @@ class ReflowConfig(dg.Config):
     # files into the returns folder (synth/generator/returns.py). Production leaves it off.
     simulate_returns: bool = False
     simulation_seed: int = 20261201
+    # The nightly runner materializes one range of district partitions and names here the districts of it
+    # whose inputs changed (pipelines/incremental.py: reflow_fingerprints); the others are left as they are.
+    # Empty: every district of the range.
+    only_districts: list[str] = []
+
+
+def _districts(context: dg.AssetExecutionContext, config: ReflowConfig) -> list[str]:
+    keys = list(context.partition_keys)
+    if not config.only_districts:
+        return keys
+    chosen = [k for k in keys if k in set(config.only_districts)]
+    if not chosen:  # never build "all" by accident: an empty district list means every district downstream
+        raise dg.Failure(f"only_districts {config.only_districts} names none of this run's partitions {keys}")
+    context.log.info(
+        f"districts rebuilt: {chosen}; unchanged, left as they are: {sorted(set(keys) - set(chosen))}"
+    )
+    return chosen
 
 
 def prefill_root(config: ReflowConfig, folders: ReflowFoldersResource, warehouse: WarehouseResource) -> Path:
@@ -82,7 +99,7 @@ def prefilled_forms(
     """Next period's prefilled forms of the partition's districts: rosters, cells and workbooks."""
     from assets.reflow.build import build_prefills
 
-    keys = list(context.partition_keys)
+    keys = _districts(context, config)
     with warehouse.connect() as con:
         result = build_prefills(
             con, prefill_root(config, reflow_folders, warehouse), keys, run_id=context.run.run_id
@@ -114,7 +131,7 @@ def reconciled_returns(
     """Returned files of the partition's districts: reconciled by prefill id, or read as ordinary deliveries."""
     from assets.reflow.returns import reconcile_returns
 
-    keys = list(context.partition_keys)
+    keys = _districts(context, config)
     if config.simulate_returns:
         from synth.generator.returns import simulate_returns
 
@@ -235,3 +252,6 @@ def returns_run_request(district: str, fingerprint: str) -> dg.RunRequest:
 
 JOBS = [prefill_job, reconcile_job, observed_job]
 SCHEDULES = [monthly_prefill_schedule]
+
+# This domain's definitions: pipelines/definitions.py autoloads them with dg.load_from_defs_folder.
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, jobs=JOBS, schedules=SCHEDULES)

@@ -21,6 +21,7 @@ import polars as pl
 
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
+from assets.reflow import reuse
 from assets.reflow.targets import period_bounds
 from assets.reflow.workbook import read_returned
 
@@ -69,18 +70,22 @@ def _location(root: Path, path: Path) -> tuple[str, str | None, str | None, str 
     return rel.as_posix(), parts[0], committee.group(1) if committee else None, parts[1], parts[2]
 
 
-def _prefilled_rows(con: duckdb.DuckDBPyConnection, prefill_id: str) -> list[rc.PrefilledRow]:
+def _prefilled_rows_many(
+    con: duckdb.DuckDBPyConnection, prefill_ids: list[str]
+) -> dict[str, list[rc.PrefilledRow]]:
+    """The prefilled rows of every prefill id asked for, in one query (one per returned file was the cost)."""
     frame = warehouse.read_frame(
         con,
-        "SELECT seq, person_id, field_order, field_label, value, prefilled, element_code FROM reflow.prefill_cells "
-        "WHERE prefill_id = ? ORDER BY seq, field_order",
-        [prefill_id],
+        "SELECT prefill_id, seq, person_id, field_order, field_label, value, prefilled, element_code "
+        "FROM reflow.prefill_cells WHERE prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
+        [sorted(set(prefill_ids))],
     )
-    rows: dict[int, rc.PrefilledRow] = {}
+    out: dict[str, dict[int, rc.PrefilledRow]] = {}
     for r in frame.iter_rows(named=True):
+        rows = out.setdefault(r["prefill_id"], {})
         row = rows.setdefault(r["seq"], rc.PrefilledRow(r["seq"], r["person_id"], {}))
         row.cells[r["field_order"]] = (r["field_label"], r["value"], bool(r["prefilled"]), r["element_code"])
-    return list(rows.values())
+    return {pid: list(rows.values()) for pid, rows in out.items()}
 
 
 def _empty_form_labels(con: duckdb.DuckDBPyConnection, form: str) -> list[rc.PrefilledRow]:
@@ -108,19 +113,31 @@ def reconcile_returns(
     known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
         if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
     files, rows, cells, plain = [], [], [], []
-    for path in discover_returns(root, districts):
-        rel, district, committee, form, period = _location(root, path)
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        base = {k: None for k in RETURN_SCHEMA} | {
-            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
-            "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
+    returned = []
+    found = [(path, path.read_bytes()) for path in discover_returns(root, districts)]
+    # unchanged prefill returns reconciled on an earlier night: their rows are kept (assets/reflow/reuse.py)
+    kept = reuse.reusable(con, {_location(root, p)[0]: hashlib.sha256(d).hexdigest() for p, d in found})
+    for path, data in found:
+        if _location(root, path)[0] in kept:
+            continue
         sheet = None
         if path.suffix.lower() == ".xlsx":
             try:
                 sheet = read_returned(data)
             except Exception as exc:  # calamine raises several types for broken workbooks
-                log.warning("%s: not a readable workbook (%s); left to ingestion", rel, exc)
+                log.warning(
+                    "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc
+                )
+        returned.append((path, data, sheet))
+    prefilled_by_id = _prefilled_rows_many(
+        con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
+    ) if known else {}  # fmt: skip
+    for path, data, sheet in returned:
+        rel, district, committee, form, period = _location(root, path)
+        digest = hashlib.sha256(data).hexdigest()
+        base = {k: None for k in RETURN_SCHEMA} | {
+            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
+            "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
         if sheet is None or sheet.prefill_id is None or sheet.prefill_id not in known:
             base["kind"] = (
                 "ordinary_delivery" if sheet is None or sheet.prefill_id is None else "unknown_prefill_id"
@@ -128,7 +145,7 @@ def reconcile_returns(
             plain.append((path, base))
             continue
         pid = sheet.prefill_id
-        prefilled = _prefilled_rows(con, pid) or _empty_form_labels(con, form or "")
+        prefilled = prefilled_by_id.get(pid) or _empty_form_labels(con, form or "")
         result = rc.reconcile(prefilled, sheet)
         keys = {"return_file": rel, "prefill_id": pid, "committee_code": committee, "form_code": form,
                 "period": period}  # fmt: skip
@@ -155,6 +172,12 @@ def reconcile_returns(
         schema=RETURN_SCHEMA)  # fmt: skip
     out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
     out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
+    old_files, old_rows, old_cells = reuse.previous_rows(
+        con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
+    )
+    out_files = pl.concat([out_files, old_files])
+    out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
+    log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     where = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
     dwhere = (
@@ -165,6 +188,7 @@ def reconcile_returns(
         "left(return_file, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
     )
     warehouse.replace_rows(con, RETURNS, out_files, where)
+    reuse.remember(con, out_files, fwhere)
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)

@@ -2,7 +2,7 @@
 
 Run with the throwaway venv's python (see requirements.txt), never the project's:
     /tmp/splink-venv/bin/python benchmarks/splink/run_splink.py IN.parquet OUT.parquet \
-        [--dataset residents|febrl|persons_en] [--threshold 0.9]
+        [--dataset residents|febrl|persons_en|persons_zh] [--threshold 0.9]
 Writes record_id -> cluster_id. The workflow follows Splink's deduplication tutorial: exploratory-free
 settings with library comparisons and term-frequency adjustment on the name, prior from deterministic rules,
 u by random sampling, m by EM over two blocking rules, predict, connected components at a threshold.
@@ -111,7 +111,57 @@ def persons_en(args):
     return columns, comparisons, blocking, deterministic, 0.7, em
 
 
-DATASETS = {"residents": residents, "febrl": febrl, "persons_en": persons_en}
+_FW = "translate({x}, '０１２３４５６７８９ＸｘＡ－　（）', '0123456789XxA- ()')"
+
+
+def persons_zh(args):
+    """Raw Chinese resident records of four systems (benchmarks/gen_persons_zh.py). Splink has no
+    Chinese normalizers, so the cleaning a careful user writes in DuckDB SQL comes first: full-width
+    digits, ID 15 -> first 17 digits, six date forms (two-digit years too), sex codes, phone prefixes,
+    address prefixes (上海市 / district / 街道 or 镇) and 号楼 / 室 variants. No traditional -> simplified."""
+    idc = "upper(regexp_replace(" + _FW.format(x="id_number") + r", '[\s\-]', '', 'g'))"
+    id17 = (f"CASE WHEN regexp_full_match({idc}, '\\d{{15}}') THEN substr({idc}, 1, 6) || '19' || substr({idc}, 7, 9) "
+            f"WHEN regexp_full_match({idc}, '\\d{{17}}[\\dX]') THEN substr({idc}, 1, 17) END")  # fmt: skip
+    bd = _FW.format(x="birth_date")
+    parsed = f"try_strptime({bd}, ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y年%m月%d日', '%Y.%m.%d'])"
+    short = f"try_strptime({bd}, '%y.%m.%d')"
+    short = f"CASE WHEN year({short}) > 2025 THEN {short} - INTERVAL 100 YEAR ELSE {short} END"
+    parsed = f"CASE WHEN regexp_matches({bd}, '^\\d{{2}}\\.') THEN {short} ELSE {parsed} END"
+    dob = f"CAST(coalesce({parsed}, try_strptime(substr({id17}, 7, 8), '%Y%m%d')) AS DATE)"
+    ph = "regexp_replace(" + _FW.format(x="phone") + r", '[^0-9]', '', 'g')"
+    ph = f"regexp_replace({ph}, '^(0086|86)(1\\d{{10}})$', '\\2')"
+    phone = f"CASE WHEN length({ph}) = 8 THEN '021' || {ph} WHEN {ph} ~ '^21\\d{{8}}$' THEN '0' || {ph} ELSE {ph} END"
+    ad = "regexp_replace(" + _FW.format(x="address") + r", '\s', '', 'g')"
+    ad = f"regexp_replace({ad}, '^(上海市|上海)?([^路街]{{1,4}}区)?([^路]{{2,6}}(街道|镇))?', '')"
+    ad = f"regexp_replace(regexp_replace(regexp_replace({ad}, '号楼', '号'), '室$', ''), '(\\d+)-(\\d+)$', '\\1号\\2')"
+    name = r"regexp_replace(regexp_replace(name, '[\s　]', '', 'g'), '[•・.．‧]', '·', 'g')"
+    sex = (
+        "CASE WHEN sex IN ('男', '男性', 'M', '1') THEN 'M' WHEN sex IN ('女', '女性', 'F', '2') THEN 'F' END"
+    )
+    columns = (f"record_id, nullif({name}, '') AS name, {id17} AS id17, {sex} AS sex, {dob} AS dob, "
+               f"nullif({phone}, '') AS phone, nullif({ad}, '') AS address")  # fmt: skip
+    comparisons = [
+        cl.NameComparison("name").configure(term_frequency_adjustments=True),
+        cl.LevenshteinAtThresholds("id17", [1, 2]),
+        cl.ExactMatch("sex"),
+        cl.DateOfBirthComparison("dob", input_is_string=False),
+        cl.ExactMatch("phone"),
+        cl.JaroWinklerAtThresholds("address", [0.95, 0.88]),
+    ]
+    blocking = [
+        block_on("id17"),
+        block_on("name", "dob"),
+        block_on("name", "phone"),
+        block_on("name", "address"),
+        block_on("phone", "dob"),
+        block_on("address", "dob"),
+    ]
+    deterministic = [block_on("id17"), block_on("name", "dob", "phone")]
+    em = [block_on("id17"), block_on("name", "dob")]
+    return columns, comparisons, blocking, deterministic, 0.8, em
+
+
+DATASETS = {"residents": residents, "febrl": febrl, "persons_en": persons_en, "persons_zh": persons_zh}
 
 
 def main() -> int:

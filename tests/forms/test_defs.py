@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.common.resources import WarehouseResource
+from assets.common.resources import RunEnvironmentResource, WarehouseResource
 from assets.forms import defs
 
 from .toy_warehouse import build
@@ -11,7 +11,8 @@ from .toy_warehouse import build
 def test_forms_group_materializes_with_checks(tmp_path):
     path = build(tmp_path / "toy.duckdb")
     result = dg.materialize(
-        [*defs.ASSETS, *defs.CHECKS], resources={"warehouse": WarehouseResource(path=str(path))}
+        [*defs.ASSETS, *defs.CHECKS],
+        resources={"warehouse": WarehouseResource(path=str(path)), "run_env": RunEnvironmentResource()},
     )
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -31,7 +32,7 @@ def test_assets_follow_house_conventions():
     graph = dg.Definitions(
         assets=defs.ASSETS,
         asset_checks=defs.CHECKS,
-        resources={"warehouse": WarehouseResource(path="unused")},
+        resources={"warehouse": WarehouseResource(path="unused"), "run_env": RunEnvironmentResource()},
     ).resolve_asset_graph()
     keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
     assert len(keys) == 10

@@ -244,6 +244,8 @@ def test_a_replacement_that_stages_nothing_fails_the_blocking_check(tmp_path: Pa
 
 
 def test_the_dagster_checks_block_on_lost_data(tmp_path: Path) -> None:
+    import dagster as dg
+
     from assets.common.resources import LandingResource, WarehouseResource
     from assets.ingest.defs import landing_accounting, replacements_keep_data
 
@@ -260,12 +262,13 @@ def test_the_dagster_checks_block_on_lost_data(tmp_path: Path) -> None:
             "CREATE SCHEMA IF NOT EXISTS core; CREATE TABLE core.divisions AS SELECT * FROM divisions"
         )
     warehouse = WarehouseResource(path=str(path))
-    blocked = replacements_keep_data(warehouse=warehouse)
+    check = dg.build_asset_check_context()  # outside a run: the checks read every district
+    blocked = replacements_keep_data(check, warehouse=warehouse)
     assert not blocked.passed and blocked.metadata["failing_rows"].value == 1
-    landed = landing_accounting(landing=LandingResource(root=str(root)), warehouse=warehouse)
+    landed = landing_accounting(check, landing=LandingResource(root=str(root)), warehouse=warehouse)
     assert landed.passed, landed.description
     write(
         root, f"{F}/310101002003_名册.csv", f"姓名,身份证号,补贴金额\n赵六,{ID[3]},300\n"
     )  # planted: never ingested
-    landed = landing_accounting(landing=LandingResource(root=str(root)), warehouse=warehouse)
+    landed = landing_accounting(check, landing=LandingResource(root=str(root)), warehouse=warehouse)
     assert not landed.passed and landed.metadata["failing_rows"].value == 1

@@ -89,3 +89,28 @@ def test_catalog_form_fields_mapping_wins(tmp_path):
         rows = {r["record_id"]: r for r in build_person_rows(con).to_dicts()}
     assert rows["r3"]["household_address"] == "上海市黄浦区南京东路1号"
     assert rows["r3"]["residence_address"] == "黄浦区2号"
+
+
+def test_update_builds_only_new_rows_and_equals_a_rebuild(tmp_path):
+    from assets.persons.rows import PERSON_ROWS, update_person_rows
+
+    ff = pl.DataFrame({"form_code": ["WJ02"], "field_label": ["户籍地"], "element_code": ["household_address"],
+                       "method": ["fuzzy"], "confidence": [0.93]})  # fmt: skip
+    path = warehouse_with(tmp_path, ff)
+    with warehouse.connect(path) as con:
+        assert update_person_rows(con)[0] == "full"  # no table yet
+        # planted: r2's file is superseded by a re-delivery (r2 gone, r4 with the same values added)
+        con.execute("UPDATE staging.form_records SET record_id = 'r4' WHERE record_id = 'r2'")
+        con.execute("UPDATE staging.form_values SET record_id = 'r4' WHERE record_id = 'r2'")
+        con.execute(
+            f"UPDATE {PERSON_ROWS} SET phone = 'kept' WHERE record_id = 'r1'"
+        )  # marks an untouched row
+        assert update_person_rows(con) == ("partial", 1, 1)
+        updated = warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS} ORDER BY record_id")
+        assert updated.filter(pl.col("record_id") == "r1")["phone"].to_list() == ["kept"]  # not rebuilt
+        rebuilt = build_person_rows(con)
+        assert updated.filter(pl.col("record_id") != "r1").equals(rebuilt.filter(pl.col("record_id") != "r1"))
+        # planted: the field mapping changed: everything is rebuilt
+        con.execute("UPDATE catalog.form_fields SET element_code = 'residence_address'")
+        assert update_person_rows(con)[0] == "full"
+        assert warehouse.read_frame(con, f"SELECT * FROM {PERSON_ROWS}").equals(build_person_rows(con))

@@ -31,7 +31,9 @@ def test_monthly_schedule_builds_every_district_on_the_first() -> None:
 
 def test_landing_sensor_also_reconciles_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipelines.automation import landing_sensor
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
 
     monkeypatch.setenv("JIANFU_LANDING", str(tmp_path))
     (tmp_path / "310104" / "MZ01" / "2026-11").mkdir(parents=True)
