@@ -22,6 +22,7 @@ from assets.common.paths import REFERENCE_DIR
 from synth.generator import idcard
 from synth.generator.catalog import FORMS, SYNONYM_SWAPS, Form, write_catalog
 from synth.generator.config import GeneratorConfig
+from synth.generator.filejobs import BufferedSink, FileJob, FileWriter
 from synth.generator.periods import (
     SHANGHAI_TZ,
     Period,
@@ -243,7 +244,7 @@ class _Column:
 
 @dataclass
 class _OpenFile:
-    sink: CsvSink | XlsxSink
+    sink: CsvSink | XlsxSink | BufferedSink
     rel: str
     cols: list[_Column]
     period: Period
@@ -253,8 +254,9 @@ class _OpenFile:
 
 
 class _Run:
-    def __init__(self, out_dir: Path, cfg: GeneratorConfig, divisions_csv: Path) -> None:
+    def __init__(self, out_dir: Path, cfg: GeneratorConfig, divisions_csv: Path, writers: int = 0) -> None:
         self.cfg = cfg
+        self.writers = writers
         self.out = out_dir
         self.landing = out_dir / "landing"
         self.summary = GenerationSummary(out_dir=out_dir, config=cfg)
@@ -315,6 +317,7 @@ class _Run:
         self.dirs: set[Path] = set()
         self.corrected: set[str] = set()
         self.gt: GroundTruth | None = None
+        self.files: FileWriter | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _path(self, rel: str) -> Path:
@@ -327,8 +330,11 @@ class _Run:
     def _done(self, path: Path, rel: str, kind: str, period: Period) -> None:
         t = delivery_time(period, stable_seed(self.cfg.seed, "mtime", rel))
         os.utime(path, (t, t))
+        self._written(path.stat().st_size, kind)
+
+    def _written(self, size: int, kind: str) -> None:
         self.summary.files += 1
-        self.summary.bytes += path.stat().st_size
+        self.summary.bytes += size
         self.summary.files_by_kind[kind] += 1
 
     def _columns(
@@ -375,8 +381,10 @@ class _Run:
         cols, anomaly = self._columns(form, style, rng, ci, rel, allow_anomaly)
         header = [c.header for c in cols]
         path = self._path(rel)
-        sink: CsvSink | XlsxSink
-        if style.fmt == "xlsx":
+        sink: CsvSink | XlsxSink | BufferedSink
+        if not style.committee_cols:  # a committee file: complete once rendered, written by self.files
+            sink = BufferedSink(FileJob(path, style, header, title, len(cols)))
+        elif style.fmt == "xlsx":
             sink = XlsxSink(path, style, header, title, len(cols), streaming=bool(style.committee_cols))
         else:
             sink = CsvSink(path, style, header)
@@ -394,8 +402,8 @@ class _Run:
             if c.kind == "field" and form.fields[c.index].source in AMOUNT_SOURCES
         }
         sink = of.sink
-        xlsx = isinstance(sink, XlsxSink)
-        sheet = sink.sheet if isinstance(sink, XlsxSink) else None
+        xlsx = sink.encoding == "xlsx"
+        sheet = sink.sheet if not isinstance(sink, CsvSink) else None
         for row in rows:
             of.rows += 1
             cells: list[object] = []
@@ -421,7 +429,7 @@ class _Run:
                 v = cells[j]
                 if isinstance(v, float):
                     of.sums[j] = of.sums.get(j, 0.0) + v
-            rn = sink.write(cells, month_cols) if isinstance(sink, XlsxSink) else sink.write(cells)
+            rn = sink.write(cells, month_cols) if xlsx else sink.write(cells)
             tags = [*row.tags, of.anomaly] if of.anomaly else row.tags
             self.gt.add(of.rel, sheet, rn, row, tags, dc, form.code, of.period.code)
             self.summary.data_rows += 1
@@ -429,6 +437,21 @@ class _Run:
 
     def _close(self, of: _OpenFile, rng: random.Random) -> None:
         sink = of.sink
+        if isinstance(sink, BufferedSink):
+            job = sink.job
+            if job.style.fmt == "xlsx":
+                job.signer = (
+                    _surname(rng) + _given(rng, "女", 1975),
+                    _surname(rng) + _given(rng, "男", 1970),
+                )
+                job.mtime = delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel))
+                job.filed = datetime.fromtimestamp(job.mtime, SHANGHAI_TZ).date()
+                job.sums = of.sums
+            else:
+                job.mtime = delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel))
+            assert self.files is not None
+            self.files.submit(job)
+            return
         if isinstance(sink, XlsxSink):
             signer = (_surname(rng) + _given(rng, "女", 1975), _surname(rng) + _given(rng, "男", 1970))
             filed = datetime.fromtimestamp(
@@ -444,6 +467,13 @@ class _Run:
     # -- main loop -------------------------------------------------------------------------------------
     def run(self) -> GenerationSummary:
         t0 = time.perf_counter()
+        self.files = FileWriter(self.writers, self._written)  # before polars starts any thread
+        try:
+            return self._run(t0)
+        finally:
+            self.files.close()
+
+    def _run(self, t0: float) -> GenerationSummary:
         self.landing.mkdir(parents=True, exist_ok=True)
         for p in write_catalog(self.landing):
             os.utime(p, (FIXED_MTIME, FIXED_MTIME))
@@ -459,6 +489,8 @@ class _Run:
         for dc in sorted(by_district):
             self._district(dc, by_district[dc])
             self.gt.flush()
+        assert self.files is not None
+        self.files.close()
         self.gt.close()
         os.utime(self.gt.path, (FIXED_MTIME, FIXED_MTIME))
         w = self.world
@@ -638,9 +670,12 @@ class _Run:
 
 
 def generate(
-    out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV
+    out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV, writers: int = 0
 ) -> GenerationSummary:
-    """Write `<out_dir>/landing/...` and `<out_dir>/ground_truth.parquet`; returns what was written."""
+    """Write `<out_dir>/landing/...` and `<out_dir>/ground_truth.parquet`; returns what was written.
+
+    `writers` > 0 serializes committee files in that many forked processes; the bytes do not change.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return _Run(out_dir, config, divisions_csv).run()
+    return _Run(out_dir, config, divisions_csv, writers).run()
