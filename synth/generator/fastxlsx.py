@@ -13,13 +13,15 @@ the same entries and settings. `tests/generator/test_fastxlsx.py` and the bundle
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import zipfile
+import zlib
 from datetime import date, datetime
 from pathlib import Path
 
-from xlsxwriter.utility import _datetime_to_excel_datetime, _preserve_whitespace, xl_col_to_name
+from xlsxwriter.utility import _datetime_to_excel_datetime, xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter
 
 from synth.generator.render import Style
@@ -34,8 +36,10 @@ _INSTRUCTIONS = (
     "3. 日期格式：YYYY-MM-DD。",
 )
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")  # what xlsxwriter escapes as _xHHHH_
+_Member = tuple[int, int, bytes]  # uncompressed size, CRC-32, deflated bytes
 # shape key → (zip entry names in order, constant parts, sheet1 (prefix, mid, suffix), sheet2 frame or None)
-_Template = tuple[list[str], dict[str, bytes], tuple[str, str, str], tuple[str, str, str] | None]
+_Template = tuple[list[str], dict[str, _Member], tuple[str, str, str], tuple[str, str, str] | None]
 _TEMPLATES: dict[tuple, _Template] = {}
 _TMP: Path | None = None
 
@@ -70,7 +74,7 @@ def _template(style: Style, n_cols: int, formats: tuple[str, ...]) -> _Template:
     if "xl/worksheets/sheet2.xml" in parts:
         sheet2 = _split_sheet(parts.pop("xl/worksheets/sheet2.xml").decode())
     parts.pop("xl/sharedStrings.xml")
-    t = _TEMPLATES[key] = (names, parts, sheet1, sheet2)
+    t = _TEMPLATES[key] = (names, {n: _deflate(b) for n, b in parts.items()}, sheet1, sheet2)
     return t
 
 
@@ -126,16 +130,47 @@ class _Sheet:
         return "".join(out)
 
 
+def _deflate(data: bytes) -> _Member:
+    """What zipfile stores for `writestr` of `data` with ZIP_DEFLATED at the default level."""
+    c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return len(data), zlib.crc32(data), c.compress(data) + c.flush()
+
+
+def _zip(path: Path, names: list[str], members: dict[str, _Member]) -> None:
+    """The archive xlsxwriter's `ZipFile.writestr` calls make (same headers, 1980-01-01 stamps), in one write."""
+    buf = io.BytesIO()
+    zf = zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=False)
+    for name in names:
+        size, crc, comp = members[name]
+        info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16  # as ZipFile._open_to_write sets it
+        info.file_size, info.compress_size, info.CRC = size, len(comp), crc
+        info.header_offset = buf.tell()
+        buf.write(info.FileHeader(False))
+        buf.write(comp)
+        zf.filelist.append(info)
+        zf.NameToInfo[name] = info
+    zf.start_dir = buf.tell()
+    zf._didModify = True  # close() then writes the central directory and end record as writestr would
+    zf.close()
+    path.write_bytes(buf.getvalue())
+
+
 def _sst_xml(order: list[str], count: int) -> str:
+    escape = _CONTROL.search("\n".join(order)) is not None
     out = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         f'count="{count}" uniqueCount="{len(order)}">'
     ]
     for s in order:
-        s = _XML._escape_control_characters(s)
-        attr = ' xml:space="preserve"' if _preserve_whitespace(s) else ""
-        out.append(f"<si><t{attr}>{_XML._escape_data(s)}</t></si>")
+        if escape:
+            s = _XML._escape_control_characters(s)
+        attr = ' xml:space="preserve"' if s and (s[0].isspace() or s[-1].isspace()) else ""
+        if "&" in s or "<" in s or ">" in s:
+            s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append(f"<si><t{attr}>{s}</t></si>")
     out.append("</sst>")
     return "".join(out)
 
@@ -220,9 +255,7 @@ def write_xlsx(
         generated["xl/worksheets/sheet2.xml"] = ws2.xml(frame2)
         count += ws2.count
     generated["xl/sharedStrings.xml"] = _sst_xml(order, count)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=False) as z:
-        for name in names:
-            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            data = parts.get(name)
-            z.writestr(info, data if data is not None else generated[name].encode("utf-8"))
+    members = dict(parts)
+    for name, xml in generated.items():
+        members[name] = _deflate(xml.encode("utf-8"))
+    _zip(path, names, members)

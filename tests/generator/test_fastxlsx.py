@@ -73,6 +73,7 @@ CASES = {
     ),
     "single_column_title": (replace(BASE, total_row=False, footer=2), 1, [["甲"], ["乙"]], None),  # no merge
     "no_dates_used": (BASE, 5, [[1, "张伟", None, None, 75]], None),  # styles.xml without date formats
+    "control_characters": (BASE, 5, [[1, "a\x07b", None, None, "_x0041_"]], None),  # escaped as _xHHHH_
     "month_format_first": (BASE, 5, [[1, "x", None, datetime(2026, 1, 1), 1], *_rows(4)], None),  # xf order
     "spans_across_blocks": (
         replace(BASE, title=False),
