@@ -52,11 +52,26 @@ def _split_sheet(xml: str) -> tuple[str, str, str]:
 
 
 def _template(style: Style, n_cols: int, formats: tuple[str, ...]) -> _Template:
-    """The constant parts of a workbook of this shape, taken from xlsxwriter writing a skeleton of it."""
-    key = (style.sheet_name, style.second_sheet, style.title, style.date_style, n_cols, formats)
+    """The constant parts of a workbook of this shape, taken from xlsxwriter writing a skeleton of it.
+
+    The skeleton has two columns (one when the file has one, as a one-cell title is not merged); the
+    column count only shows in `<col max=…>` and the title's `<mergeCell>`, which are set per file.
+    """
+    wide = n_cols > 1
+    date_fmt = style.date_style == "cell" if "date" in formats else None  # the date cells' num_format
+    key = (style.sheet_name, style.second_sheet, style.title, date_fmt, wide, formats)
     t = _TEMPLATES.get(key)
-    if t is not None:
+    if t is None:
+        t = _TEMPLATES[key] = _skeleton(style, 2 if wide else 1, formats)
+    if not wide or n_cols == 2:
         return t
+    names, parts, (pre, mid, suf), sheet2 = t
+    mid = mid.replace('<col min="1" max="2" ', f'<col min="1" max="{n_cols}" ', 1)
+    suf = suf.replace('<mergeCell ref="A1:B1"/>', f'<mergeCell ref="A1:{_COLS[n_cols - 1]}1"/>', 1)
+    return names, parts, (pre, mid, suf), sheet2
+
+
+def _skeleton(style: Style, n_cols: int, formats: tuple[str, ...]) -> _Template:
     global _TMP
     if _TMP is None:
         _TMP = Path(tempfile.mkdtemp(prefix="jianfu_xlsx_"))
@@ -74,8 +89,7 @@ def _template(style: Style, n_cols: int, formats: tuple[str, ...]) -> _Template:
     if "xl/worksheets/sheet2.xml" in parts:
         sheet2 = _split_sheet(parts.pop("xl/worksheets/sheet2.xml").decode())
     parts.pop("xl/sharedStrings.xml")
-    t = _TEMPLATES[key] = (names, {n: _deflate(b) for n, b in parts.items()}, sheet1, sheet2)
-    return t
+    return names, {n: _deflate(b) for n, b in parts.items()}, sheet1, sheet2
 
 
 class _Sheet:
