@@ -117,7 +117,9 @@ def main() -> int:
         return 1
     r = json.loads(result.read_text())
     result.unlink()
-    peak_one = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB, largest single process
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_one = ru.ru_maxrss  # kB, largest single process
+    cpu = ru.ru_utime + ru.ru_stime  # child and writers: what the run costs whatever the load
     du = subprocess.run(["du", "-sk", str(out)], capture_output=True, text=True).stdout.split()[0]
     gen_s = r["elapsed_s"]
     print(f"preset {a.preset} {overrides or ''} writers {a.writers}")
@@ -127,6 +129,10 @@ def main() -> int:
     )
     print(f"  wall {wall:,.1f} s (generate {gen_s:,.1f} s, the rest is imports and process start)")
     print(f"  rows/s {r['rows'] / gen_s:,.0f}   files/s {r['files'] / gen_s:,.0f}")
+    print(
+        f"  CPU {cpu:,.1f} s (user+sys, all processes): {r['rows'] / cpu:,.0f} rows per CPU-s, "
+        f"{r['files'] / cpu:,.0f} files per CPU-s"
+    )
     print(
         f"  bytes written {r['bytes'] / 1e6:,.1f} MB, on disk {int(du) / 1024:,.1f} MiB (du, incl. ground truth)"
     )
@@ -141,7 +147,7 @@ def main() -> int:
         print(
             f"  extrapolated to all {CITY_COMMITTEES:,} committees at this residents/committee: "
             f"×{f:,.1f} → {r['rows'] * f / 1e6:,.2f}M rows, {r['files'] * f:,.0f} files, "
-            f"{gen_s * f / 60:,.0f} min at this rate"
+            f"{gen_s * f / 60:,.0f} min at this rate ({cpu * f / 60:,.0f} CPU-min)"
         )
     if not a.keep and a.out is None:
         shutil.rmtree(out, ignore_errors=True)
