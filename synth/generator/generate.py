@@ -404,27 +404,21 @@ class _Run:
         sink = of.sink
         xlsx = sink.encoding == "xlsx"
         sheet = sink.sheet if not isinstance(sink, CsvSink) else None
+        # committee files hold only form fields: pick them by index (the per-column loop is for the rest)
+        fields_only = all(c.kind == "field" for c in of.cols)
+        idxs = [c.index for c in of.cols]
+        seq_at = next(
+            (j for j, c in enumerate(of.cols) if c.kind == "field" and c.index == layout.seq_i), None
+        )
         for row in rows:
             of.rows += 1
-            cells: list[object] = []
-            for col in of.cols:
-                if col.kind == "field":
-                    v = row.cells[col.index]
-                    if col.index == layout.seq_i:
-                        v = of.rows if xlsx else str(of.rows)
-                    cells.append(v)
-                elif col.kind == "committee":
-                    ctx = row.committee
-                    cells.append(
-                        ctx.township_name
-                        if col.header == "街镇"
-                        else ctx.code
-                        if col.header in ("居（村）委会", "所属居委")
-                        else ctx.name
-                    )
-                else:
-                    r = stable_seed(row.person.pid, of.rel) % 10
-                    cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
+            if fields_only:
+                rc = row.cells
+                cells = [rc[i] for i in idxs]
+                if seq_at is not None:
+                    cells[seq_at] = of.rows if xlsx else str(of.rows)
+            else:
+                cells = self._mixed_cells(of, row, layout.seq_i, xlsx)
             for j in amount_cols:
                 v = cells[j]
                 if isinstance(v, float):
@@ -434,6 +428,29 @@ class _Run:
             self.gt.add(of.rel, sheet, rn, row, tags, dc, form.code, of.period.code)
             self.summary.data_rows += 1
             self.summary.noise.update(tags)
+
+    def _mixed_cells(self, of: _OpenFile, row: RenderedRow, seq_i: int | None, xlsx: bool) -> list[object]:
+        """One row's cells when the file also has committee or extra columns."""
+        cells: list[object] = []
+        for col in of.cols:
+            if col.kind == "field":
+                v = row.cells[col.index]
+                if col.index == seq_i:
+                    v = of.rows if xlsx else str(of.rows)
+                cells.append(v)
+            elif col.kind == "committee":
+                ctx = row.committee
+                cells.append(
+                    ctx.township_name
+                    if col.header == "街镇"
+                    else ctx.code
+                    if col.header in ("居（村）委会", "所属居委")
+                    else ctx.name
+                )
+            else:
+                r = stable_seed(row.person.pid, of.rel) % 10
+                cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
+        return cells
 
     def _close(self, of: _OpenFile, rng: random.Random) -> None:
         sink = of.sink
