@@ -144,3 +144,10 @@ class FileWriter:
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Stop after an error elsewhere: drop queued batches, wait only for the ones running."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._batch, self._inflight = [], deque()

@@ -487,8 +487,9 @@ class _Run:
         self.files = FileWriter(self.writers, self._written)  # before polars starts any thread
         try:
             return self._run(t0)
-        finally:
-            self.files.close()
+        except BaseException:
+            self.files.abort()  # the first error is the one to report: do not wait for queued files
+            raise
 
     def _run(self, t0: float) -> GenerationSummary:
         self.landing.mkdir(parents=True, exist_ok=True)

@@ -118,3 +118,19 @@ def test_writer_processes_write_the_same_files_as_in_process(tmp_path: Path) -> 
         pa, pb = tmp_path / "a" / rel, tmp_path / "b" / rel
         assert pa.read_bytes() == pb.read_bytes(), rel
         assert pa.stat().st_mtime == pb.stat().st_mtime, rel
+
+
+def test_a_writer_process_error_reaches_the_run(tmp_path: Path) -> None:
+    """A file a writer cannot create (its folder is missing) fails the run with that path, not silently."""
+    from synth.generator.filejobs import FileJob, FileWriter
+
+    done: list[tuple[int, str]] = []
+    writer = FileWriter(1, lambda size, kind: done.append((size, kind)))
+    writer.submit(FileJob(tmp_path / "ok.xlsx", BASE, HEADER, "t", 5, rows=_rows(2)))
+    writer.submit(
+        FileJob(tmp_path / "missing" / "x.csv", replace(BASE, fmt="csv"), HEADER, "", 5, rows=_rows(2))
+    )
+    with pytest.raises(FileNotFoundError, match="missing"):
+        writer.close()
+    writer.abort()
+    assert (tmp_path / "ok.xlsx").exists()
