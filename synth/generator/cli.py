@@ -31,6 +31,12 @@ def build_parser(prog: str = "jianfu generate") -> argparse.ArgumentParser:
     p.add_argument("--residents-per-committee", type=int, help="mean residents per committee")
     p.add_argument("--periods", type=int, help="monthly periods back from 2026-10 (quarterly/annual follow)")
     p.add_argument(
+        "--writers",
+        type=int,
+        default=1,
+        help="processes that serialize committee files (0 = in-process; output is the same; default 1)",
+    )
+    p.add_argument(
         "--overwrite", action="store_true", help="delete OUT/landing and OUT/ground_truth.parquet first"
     )
     p.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -58,7 +64,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "jianfu generate") -> in
             return 2
         shutil.rmtree(landing, ignore_errors=True)
         truth.unlink(missing_ok=True)
-    summary = generate(out, cfg)
+    summary = generate(out, cfg, writers=max(0, args.writers))
     if not args.quiet:
         print(summary.render())
     return 0

@@ -22,6 +22,7 @@ from assets.common.paths import REFERENCE_DIR
 from synth.generator import idcard
 from synth.generator.catalog import FORMS, SYNONYM_SWAPS, Form, write_catalog
 from synth.generator.config import GeneratorConfig
+from synth.generator.filejobs import BufferedSink, FileJob, FileWriter
 from synth.generator.periods import (
     SHANGHAI_TZ,
     Period,
@@ -243,7 +244,7 @@ class _Column:
 
 @dataclass
 class _OpenFile:
-    sink: CsvSink | XlsxSink
+    sink: CsvSink | XlsxSink | BufferedSink
     rel: str
     cols: list[_Column]
     period: Period
@@ -253,8 +254,9 @@ class _OpenFile:
 
 
 class _Run:
-    def __init__(self, out_dir: Path, cfg: GeneratorConfig, divisions_csv: Path) -> None:
+    def __init__(self, out_dir: Path, cfg: GeneratorConfig, divisions_csv: Path, writers: int = 0) -> None:
         self.cfg = cfg
+        self.writers = writers
         self.out = out_dir
         self.landing = out_dir / "landing"
         self.summary = GenerationSummary(out_dir=out_dir, config=cfg)
@@ -315,6 +317,7 @@ class _Run:
         self.dirs: set[Path] = set()
         self.corrected: set[str] = set()
         self.gt: GroundTruth | None = None
+        self.files: FileWriter | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _path(self, rel: str) -> Path:
@@ -327,8 +330,11 @@ class _Run:
     def _done(self, path: Path, rel: str, kind: str, period: Period) -> None:
         t = delivery_time(period, stable_seed(self.cfg.seed, "mtime", rel))
         os.utime(path, (t, t))
+        self._written(path.stat().st_size, kind)
+
+    def _written(self, size: int, kind: str) -> None:
         self.summary.files += 1
-        self.summary.bytes += path.stat().st_size
+        self.summary.bytes += size
         self.summary.files_by_kind[kind] += 1
 
     def _columns(
@@ -375,8 +381,10 @@ class _Run:
         cols, anomaly = self._columns(form, style, rng, ci, rel, allow_anomaly)
         header = [c.header for c in cols]
         path = self._path(rel)
-        sink: CsvSink | XlsxSink
-        if style.fmt == "xlsx":
+        sink: CsvSink | XlsxSink | BufferedSink
+        if not style.committee_cols:  # a committee file: complete once rendered, written by self.files
+            sink = BufferedSink(FileJob(path, style, header, title, len(cols)))
+        elif style.fmt == "xlsx":
             sink = XlsxSink(path, style, header, title, len(cols), streaming=bool(style.committee_cols))
         else:
             sink = CsvSink(path, style, header)
@@ -394,41 +402,73 @@ class _Run:
             if c.kind == "field" and form.fields[c.index].source in AMOUNT_SOURCES
         }
         sink = of.sink
-        xlsx = isinstance(sink, XlsxSink)
-        sheet = sink.sheet if isinstance(sink, XlsxSink) else None
+        xlsx = sink.encoding == "xlsx"
+        sheet = sink.sheet if not isinstance(sink, CsvSink) else None
+        # committee files hold only form fields: pick them by index (the per-column loop is for the rest)
+        fields_only = all(c.kind == "field" for c in of.cols)
+        idxs = [c.index for c in of.cols]
+        seq_at = next(
+            (j for j, c in enumerate(of.cols) if c.kind == "field" and c.index == layout.seq_i), None
+        )
         for row in rows:
             of.rows += 1
-            cells: list[object] = []
-            for col in of.cols:
-                if col.kind == "field":
-                    v = row.cells[col.index]
-                    if col.index == layout.seq_i:
-                        v = of.rows if xlsx else str(of.rows)
-                    cells.append(v)
-                elif col.kind == "committee":
-                    ctx = row.committee
-                    cells.append(
-                        ctx.township_name
-                        if col.header == "街镇"
-                        else ctx.code
-                        if col.header in ("居（村）委会", "所属居委")
-                        else ctx.name
-                    )
-                else:
-                    r = stable_seed(row.person.pid, of.rel) % 10
-                    cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
+            if fields_only:
+                rc = row.cells
+                cells = [rc[i] for i in idxs]
+                if seq_at is not None:
+                    cells[seq_at] = of.rows if xlsx else str(of.rows)
+            else:
+                cells = self._mixed_cells(of, row, layout.seq_i, xlsx)
             for j in amount_cols:
                 v = cells[j]
                 if isinstance(v, float):
                     of.sums[j] = of.sums.get(j, 0.0) + v
-            rn = sink.write(cells, month_cols) if isinstance(sink, XlsxSink) else sink.write(cells)
+            rn = sink.write(cells, month_cols) if xlsx else sink.write(cells)
             tags = [*row.tags, of.anomaly] if of.anomaly else row.tags
             self.gt.add(of.rel, sheet, rn, row, tags, dc, form.code, of.period.code)
             self.summary.data_rows += 1
             self.summary.noise.update(tags)
 
+    def _mixed_cells(self, of: _OpenFile, row: RenderedRow, seq_i: int | None, xlsx: bool) -> list[object]:
+        """One row's cells when the file also has committee or extra columns."""
+        cells: list[object] = []
+        for col in of.cols:
+            if col.kind == "field":
+                v = row.cells[col.index]
+                if col.index == seq_i:
+                    v = of.rows if xlsx else str(of.rows)
+                cells.append(v)
+            elif col.kind == "committee":
+                ctx = row.committee
+                cells.append(
+                    ctx.township_name
+                    if col.header == "街镇"
+                    else ctx.code
+                    if col.header in ("居（村）委会", "所属居委")
+                    else ctx.name
+                )
+            else:
+                r = stable_seed(row.person.pid, of.rel) % 10
+                cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
+        return cells
+
     def _close(self, of: _OpenFile, rng: random.Random) -> None:
         sink = of.sink
+        if isinstance(sink, BufferedSink):
+            job = sink.job
+            if job.style.fmt == "xlsx":
+                job.signer = (
+                    _surname(rng) + _given(rng, "女", 1975),
+                    _surname(rng) + _given(rng, "男", 1970),
+                )
+                job.mtime = delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel))
+                job.filed = datetime.fromtimestamp(job.mtime, SHANGHAI_TZ).date()
+                job.sums = of.sums
+            else:
+                job.mtime = delivery_time(of.period, stable_seed(self.cfg.seed, "mtime", of.rel))
+            assert self.files is not None
+            self.files.submit(job)
+            return
         if isinstance(sink, XlsxSink):
             signer = (_surname(rng) + _given(rng, "女", 1975), _surname(rng) + _given(rng, "男", 1970))
             filed = datetime.fromtimestamp(
@@ -444,6 +484,14 @@ class _Run:
     # -- main loop -------------------------------------------------------------------------------------
     def run(self) -> GenerationSummary:
         t0 = time.perf_counter()
+        self.files = FileWriter(self.writers, self._written)  # before polars starts any thread
+        try:
+            return self._run(t0)
+        except BaseException:
+            self.files.abort()  # the first error is the one to report: do not wait for queued files
+            raise
+
+    def _run(self, t0: float) -> GenerationSummary:
         self.landing.mkdir(parents=True, exist_ok=True)
         for p in write_catalog(self.landing):
             os.utime(p, (FIXED_MTIME, FIXED_MTIME))
@@ -459,6 +507,8 @@ class _Run:
         for dc in sorted(by_district):
             self._district(dc, by_district[dc])
             self.gt.flush()
+        assert self.files is not None
+        self.files.close()
         self.gt.close()
         os.utime(self.gt.path, (FIXED_MTIME, FIXED_MTIME))
         w = self.world
@@ -638,9 +688,12 @@ class _Run:
 
 
 def generate(
-    out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV
+    out_dir: Path, config: GeneratorConfig, divisions_csv: Path = DIVISIONS_CSV, writers: int = 0
 ) -> GenerationSummary:
-    """Write `<out_dir>/landing/...` and `<out_dir>/ground_truth.parquet`; returns what was written."""
+    """Write `<out_dir>/landing/...` and `<out_dir>/ground_truth.parquet`; returns what was written.
+
+    `writers` > 0 serializes committee files in that many forked processes; the bytes do not change.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return _Run(out_dir, config, divisions_csv).run()
+    return _Run(out_dir, config, divisions_csv, writers).run()
