@@ -56,9 +56,9 @@ _DATE_RE = (
     r"(?:(?:\s+|T)\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
     # 20260305
     r"|(?P<cy>\d{4})(?P<cm>\d{2})(?P<cd>\d{2})"
-    # 85.3.7, 85-03-07, 85/3/7, 85年3月7日: a two-digit year, its century chosen by the run date (see
-    # TWO_DIGIT_YEAR_RULE); six bare digits stay a year-month (198503), never 850307 as a date
-    r"|(?P<yy>\d{2})\s*[-/.年]\s*(?P<ym>\d{1,2})\s*[-/.月]\s*(?P<yd>\d{1,2})\s*[日号]?"
+    # 85.3.7, 85-03-07, 85/3/7, 85年3月7日, 4.1.11 (2004, written y % 100): a two-digit year, its century
+    # chosen by the run date (see TWO_DIGIT_YEAR_RULE); six bare digits stay a year-month (198503), never a date
+    r"|(?P<yy>\d{1,2})\s*[-/.年]\s*(?P<ym>\d{1,2})\s*[-/.月]\s*(?P<yd>\d{1,2})\s*[日号]?"
     # Excel serial 46086 or 46086.0 (a fraction is the time of day); shorter serials only in a serial column
     r"|(?P<serial>\d{1,5})(?:\.\d+)?"
     r")$"

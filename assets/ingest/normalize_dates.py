@@ -35,8 +35,10 @@ def _iso_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
 
 def _two_digit_year_date(yy: pl.Expr, month: pl.Expr, day: pl.Expr, as_of: dt.date) -> pl.Expr:
     """85.3.7 → 1985-03-07, 20.3.7 → 2020-03-07: 20yy when that date is not after `as_of`, else 19yy."""
+    yy = yy.str.zfill(2)  # 4.1.11 is 2004-01-11 (a year written as y % 100)
     recent = _iso_date(pl.concat_str(pl.lit("20"), yy), month, day)
-    return pl.when(recent <= pl.lit(as_of)).then(recent).otherwise(_iso_date(pl.concat_str(pl.lit("19"), yy), month, day))
+    earlier = _iso_date(pl.concat_str(pl.lit("19"), yy), month, day)
+    return pl.when(recent <= pl.lit(as_of)).then(recent).otherwise(earlier)
 
 
 def _with_date(

@@ -218,6 +218,7 @@ def test_parse_date_two_digit_years_take_the_century_of_the_run_date() -> None:
             "85/3/7",  # with slashes
             "85年3月7日",  # with 年月日
             "20.3.7",  # 2020-03-07 is before the run date: this century
+            "4.1.11",  # one digit: 2004 written as y % 100
             "26.11.29",  # the run date itself
             "26.11.30",  # one day after the run date: read as 1926, never a future date
             "85.2.30",  # impossible in either century
@@ -228,6 +229,7 @@ def test_parse_date_two_digit_years_take_the_century_of_the_run_date() -> None:
     assert got == [
         *[(D(1985, 3, 7), flag)] * 4,
         (D(2020, 3, 7), flag),
+        (D(2004, 1, 11), flag),
         (D(2026, 11, 29), flag),
         (D(1926, 11, 30), flag),
         (None, "unparsed_date"),
