@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from assets.matching import parse_report
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
@@ -81,6 +82,7 @@ class MatchEngine:
         self.training: TrainingReport | None = None
         self.sanity: SanityReport | None = None
         self.refused: FSModel | None = None  # a fitted model the sanity report refused
+        self.unparsed: list[parse_report.Unparsed] = []  # per feature: raw values not read (load)
         self._labels: np.ndarray | None = None
         self._initial: np.ndarray | None = None
         self._incremental = False
@@ -99,6 +101,7 @@ class MatchEngine:
         self._record_ids, self.n = loaded.record_ids, loaded.n
         self._initial, self._incremental = loaded.initial, loaded.incremental
         self._timings["load"] = loaded.seconds
+        self.unparsed = loaded.unparsed
         return self.n
 
     # ------------------------------------------------------------------ pairs
@@ -218,7 +221,9 @@ class MatchEngine:
         """The weights table (comparison x level: m, u, weight) and the sanity report, as text."""
         model = self.refused if self.refused is not None and self.model is None else self.model
         assert model is not None, "fit() first"
-        return explain_model(self.spec, model, self.sanity, self.training)
+        text = explain_model(self.spec, model, self.sanity, self.training)
+        unread = parse_report.report(self.unparsed)
+        return f"{text}\n{unread}" if unread else text
 
     def _check_model(self, model: FSModel) -> None:
         names = [c.name for c in self.spec.comparisons]

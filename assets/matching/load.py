@@ -4,7 +4,7 @@ term frequencies, and for an incremental run the previous entity of each old rec
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -12,6 +12,7 @@ import polars as pl
 
 from assets.matching import sql as S
 from assets.matching.pairs import tf_columns
+from assets.matching.parse_report import Unparsed, unparsed_counts
 from assets.matching.spec import MatchSpec
 from assets.matching.transforms import feature_lookups
 
@@ -27,6 +28,7 @@ class Loaded:
     initial: np.ndarray | None  # previous group per record (-1 = new), incremental runs only
     incremental: bool
     seconds: float
+    unparsed: list[Unparsed] = field(default_factory=list)  # per feature: raw values its transform could not read
 
 
 def required_pinyin(spec: MatchSpec) -> set[str]:
@@ -79,6 +81,7 @@ def load_records(
     direct, lookups = feature_lookups(
         frame, features, required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed)
     )
+    unparsed = unparsed_counts(frame, features, direct, lookups)
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
     lookups = {c: d.select([x for x in d.columns if x == "__src" or x in needed]) for c, d in lookups.items()}
     produced = set(direct.columns) | {c for d in lookups.values() for c in d.columns if c != "__src"}
@@ -145,4 +148,4 @@ def load_records(
         con.execute("ALTER TABLE __rec DROP COLUMN __entity")
     else:
         initial = None
-    return Loaded(record_ids, len(record_ids), initial, incremental, time.perf_counter() - t0)
+    return Loaded(record_ids, len(record_ids), initial, incremental, time.perf_counter() - t0, unparsed)
