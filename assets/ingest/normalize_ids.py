@@ -117,7 +117,8 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     )
     sex = pl.col("sex_digit")
     frame = frame.with_columns(status=status)
-    lost = pl.col("status").is_in(["precision_lost", "placeholder"])  # digits not the person's: no birth, no sex
+    # digits that are not the person's: no birth date, no sex
+    lost = pl.col("status").is_in(["precision_lost", "placeholder"])
     return frame.select(
         _struct(
             value=pl.when(pl.col("status") == "placeholder")

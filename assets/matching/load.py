@@ -28,7 +28,8 @@ class Loaded:
     initial: np.ndarray | None  # previous group per record (-1 = new), incremental runs only
     incremental: bool
     seconds: float
-    unparsed: list[Unparsed] = field(default_factory=list)  # per feature: raw values its transform could not read
+    # per feature: the raw values its transform could not read
+    unparsed: list[Unparsed] = field(default_factory=list)
 
 
 def required_pinyin(spec: MatchSpec) -> set[str]:

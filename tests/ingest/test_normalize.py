@@ -109,7 +109,7 @@ ID_CASES: list[tuple[str | None, str | None, str, dt.date | None, str | None]] =
     ("不详", None, "placeholder", None, None),  # placeholder text: no number, not a malformed one
     ("无", None, "placeholder", None, None),  # same
     ("/", None, "placeholder", None, None),  # a slash in the box
-    ("000000000000000000", None, "placeholder", None, None),  # all zeros: shared by hundreds, identifies nobody
+    ("000000000000000000", None, "placeholder", None, None),  # all zeros: shared by hundreds
     ("111111111111111111", None, "placeholder", None, None),  # one digit repeated
     ("123456789012345678", None, "placeholder", None, None),  # a counting dummy
     ("11010519491231002×", "11010519491231002X", "valid", D(1949, 12, 31), "女"),  # multiplication sign for X

@@ -132,4 +132,3 @@ def test_addresses_municipality_without_shi_and_building_room_forms():
     out = address(pl.Series(raw), ("上海市",)).to_list()
     assert out[:6] == ["漕溪北路4号501"] * 6
     assert out[6:] == ["上海路12号", "南京东路1-2-301", "南京东路1弄2号301"]
-
