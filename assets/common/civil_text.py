@@ -16,11 +16,20 @@ from assets.ingest.normalize import normalize_name, normalize_text
 # Character variants OpenCC keeps (both are "simplified") that addresses spell either way.
 _ADDRESS_VARIANTS = {"衖": "弄", "號": "号", "：": ":"}
 # Administrative prefixes a resident may or may not write: province, city, district/county, township.
+# A municipality is often written without 市 (上海徐汇区): stripped only where a district follows, so the
+# road 上海路 keeps its name.
+_DISTRICT = r"\p{Han}{1,3}(?:新区|区|县)"
 _ADMIN_PREFIX = (
     r"^(?:\p{Han}{2,3}(?:省|自治区))?"
-    r"(?:\p{Han}{2,3}市)?"
-    r"(?:\p{Han}{1,3}(?:新区|区|县))?"
+    rf"(?:(?:北京|上海|天津|重庆){_DISTRICT}|(?:\p{{Han}}{{2,3}}市)?(?:{_DISTRICT})?)"
     r"(?:\p{Han}{2,5}?(?:街道|镇|乡))?"
+)
+# Building and room, written 4号501, 4号楼501, 4栋501, 4幢501, 4号-501 or 4-501: one form, 4号501. A bare
+# a-b is read so only at the end and after a non-digit (弄2-301), never in 1-2-301 (lane-building-room).
+_BUILDING_ROOM = (
+    (r"(\d+)(?:栋|幢|号楼)-?", "${1}号"),
+    (r"(\d+)号-(\d+)", "${1}号${2}"),
+    (r"(^|[^\d-])(\d+)-(\d+)(室?)$", "${1}${2}号${3}${4}"),
 )
 
 
@@ -59,16 +68,16 @@ def person_name(values: pl.Series) -> pl.Series:
 
 def address(values: pl.Series, strip_prefixes: tuple[str, ...] = ()) -> pl.Series:
     """An address as one comparable string: NFKC, simplified, no whitespace or punctuation except
-    the '-' of 1-2-301, variant characters unified (衖 → 弄), 栋/幢/号楼 → 号楼, a trailing 室 dropped,
-    the given prefixes and then any province/city/district/township prefix stripped."""
+    the '-' of 1-2-301, variant characters unified (衖 → 弄), building-room forms unified (4号楼501, 4栋501,
+    4号-501, 弄4-501 → 4号501; 5幢 → 5号), a trailing 室 dropped, the given prefixes and then any
+    province/city (上海 without 市 too)/district/township prefix stripped."""
     text = pl.select(normalize_text(pl.lit(values.cast(pl.String)))).to_series()
     text = to_simplified(text).str.replace_many(list(_ADDRESS_VARIANTS), list(_ADDRESS_VARIANTS.values()))
     text = text.str.replace_all(r"[\s\p{P}\p{S}&&[^-]]+", "")
     for prefix in sorted(strip_prefixes, key=len, reverse=True):
         text = text.str.strip_prefix(prefix)
-    text = (
-        text.str.replace(_ADMIN_PREFIX, "")
-        .str.replace_all(r"(\d+)(?:栋|幢|号楼)", "${1}号楼")
-        .str.replace(r"(\d+)室$", "${1}")
-    )
+    text = text.str.replace(_ADMIN_PREFIX, "")
+    for pattern, replacement in _BUILDING_ROOM:
+        text = text.str.replace_all(pattern, replacement)
+    text = text.str.replace(r"(\d+)室$", "${1}")
     return text.replace("", None).alias(values.name)

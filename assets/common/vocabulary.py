@@ -29,6 +29,7 @@ ID_STATUSES: tuple[str, ...] = (
     "invalid_date",
     "malformed",
     "precision_lost",
+    "placeholder",  # 000000000000000000, 111111111111111111, 无, 不详, /: a stand-in for no number
     "blank",
 )
 
@@ -47,6 +48,8 @@ VALUE_FLAGS: tuple[str, ...] = (
     "unknown_field_type",  # normalize_frame_by_type: a field type outside FIELD_TYPES
     "precision_lost",  # id_number that went through a float (3.10115E+17, …1000 from Excel's 15 digits)
     "partial_date",  # a date known to the year or month only (1985, 1985.3, 1985年3月): value YYYY or YYYY-MM
+    "two_digit_year",  # a date written 85.3.7: read (19yy or 20yy, never after the run date) and flagged
+    "placeholder",  # id_number 000000000000000000, 无, 不详, /: no number given (value null)
 )
 
 # raw.landing_files.status

@@ -238,12 +238,14 @@ def parse_decimal(expr: pl.Expr) -> pl.Expr:
 
 
 # -------------------------------------------------------------------------------------------------- dispatch
-def _canonical_batch(series: pl.Series, field_type: str, serial_column: bool = False) -> pl.Series:
+def _canonical_batch(
+    series: pl.Series, field_type: str, serial_column: bool = False, as_of: dt.date | None = None
+) -> pl.Series:
     """struct{value: canonical text, flag} for one type; when flagged the value is the normalized text, except a
     partial date, whose value is what is known of it (YYYY or YYYY-MM)."""
     partial_text = pl.lit(None, dtype=pl.String)
     if field_type == "date":
-        frame = _date_frame(series, serial_column).with_columns(
+        frame = _date_frame(series, serial_column, as_of).with_columns(
             canonical=pl.col("value").dt.to_string("%Y-%m-%d"), text=normalize_text(pl.col(_RAW))
         )
         partial_text = pl.col("value_partial")
@@ -272,7 +274,8 @@ def _canonical_batch(series: pl.Series, field_type: str, serial_column: bool = F
             partial_text = pl.col("canonical")
     return frame.select(
         _struct(
-            value=pl.when(pl.col("flag").is_null())
+            # two_digit_year is read, only flagged: its value is the date
+            value=pl.when(pl.col("flag").is_null() | (pl.col("flag") == "two_digit_year"))
             .then("canonical")
             .when(pl.col("flag") == "partial_date")
             .then(partial_text)
@@ -285,9 +288,9 @@ def _canonical_batch(series: pl.Series, field_type: str, serial_column: bool = F
 def _id_flag_batch(series: pl.Series, as_of: dt.date) -> pl.Series:
     frame = _id_batch(series, MIN_BIRTH_DATE, as_of).struct.unnest()
     status = pl.col("status")
-    flag = pl.when(status.is_in(["malformed", "invalid_date", "wrong_check_digit", "precision_lost"])).then(
-        status
-    )
+    flag = pl.when(
+        status.is_in(["malformed", "invalid_date", "wrong_check_digit", "precision_lost", "placeholder"])
+    ).then(status)
     return frame.select(_struct(value=pl.col("value"), flag=flag)).to_series()
 
 
@@ -313,7 +316,7 @@ def normalize_by_type(
         func = partial(_id_flag_batch, as_of=as_of or dt.date.today())
         return value_expr.map_batches(func, return_dtype=_FLAGGED_TEXT, is_elementwise=True)
     if field_type in ("date", "year_month", "integer", "decimal", "bool"):
-        func = partial(_canonical_batch, field_type=field_type, serial_column=serial_column)
+        func = partial(_canonical_batch, field_type=field_type, serial_column=serial_column, as_of=as_of)
         return value_expr.map_batches(func, return_dtype=_FLAGGED_TEXT, is_elementwise=True)
     raise ValueError(f"unknown field_type {field_type!r}; expected one of {', '.join(FIELD_TYPES)}")
 

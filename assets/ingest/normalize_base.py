@@ -56,12 +56,18 @@ _DATE_RE = (
     r"(?:(?:\s+|T)\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
     # 20260305
     r"|(?P<cy>\d{4})(?P<cm>\d{2})(?P<cd>\d{2})"
+    # 85.3.7, 85-03-07, 85/3/7, 85年3月7日, 4.1.11 (2004, written y % 100): a two-digit year, its century
+    # chosen by the run date (see TWO_DIGIT_YEAR_RULE); six bare digits stay a year-month (198503), never a date
+    r"|(?P<yy>\d{1,2})\s*[-/.年]\s*(?P<ym>\d{1,2})\s*[-/.月]\s*(?P<yd>\d{1,2})\s*[日号]?"
     # Excel serial 46086 or 46086.0 (a fraction is the time of day); shorter serials only in a serial column
     r"|(?P<serial>\d{1,5})(?:\.\d+)?"
     r")$"
 )
 # A date known to the year or the month only: 1985, 1985年, 1985.3, 1985-03, 1985/3, 1985年3月, 198503.
 _PARTIAL_RE = r"^(?:(?P<y>\d{4})\s*(?:[-/.年]\s*(?P<m>\d{1,2})\s*月?|年)?|(?P<cy>\d{4})(?P<cm>\d{2}))$"
+# A two-digit year (85.3.7) is 20yy when that date is not after the run date, else 19yy: a recorded date
+# (a birth date above all) never lies in the future. The value is flagged `two_digit_year`.
+TWO_DIGIT_YEAR_RULE = "20yy if not after the run date, else 19yy"
 _PARTIAL_YEARS = (1900, 2100)  # a bare 4-digit number is a year only in this range
 _YEAR_MONTH_RE = r"^(?:(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?|(?P<cy>\d{4})(?P<cm>\d{2}))$"
 _NUMBER_RE = r"^(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?$"

@@ -5,6 +5,9 @@ Part of the value normalizers (assets/ingest/normalize.py re-exports the public 
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+
 import polars as pl
 
 from assets.ingest.normalize_base import (
@@ -30,13 +33,24 @@ def _iso_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
     return text.str.to_date("%Y-%m-%d", strict=False)
 
 
-def _with_date(frame: pl.DataFrame, cleaned: str, out: str, serial_column: bool = False) -> pl.DataFrame:
+def _two_digit_year_date(yy: pl.Expr, month: pl.Expr, day: pl.Expr, as_of: dt.date) -> pl.Expr:
+    """85.3.7 → 1985-03-07, 20.3.7 → 2020-03-07: 20yy when that date is not after `as_of`, else 19yy."""
+    yy = yy.str.zfill(2)  # 4.1.11 is 2004-01-11 (a year written as y % 100)
+    recent = _iso_date(pl.concat_str(pl.lit("20"), yy), month, day)
+    earlier = _iso_date(pl.concat_str(pl.lit("19"), yy), month, day)
+    return pl.when(recent <= pl.lit(as_of)).then(recent).otherwise(earlier)
+
+
+def _with_date(
+    frame: pl.DataFrame, cleaned: str, out: str, serial_column: bool = False, as_of: dt.date | None = None
+) -> pl.DataFrame:
     """Add `out` (Date) parsed from the cleaned text column `cleaned`, and `out`_partial (YYYY or YYYY-MM text)
     for a date known to the year or month only.
 
     A bare number is an Excel serial when it has 5 digits (1927-05-18 onwards); a shorter one only when
     `serial_column` says the column's other cells are serials. Otherwise 1900-2100 is a year (partial), never
     a 1905 date. year.month (1985.3) is a partial date before it is a serial with a time of day.
+    A two-digit year (85.3.7) takes its century from `as_of` (default today) and sets `out`_two_digit.
     """
     frame = frame.with_columns(
         pl.col(cleaned).str.extract_groups(_DATE_RE).alias("__date_parts"),
@@ -60,31 +74,40 @@ def _with_date(frame: pl.DataFrame, cleaned: str, out: str, serial_column: bool 
         .when(month.is_null() & ~(bare_number & pl.lit(serial_column)))
         .then(year)
     )
+    two_digit = _two_digit_year_date(part("yy"), part("ym"), part("yd"), as_of or dt.date.today())
     value = pl.coalesce(
         _iso_date(part("y"), part("m"), part("d")),
         _iso_date(part("cy"), part("cm"), part("cd")),
+        two_digit,
         pl.when(partial.is_null() & serial.is_between(1, 80000)).then(
             (serial - _EXCEL_EPOCH_OFFSET).cast(pl.Date)
         ),
     )
     return frame.with_columns(
-        value.alias(out), pl.when(value.is_null()).then(partial).alias(f"{out}_partial")
+        value.alias(out),
+        pl.when(value.is_null()).then(partial).alias(f"{out}_partial"),
+        two_digit.is_not_null().alias(f"{out}_two_digit"),
     ).drop("__date_parts", "__partial")
 
 
-def _date_frame(series: pl.Series, serial_column: bool = False) -> pl.DataFrame:
-    """Columns value (Date), value_partial (YYYY / YYYY-MM) and flag (unparsed_date / partial_date)."""
-    frame = _with_date(_frame(series).with_columns(c=_clean_expr(pl.col(_RAW))), "c", "value", serial_column)
+def _date_frame(series: pl.Series, serial_column: bool = False, as_of: dt.date | None = None) -> pl.DataFrame:
+    """Columns value (Date), value_partial (YYYY / YYYY-MM) and flag (unparsed_date / partial_date /
+    two_digit_year)."""
+    frame = _with_date(
+        _frame(series).with_columns(c=_clean_expr(pl.col(_RAW))), "c", "value", serial_column, as_of
+    )
     return frame.with_columns(
         flag=pl.when(pl.col("value_partial").is_not_null())
         .then(pl.lit("partial_date"))
+        .when(pl.col("value_two_digit"))
+        .then(pl.lit("two_digit_year"))
         .otherwise(_flag_when_missing("value", "c", "unparsed_date"))
     )
 
 
-def _date_batch(series: pl.Series, serial_column: bool = False) -> pl.Series:
+def _date_batch(series: pl.Series, serial_column: bool = False, as_of: dt.date | None = None) -> pl.Series:
     return (
-        _date_frame(series, serial_column)
+        _date_frame(series, serial_column, as_of)
         .select(_struct(value=pl.col("value"), flag=pl.col("flag")))
         .to_series()
     )
@@ -117,13 +140,16 @@ def _year_month_batch(series: pl.Series) -> pl.Series:
     ).to_series()
 
 
-def parse_date(expr: pl.Expr) -> pl.Expr:
+def parse_date(expr: pl.Expr, *, as_of: dt.date | None = None) -> pl.Expr:
     """Date in any delivered spelling → struct{value: Date, flag}; flag `unparsed_date` when
     not blank and not a real date, `partial_date` (value null) for a year or year-month alone (1985, 1985.3,
     1985年3月). Accepts 2026-03-05, 2026-3-5, 2026/3/5, 2026.3.5, 2026年3月5日, 20260305, Excel serials (5 integer
     digits, optional fraction; 1899-12-30 + n days; shorter ones only through `normalize_frame_by_type` in a
-    column of serials), ISO datetimes, and full-width forms."""
-    return expr.map_batches(_date_batch, return_dtype=_DATE_RESULT, is_elementwise=True)
+    column of serials), ISO datetimes, and full-width forms. A two-digit year (85.3.7, 85-03-07, 85/3/7,
+    85年3月7日) is 20yy when that date is not after `as_of` (the run date; default today), else 19yy, and is
+    flagged `two_digit_year` (value set): a date so written is never read as one in the future."""
+    func = functools.partial(_date_batch, as_of=as_of)
+    return expr.map_batches(func, return_dtype=_DATE_RESULT, is_elementwise=True)
 
 
 def parse_year_month(expr: pl.Expr) -> pl.Expr:

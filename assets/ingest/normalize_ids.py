@@ -68,9 +68,12 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
         c=unwrap_text_protection(pl.col(_RAW).str.normalize("NFKC").str.strip_chars())
         .str.replace_all(r"[\s" + _DASHES + r"]|" + _ZERO_WIDTH, "")
         .str.to_uppercase()
+        # the check character X written as ×, ✕, Cyrillic Х or Greek Χ (Ｘ and ｘ fold by NFKC)
+        .str.replace(_X_LOOKALIKES, "X")
         .replace("", None)
     )
     frame = frame.with_columns(
+        placeholder=_is_placeholder(c),
         is18=c.str.contains(r"^[0-9]{17}[0-9X]$"),
         is15=c.str.contains(r"^[0-9]{15}$"),
         # Text that can only come from a float: 3.10115E+17, or a numeric cell written out as 310101…1234.0.
@@ -94,6 +97,8 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     status = (
         pl.when(c.is_null())
         .then(pl.lit("blank"))
+        .when("placeholder")
+        .then(pl.lit("placeholder"))
         .when("via_float")
         .then(pl.lit("precision_lost"))
         .when(f17.is_null())
@@ -112,10 +117,15 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     )
     sex = pl.col("sex_digit")
     frame = frame.with_columns(status=status)
-    lost = pl.col("status") == "precision_lost"  # its digits are not the person's: no birth date, no sex
+    # digits that are not the person's: no birth date, no sex
+    lost = pl.col("status").is_in(["precision_lost", "placeholder"])
     return frame.select(
         _struct(
-            value=pl.when("is15").then(pl.concat_str(f17, pl.col("check"))).otherwise(c),
+            value=pl.when(pl.col("status") == "placeholder")
+            .then(None)
+            .when("is15")
+            .then(pl.concat_str(f17, pl.col("check")))
+            .otherwise(c),
             status=pl.col("status"),
             birth_date=pl.when(~lost).then(pl.col("birth")),
             sex=pl.when(lost)
@@ -129,6 +139,22 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
 
 
 _SCI_RE = r"^[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}$"
+_X_LOOKALIKES = r"[\u00d7\u2715\u2716\u0425\u0445\u03a7\u03c7]$"  # × ✕ ✖ Х х Χ χ as the last character
+# What clerks type in the ID box when there is no number (compared after NFKC and upper-casing); text made
+# of punctuation only (/, ?, *) and one character repeated (000000000000000000, 111111111111111111) too.
+_ID_PLACEHOLDERS = (
+    "无", "不详", "未知", "暂无", "空", "没有", "无证", "待补", "待查", "NULL", "NONE", "NA", "N/A", "NAN",
+    "123456789012345678", "123456789123456789", "012345678901234567",
+)  # fmt: skip
+
+
+def _is_placeholder(c: pl.Expr) -> pl.Expr:
+    """True where the cleaned ID text stands for "no number": a known stand-in word or dummy number,
+    punctuation only, or one character repeated. Such a value is missing, never an identifier two records
+    could share; other digit-free text (ABC) stays malformed."""
+    punctuation = c.str.contains(r"^[\p{P}\p{S}]+$")
+    repeated = c.str.strip_chars(c.str.head(1)) == ""
+    return (punctuation | repeated | c.is_in(_ID_PLACEHOLDERS)).fill_null(False)
 
 
 def _float_exact(c: pl.Expr) -> pl.Expr:
@@ -146,8 +172,9 @@ def normalize_id_number(
     """Resident ID → struct{value: Utf8, status: Utf8, birth_date: Date, sex: Utf8}.
 
     value: 18 characters for 15-digit legacy numbers (19 inserted, check character computed), else the cleaned
-    input (NFKC, no spaces/dashes, uppercase) as delivered: a wrong check character is never "corrected".
-    status (first that applies): blank, precision_lost (scientific notation or a float's ".0"), malformed,
+    input (NFKC, no spaces/dashes, uppercase, a last × / Cyrillic Х read as X) as delivered: a wrong check character is never "corrected".
+    status (first that applies): blank, placeholder (a stand-in such as 无, 不详, /, 000000000000000000,
+    111111111111111111, 123456789012345678: value, birth_date and sex null), precision_lost (scientific notation or a float's ".0"), malformed,
     invalid_date, precision_lost (wrong check character and ending in 000 or exactly a float's value),
     wrong_check_digit, converted_15, valid.
     birth_date: from digits 7-14, null unless a real date in [min_birth_date, max_birth_date (default today)].

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from assets.common import progress
+from assets.matching import parse_report
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
@@ -103,6 +104,7 @@ class MatchEngine:
         self.training: TrainingReport | None = None
         self.sanity: SanityReport | None = None
         self.refused: FSModel | None = None  # a fitted model the sanity report refused
+        self.unparsed: list[parse_report.Unparsed] = []  # per feature: raw values not read (load)
         self._labels: np.ndarray | None = None
         self._initial: np.ndarray | None = None
         self._incremental = False
@@ -123,6 +125,7 @@ class MatchEngine:
             prepare_levels(self.con, self.spec)
         self._record_ids, self.n = loaded.record_ids, loaded.n
         self._initial, self._incremental = loaded.initial, loaded.incremental
+        self.unparsed = loaded.unparsed
         return self.n
 
     # ------------------------------------------------------------------ pairs
@@ -243,7 +246,9 @@ class MatchEngine:
         """The weights table (comparison x level: m, u, weight) and the sanity report, as text."""
         model = self.refused if self.refused is not None and self.model is None else self.model
         assert model is not None, "fit() first"
-        return explain_model(self.spec, model, self.sanity, self.training)
+        text = explain_model(self.spec, model, self.sanity, self.training)
+        unread = parse_report.report(self.unparsed)
+        return f"{text}\n{unread}" if unread else text
 
     def _check_model(self, model: FSModel) -> None:
         names = [c.name for c in self.spec.comparisons]

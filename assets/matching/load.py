@@ -4,7 +4,7 @@ term frequencies, and for an incremental run the previous entity of each old rec
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -12,6 +12,7 @@ import polars as pl
 
 from assets.matching import sql as S
 from assets.matching.pairs import tf_columns
+from assets.matching.parse_report import Unparsed, unparsed_counts
 from assets.matching.spec import MatchSpec
 from assets.matching.transforms import FREQ, record_features
 
@@ -27,6 +28,8 @@ class Loaded:
     initial: np.ndarray | None  # previous group per record (-1 = new), incremental runs only
     incremental: bool
     seconds: float
+    # per feature: the raw values its transform could not read
+    unparsed: list[Unparsed] = field(default_factory=list)
 
 
 def required_pinyin(spec: MatchSpec) -> set[str]:
@@ -81,6 +84,7 @@ def load_records(
         tf_features,
     )
     counted = {f: f + FREQ for f in tf_features if f + FREQ in feats.columns}
+    unparsed = unparsed_counts(frame, features, feats)
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
     keep = needed | set(counted.values())
     feats = feats.select([c for c in feats.columns if c in keep])
@@ -144,4 +148,4 @@ def load_records(
         con.execute("ALTER TABLE __rec DROP COLUMN __entity")
     else:
         initial = None
-    return Loaded(record_ids, len(record_ids), initial, incremental, time.perf_counter() - t0)
+    return Loaded(record_ids, len(record_ids), initial, incremental, time.perf_counter() - t0, unparsed)

@@ -61,7 +61,7 @@ def id_number_frame(frame: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
     )
     status = pl.col(t).struct.field("status")
     valid = status.is_in(["valid", "converted_15"])
-    well_formed = ~status.is_in(["blank", "malformed"])
+    well_formed = ~status.is_in(["blank", "malformed", "placeholder"])  # 000000000000000000 is no number
     out = out.with_columns(
         pl.when(well_formed).then(pl.col(t).struct.field("value")).alias(name),
         valid.fill_null(False).alias(f"{name}__valid"),

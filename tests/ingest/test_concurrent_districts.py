@@ -39,7 +39,9 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _materialize(
     selection: dg.AssetSelection, instance: dg.DagsterInstance, partition: str | None = None
 ) -> None:
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_defs
+
+    defs = build_defs()
 
     result = dg.materialize(
         [*(defs.assets or []), *(defs.asset_checks or [])],

@@ -106,7 +106,15 @@ ID_CASES: list[tuple[str | None, str | None, str, dt.date | None, str | None]] =
     ("310101209901010014", "310101209901010014", "invalid_date", None, "男"),  # born after today
     ("3101011950010112", "3101011950010112", "malformed", None, None),  # 16 digits
     ("1101051949123100X2", "1101051949123100X2", "malformed", None, None),  # X not in last place
-    ("不详", "不详", "malformed", None, None),  # placeholder text
+    ("不详", None, "placeholder", None, None),  # placeholder text: no number, not a malformed one
+    ("无", None, "placeholder", None, None),  # same
+    ("/", None, "placeholder", None, None),  # a slash in the box
+    ("000000000000000000", None, "placeholder", None, None),  # all zeros: shared by hundreds
+    ("111111111111111111", None, "placeholder", None, None),  # one digit repeated
+    ("123456789012345678", None, "placeholder", None, None),  # a counting dummy
+    ("11010519491231002×", "11010519491231002X", "valid", D(1949, 12, 31), "女"),  # multiplication sign for X
+    ("11010519491231002\u0445", "11010519491231002X", "valid", D(1949, 12, 31), "女"),  # Cyrillic х for X
+    ("11010519491231002\u03a7", "11010519491231002X", "valid", D(1949, 12, 31), "女"),  # Greek Χ for X
     ("", None, "blank", None, None),
     ("  ", None, "blank", None, None),  # whitespace only
     (None, None, "blank", None, None),
@@ -198,6 +206,38 @@ def test_parse_date_spellings() -> None:
         " 2026 / 3 / 5 ",  # padding and spaces around separators
     ]
     assert pairs(nz.parse_date, values) == [(D(2026, 3, 5), None)] * len(values)
+
+
+def test_parse_date_two_digit_years_take_the_century_of_the_run_date() -> None:
+    as_of = D(2026, 11, 29)
+    got = pairs(
+        lambda e: nz.parse_date(e, as_of=as_of),
+        [
+            "85.3.7",  # two-digit year with dots
+            "85-03-07",  # with dashes
+            "85/3/7",  # with slashes
+            "85年3月7日",  # with 年月日
+            "20.3.7",  # 2020-03-07 is before the run date: this century
+            "4.1.11",  # one digit: 2004 written as y % 100
+            "26.11.29",  # the run date itself
+            "26.11.30",  # one day after the run date: read as 1926, never a future date
+            "85.2.30",  # impossible in either century
+            "850307",  # six bare digits: a year-month 8503-07 would be out of range; not read as 1985-03-07
+        ],
+    )
+    flag = "two_digit_year"
+    assert got == [
+        *[(D(1985, 3, 7), flag)] * 4,
+        (D(2020, 3, 7), flag),
+        (D(2004, 1, 11), flag),
+        (D(2026, 11, 29), flag),
+        (D(1926, 11, 30), flag),
+        (None, "unparsed_date"),
+        (None, "unparsed_date"),
+    ]
+    # ingestion's text form keeps the date (the flag says how it was read)
+    got = run(lambda e: nz.normalize_by_type(e, "date", as_of=as_of), ["85.3.7"])
+    assert got == [{"value": "1985-03-07", "flag": flag}]
 
 
 def test_parse_date_edge_cases() -> None:

@@ -113,5 +113,22 @@ def test_addresses_without_prefixes_in_one_form():
            "浦东新区张杨路100号5幢", "张杨路100号5栋", "河南省信阳市浉河区临汾路369号"]  # fmt: skip
     out = address(pl.Series(raw), ("上海市",)).to_list()
     assert out[0] == out[1] == out[2] == "南京东路1弄2号301"
-    assert out[3] == out[4] == "张杨路100号5号楼"
+    assert out[3] == out[4] == "张杨路100号5号"
     assert out[5] == "临汾路369号"
+
+
+def test_addresses_municipality_without_shi_and_building_room_forms():
+    raw = [
+        "上海徐汇区漕溪北路4号501室",  # 上海 written without 市: still a prefix before a district
+        "上海市徐汇区漕溪北路4-501",  # building-room as a bare a-b
+        "徐汇区漕溪北路4号-501室",  # 号-
+        "漕溪北路4号楼501",  # 号楼
+        "漕溪北路4栋501",  # 栋
+        "漕溪北路4号501",  # the canonical form
+        "上海路12号",  # a road named 上海路: no district follows, so nothing is stripped
+        "南京东路1-2-301",  # lane-building-room: not read as building-room
+        "南京东路1弄2-301",  # after 弄 a bare a-b is building-room
+    ]
+    out = address(pl.Series(raw), ("上海市",)).to_list()
+    assert out[:6] == ["漕溪北路4号501"] * 6
+    assert out[6:] == ["上海路12号", "南京东路1-2-301", "南京东路1弄2号301"]
