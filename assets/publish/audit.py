@@ -116,6 +116,11 @@ def append(path: Path, heads_dir: Path, key: bytes, records: Iterable[Mapping[st
             head, _ = read_head(hp, key)
             if head is not None:
                 seq, prev = head.count, head.last_mac
+                # entries a key holder appended after the head but was killed before signing it (an
+                # interrupted run): adopt them when each chains on and carries a valid keyed hash
+                tail = read(path)[head.count :]
+                if tail and _valid_tail(tail, key, head.count, head.last_mac):
+                    seq, prev = int(tail[-1]["seq"]), str(tail[-1]["mac"])
             else:  # first entry, or a lost head: continue from the file (verify reports the lost head)
                 last = _last_line(fh)
                 seq, prev = (int(last.get("seq", 0)), str(last.get("mac", GENESIS))) if last else (0, GENESIS)
@@ -133,6 +138,19 @@ def append(path: Path, heads_dir: Path, key: bytes, records: Iterable[Mapping[st
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return macs
+
+
+def _valid_tail(tail: list[dict[str, Any]], key: bytes, count: int, last_mac: str) -> bool:
+    """True when `tail` continues a chain whose signed head is (count, last_mac), entry by entry, under `key`:
+    only the key holder can have written it, so it is an append interrupted before the head was signed."""
+    prev = last_mac
+    for i, e in enumerate(tail, start=count + 1):
+        if "mac" not in e or e.get("seq") != i or e.get("prev_mac") != prev:
+            return False
+        if not hmac.compare_digest(str(e["mac"]), mac_of(key, e)):
+            return False
+        prev = str(e["mac"])
+    return True
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -197,9 +215,11 @@ def verify(path: Path, heads_dir: Path, key: bytes) -> list[str]:
                 f"{path.name}: head records {head.count} entries, the file has {len(entries)} (tail dropped)"
             )
         elif head.count < len(entries):
-            problems.append(
-                f"{path.name}: {len(entries) - head.count} entries beyond the signed head (appended without the key)"
-            )
+            # keyed entries that chain on from the head: an append killed before it signed the head
+            if not _valid_tail(entries[head.count :], key, head.count, head.last_mac):
+                problems.append(
+                    f"{path.name}: {len(entries) - head.count} entries beyond the signed head (appended without the key)"
+                )
         elif entries and head.last_mac != entries[-1].get("mac"):
             problems.append(f"{path.name}: last entry is not the one the signed head records")
     return problems

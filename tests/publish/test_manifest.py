@@ -96,6 +96,24 @@ def test_removed_line_dropped_tail_and_deleted_file_are_detected(tmp_path: Path)
     assert any("signature" in p for p in audit.verify(path, heads, AUDIT_KEY))
 
 
+def test_an_append_killed_before_its_head_is_adopted_but_a_keyless_tail_is_not(tmp_path: Path) -> None:
+    """A publish killed after writing its entries but before signing the head (attack: random SIGKILL)
+    must not leave the audit unverifiable forever; entries appended without the key still show."""
+    path, heads = _chain(tmp_path)
+    head_file = audit.head_path(heads, path)
+    signed = head_file.read_bytes()
+    audit.append(path, heads, AUDIT_KEY, [{"n": 4}, {"n": 5}])
+    head_file.write_bytes(signed)  # planted: the kill landed between the fsync of the entries and the head
+    assert audit.verify(path, heads, AUDIT_KEY) == []  # keyed entries that chain on: an interrupted append
+    audit.append(path, heads, AUDIT_KEY, [{"n": 6}])  # the next run continues after them
+    entries = audit.read(path)
+    assert [e["seq"] for e in entries] == list(range(1, 8)) and audit.verify(path, heads, AUDIT_KEY) == []
+    forged = {**entries[-1], "seq": 8, "prev_mac": entries[-1]["mac"], "mac": "0" * 64}
+    with path.open("a", encoding="ascii") as fh:  # planted: an entry appended without the key
+        fh.write(json.dumps(forged) + "\n")
+    assert any("beyond the signed head" in p for p in audit.verify(path, heads, AUDIT_KEY))
+
+
 def test_line_separators_do_not_break_the_chain(tmp_path: Path) -> None:
     path, heads = tmp_path / "q.jsonl", tmp_path / "heads"
     nasty = ["SELECT 1 -- \u2028 comment", "x\u2029y", "a\u0085b", "c\rd\ne", "姓名\x0b\x0c"]
