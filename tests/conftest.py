@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -21,18 +22,30 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> TinyWorld:
     return TinyWorld.build(tmp_path_factory.mktemp("tiny_world"))
 
 
+def _shared_folder(root: Path, rel: Path) -> str | None:
+    """The sub-folder whose conftest builds session fixtures (a world shared by its tests), if any."""
+    for parent in reversed(rel.parents[:-1]):
+        conftest = root / parent / "conftest.py"
+        if conftest.exists() and 'scope="session"' in conftest.read_text(encoding="utf-8"):
+            return str(parent)
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), keep the tests that share an
     expensive fixture on one worker, so each shared warehouse is still built once: the users of
-    `tiny_world` together, each sub-folder's tests together (its conftest's session fixtures: the attack
-    world, the publish and matching worlds, the outside delivery run), each top-level test file alone."""
+    `tiny_world` together, each folder whose conftest has session fixtures (the attack, publish and
+    matching worlds) together, every other test file on its own (its module fixtures stay in one place)."""
     root = config.rootpath / "tests"
+    shared: dict[Path, str | None] = {}
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
+        rel = item.path.relative_to(root)
         if "tiny_world" in getattr(item, "fixturenames", ()):
             group = "tiny_world"
         else:
-            rel = item.path.relative_to(root)
-            group = str(rel) if str(rel.parent) == "." else str(rel.parent)
+            if rel.parent not in shared:
+                shared[rel.parent] = _shared_folder(root, rel)
+            group = shared[rel.parent] or str(rel)
         item.add_marker(pytest.mark.xdist_group(group))
