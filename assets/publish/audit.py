@@ -118,9 +118,12 @@ def append(path: Path, heads_dir: Path, key: bytes, records: Iterable[Mapping[st
                 seq, prev = head.count, head.last_mac
                 # entries a key holder appended after the head but was killed before signing it (an
                 # interrupted run): adopt them when each chains on and carries a valid keyed hash
-                tail = read(path)[head.count :]
-                if tail and _valid_tail(tail, key, head.count, head.last_mac):
-                    seq, prev = int(tail[-1]["seq"]), str(tail[-1]["mac"])
+                # (the whole file is read only when its last line is beyond the head: appends stay cheap)
+                last = _last_line(fh)
+                if last and isinstance(last.get("seq"), int) and last["seq"] > head.count:
+                    tail = read(path)[head.count :]
+                    if tail and _valid_tail(tail, key, head.count, head.last_mac):
+                        seq, prev = int(tail[-1]["seq"]), str(tail[-1]["mac"])
             else:  # first entry, or a lost head: continue from the file (verify reports the lost head)
                 last = _last_line(fh)
                 seq, prev = (int(last.get("seq", 0)), str(last.get("mac", GENESIS))) if last else (0, GENESIS)
