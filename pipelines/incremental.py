@@ -18,6 +18,7 @@ a full refresh. No dagster import.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,21 +98,39 @@ def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[s
 
 PERSON_RUN_COLUMNS = {"run_id", "resolved_at"}  # core.persons columns that say when, not what
 REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
+RECORD_DIGESTS = "ops.record_digests"  # staged record id -> digest of its values (operational state)
+LEGS_STAGE = "reflow:legs"  # the per-district legs below, kept for the nights that cannot have changed them
+# Who last wrote what the legs read besides the downstream fingerprint's inputs: the persons asset (Gate.record)
+# and the reconciliation of returns (assets/reflow/returns.py). A write by any run, the UI's included, moves them.
+LEG_WRITERS = ("asset:core/persons", "asset:core/person_records", "written:reflow.returns")
+
+
+def row_hash(tag: str, *exprs: str) -> str:
+    """SQL for one row's hash over the text of its columns, tagged with the leg.
+
+    Not DuckDB's multi-argument `hash(a, b)`: it combines the columns' hashes linearly, so in a `bit_xor`
+    over rows every column contributes on its own (two persons swapping phones, or two records swapping
+    persons, would cancel out), and equal rows of two legs cancel whatever they hold."""
+    cols = ", ".join(f"coalesce(CAST({e} AS VARCHAR), chr(1))" for e in exprs)
+    return f"hash('{tag}' || concat_ws(chr(31), {cols}))"
+
+
 # What district d's prefilled forms and reconciled returns are computed from, as order-independent digests
-# attributed to d (left(committee_code, 6)). Each leg is one row per entity, tagged, so equal hashes of two
-# different legs never cancel in the XOR (the tag is hashed as text with the row's hash: DuckDB's
-# multi-argument hash combines linearly, so hash('B', h) XOR hash('C', h) would not depend on h at all):
+# attributed to d (left(committee_code, 6)): a count and a bit_xor of row hashes per leg (`row_hash`).
 #  A  the persons living in d (their golden record);
-#  B  the records of d's committees (record id = file hash, so values are covered) with their person;
-#  C  the records, anywhere, of persons living in d (their delivered values are prefilled);
+#  B  the records of d's committees with their person, by content: place, form, period, source row and the
+#     digest of their values (ops.record_digests), never the record id: a re-delivered file is new record ids,
+#     and a record whose values are the same is no change for anybody's prefilled form;
+#  C  the records, anywhere, of persons living in d (their delivered values are prefilled), by content;
 #  D  the persons on d's records, wherever they live now (moved out: dropped from d's rosters);
 #  E  values corrected or typed on returns for persons living in d (they count as delivered);
 #  F  staff removals (exits) of d's committees.
 _REFLOW_LEGS = """
-WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, hash({person_columns}) AS h FROM core.persons p),
+WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, {person_hash} AS h FROM core.persons p),
 rec AS (SELECT left(r.committee_code, 6) AS d, pr.person_id,
-               hash(r.record_id, r.committee_code, r.form_code, r.period, pr.person_id) AS h
+               {record_hash} AS h
         FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id)
+        {digests}
         WHERE r.committee_code IS NOT NULL),
 legs AS (
   SELECT d, hash('A' || h) AS h FROM pers
@@ -123,19 +142,68 @@ legs AS (
 SELECT d, count(*), bit_xor(h) FROM legs WHERE d IS NOT NULL GROUP BY d
 """
 _RETURN_LEGS = """
-  UNION ALL SELECT pers.d, hash('E' || hash(c.return_file, c.row_number, c.element_code, c.returned_value,
-                                c.period, c.form_code)) FROM reflow.return_cells c JOIN pers USING (person_id)
+  UNION ALL SELECT pers.d, hash('E' || {cell_hash}) FROM reflow.return_cells c JOIN pers USING (person_id)
             WHERE c.outcome IN ('corrected', 'typed')
-  UNION ALL SELECT left(committee_code, 6), hash('F' || hash(person_id, committee_code, form_code, reason))
-            FROM reflow.roster_exits
+  UNION ALL SELECT left(committee_code, 6), {exit_hash} FROM reflow.roster_exits
 """
+_LEGS_VERSION = fp.digest(_REFLOW_LEGS, _RETURN_LEGS, row_hash("x", "y"))
 
 
-def reflow_fingerprints(
-    con: duckdb.DuckDBPyConnection, districts: Iterable[str], returns_root: Path | None
-) -> dict[str, str]:
-    """`reflow:<d>` per district: only the districts whose own inputs changed rebuild their prefilled forms
-    and reconcile their returns. Computed from the warehouse after the downstream stage (read only)."""
+def update_record_digests(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring ops.record_digests up to date: a digest of each staged record's values (field order and value).
+
+    A record's values never change under its id (the id carries its file's content hash), so only records
+    that appeared are digested and those that disappeared are dropped: a night that re-delivers one
+    district's month digests that month's records, not the city's. Returns the number digested."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_DIGESTS} (record_id VARCHAR, digest VARCHAR)")
+    con.execute(f"DELETE FROM {RECORD_DIGESTS} WHERE record_id IN "
+                f"(SELECT record_id FROM {RECORD_DIGESTS} ANTI JOIN staging.form_records USING (record_id))")  # fmt: skip
+    value = row_hash("v", "field_order", "coalesce(value, value_raw)")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rd_new AS
+                    SELECT record_id FROM staging.form_records ANTI JOIN {RECORD_DIGESTS} USING (record_id)""")  # fmt: skip
+    try:
+        con.execute(f"""
+            INSERT INTO {RECORD_DIGESTS}
+            SELECT n.record_id, coalesce(v.digest, '0:0') FROM _rd_new n LEFT JOIN (
+                SELECT record_id, count(*) || ':' || bit_xor({value}) AS digest
+                FROM staging.form_values SEMI JOIN _rd_new USING (record_id) GROUP BY 1) v USING (record_id)""")
+        return int(con.execute("SELECT count(*) FROM _rd_new").fetchall()[0][0])
+    finally:
+        con.execute("DROP TABLE IF EXISTS _rd_new")
+
+
+def _writers(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    if not fp.tables_exist(con, (fp.STATE_TABLE,)):
+        return []
+    return con.execute(
+        f"SELECT stage, fingerprint, run_id, CAST(recorded_at AS VARCHAR) FROM {fp.STATE_TABLE} "
+        "WHERE stage IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1", [list(LEG_WRITERS)],
+    ).fetchall()  # fmt: skip
+
+
+def legs_key(con: duckdb.DuckDBPyConnection, downstream: str) -> str:
+    """What the legs are a function of, cheaply: the downstream fingerprint (ingested data, evidence,
+    catalog, code, salt), the last writes of persons and returns, the code and the legs' SQL."""
+    return fp.digest(downstream, [list(map(str, w)) for w in _writers(con)], _LEGS_VERSION,
+                     fp.code_fingerprint((*downstream_code(), *REFLOW_CODE)))  # fmt: skip
+
+
+def stored_legs(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, object] | None:
+    """The legs recorded under `key` by an earlier night, or None."""
+    if not fp.tables_exist(con, (fp.STATE_TABLE,)):
+        return None
+    rows = con.execute(
+        f"SELECT fingerprint, parts FROM {fp.STATE_TABLE} WHERE stage = ?", [LEGS_STAGE]
+    ).fetchall()
+    if not rows or rows[0][0] != key:
+        return None
+    return json.loads(rows[0][1]).get(LEGS_STAGE)
+
+
+def reflow_legs(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
+    """The warehouse part of every district's reflow fingerprint: {"shared": …, "per": {district: …}}.
+    None when its input tables are missing. Reads ops.record_digests (update_record_digests first)."""
     need = (
         "core.persons",
         "core.person_records",
@@ -144,7 +212,7 @@ def reflow_fingerprints(
         "catalog.form_fields",
     )
     if not fp.tables_exist(con, need):
-        return {f"reflow:{d}": "inputs missing" for d in districts}
+        return None
     shared = fp.digest(
         fp.code_fingerprint((*downstream_code(), *REFLOW_CODE)),
         {t: fp.table_content(con, t) for t in ("catalog.forms", "core.divisions")},
@@ -158,16 +226,49 @@ def reflow_fingerprints(
             "(SELECT form_code, max(period) AS p FROM staging.form_records GROUP BY 1)"
         ).fetchall()[0][0],  # fmt: skip
     )
-    returns = _RETURN_LEGS if fp.tables_exist(con, ("reflow.return_cells", "reflow.roster_exits")) else ""
+    returns = (
+        _RETURN_LEGS.format(
+            cell_hash=row_hash("e", "c.return_file", "c.row_number", "c.element_code", "c.returned_value",
+                               "c.period", "c.form_code"),
+            exit_hash=row_hash("F", "person_id", "committee_code", "form_code", "reason"),
+        )
+        if fp.tables_exist(con, ("reflow.return_cells", "reflow.roster_exits"))
+        else ""
+    )  # fmt: skip
     # the golden record, not when it was last resolved (run_id / resolved_at change for every person each run)
     columns = [c for (c,) in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'persons' "
         "ORDER BY ordinal_position").fetchall() if c not in PERSON_RUN_COLUMNS]  # fmt: skip
-    sql = _REFLOW_LEGS.format(returns=returns, person_columns=", ".join(f'p."{c}"' for c in columns))
+    content = fp.tables_exist(con, (RECORD_DIGESTS,))
+    sql = _REFLOW_LEGS.format(
+        returns=returns,
+        person_hash=row_hash("p", *(f'p."{c}"' for c in columns)),
+        # without ops.record_digests (a warehouse the runner has not fingerprinted yet), by record id
+        record_hash=row_hash("r", "r.source_file", "r.row_number", "r.committee_code", "r.form_code", "r.period",
+                             "pr.person_id", "dg.digest") if content else
+        row_hash("r", "r.record_id", "r.committee_code", "r.form_code", "r.period", "pr.person_id"),
+        digests=f"LEFT JOIN {RECORD_DIGESTS} dg USING (record_id)" if content else "",
+    )  # fmt: skip
     per = {str(d): f"{n}:{h}" for d, n, h in con.execute(sql).fetchall()}
+    return {"shared": shared, "per": per}
+
+
+def reflow_fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    districts: Iterable[str],
+    returns_root: Path | None,
+    legs: dict[str, object] | None = None,
+) -> dict[str, str]:
+    """`reflow:<d>` per district: only the districts whose own inputs changed rebuild their prefilled forms
+    and reconcile their returns. From the warehouse after the downstream stage (read only), or from `legs`
+    computed earlier (`reflow_legs`), plus each district's returned-files folder (stat)."""
+    legs = reflow_legs(con) if legs is None else legs
+    if legs is None:
+        return {f"reflow:{d}": "inputs missing" for d in districts}
+    per: dict[str, str] = legs["per"]  # type: ignore[assignment]
     root = Path(returns_root).resolve() if returns_root else None
     return {
-        f"reflow:{d}": fp.digest(shared, per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else "")
+        f"reflow:{d}": fp.digest(legs["shared"], per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else "")
         for d in districts
     }
 

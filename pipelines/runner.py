@@ -146,8 +146,19 @@ def run_all(
     # records changed (pipelines/incremental.py: reflow_fingerprints) run, as partitions of the reflow assets.
     t0 = time.perf_counter()
     returns_root = ReflowFoldersResource().returns_root(str(warehouse))
-    with warehouse_connect(warehouse, read_only=True) as con:
-        plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root))
+    with warehouse_connect(warehouse) as con:
+        # the warehouse legs of the reflow fingerprints, kept from an earlier night when nothing they read can
+        # have changed (downstream fingerprint, last writes of persons and returns): the night with nothing new
+        # does not scan every record
+        key = incremental_plan.legs_key(con, plan.current["downstream"])
+        legs = incremental_plan.stored_legs(con, key)
+        if legs is None:
+            if fingerprint.tables_exist(con, ("staging.form_records", "staging.form_values")):
+                incremental_plan.update_record_digests(con)
+            legs = incremental_plan.reflow_legs(con)
+            if legs is not None:
+                fingerprint.record(con, {incremental_plan.LEGS_STAGE: key}, parts={incremental_plan.LEGS_STAGE: legs})
+        plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root, legs))
     timings["fingerprints (reflow)"] = time.perf_counter() - t0
     reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
     have_reflow = reflow_outputs <= tables

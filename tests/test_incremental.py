@@ -92,6 +92,68 @@ def test_reflow_fingerprint_changes_only_for_districts_whose_persons_or_records_
     assert [d for d in districts if fps()[f"reflow:{d}"] != third[f"reflow:{d}"]] == ["310106"]
 
 
+def test_a_redelivered_file_with_the_same_values_dirties_no_district(tmp_path: Path) -> None:
+    """Records count by content (ops.record_digests), not by id: a re-delivered file is new record ids."""
+    con = duckdb.connect()
+    for schema in ("core", "staging", "catalog"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE catalog.forms AS SELECT 'F1' AS form_code, 'monthly' AS frequency")
+    con.execute("CREATE TABLE catalog.form_fields AS SELECT 'F1' AS form_code, 2 AS field_order, '电话' AS field_label, "
+                "'phone' AS field_type, 'phone' AS element_code, 'mapped' AS status")  # fmt: skip
+    con.execute("CREATE TABLE core.persons (person_id VARCHAR, phone VARCHAR, committee_code VARCHAR, run_id VARCHAR)")
+    # p2 lives in 310104 but has a record in 310101's file (a leg C record of 310104)
+    con.execute("INSERT INTO core.persons VALUES ('p1', '1', '310101001001', 'run1'), "
+                "('p2', '2', '310104001001', 'run1'), ('p3', '3', '310105001001', 'run1')")  # fmt: skip
+    con.execute("CREATE TABLE core.person_records (record_id VARCHAR, person_id VARCHAR)")
+    con.execute("INSERT INTO core.person_records VALUES ('a#1', 'p1'), ('a#2', 'p2'), ('c#1', 'p3')")
+    con.execute("CREATE TABLE staging.form_records (record_id VARCHAR, source_file VARCHAR, row_number INT, "
+                "committee_code VARCHAR, form_code VARCHAR, period VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO staging.form_records VALUES ('a#1', '310101/a.csv', 1, '310101001001', 'F1', '2026-10'), "
+                "('a#2', '310101/a.csv', 2, '310101001001', 'F1', '2026-10'), "
+                "('c#1', '310105/c.csv', 1, '310105001001', 'F1', '2026-10')")  # fmt: skip
+    con.execute("CREATE TABLE staging.form_values (record_id VARCHAR, field_order INT, value VARCHAR, value_raw VARCHAR)")
+    con.execute("INSERT INTO staging.form_values VALUES ('a#1', 2, '1', '1'), ('a#2', 2, '2', '2'), ('c#1', 2, '3', '3')")
+    districts = ["310101", "310104", "310105"]
+
+    def fps() -> dict[str, str]:
+        incremental.update_record_digests(con)
+        return incremental.reflow_fingerprints(con, districts, tmp_path / "returns")
+
+    first = fps()
+    # planted: 310101 re-delivers a.csv with new bytes and the same rows: every record id changes
+    for table in ("staging.form_records", "staging.form_values", "core.person_records"):
+        con.execute(f"UPDATE {table} SET record_id = replace(record_id, 'a#', 'a2#')")
+    assert fps() == first
+    assert con.sql("SELECT count(*) FROM ops.record_digests WHERE record_id LIKE 'a#%'").fetchall() == [(0,)]
+    # planted: one value of p2's row in that file changed: 310101 (its committee's records) and 310104 (where
+    # p2 lives, whose prefilled values come from it), not 310105
+    con.execute("UPDATE staging.form_records SET record_id = 'a3#2' WHERE record_id = 'a2#2'")
+    con.execute("UPDATE core.person_records SET record_id = 'a3#2' WHERE record_id = 'a2#2'")
+    con.execute("UPDATE staging.form_values SET record_id = 'a3#2', value = '22', value_raw = '22' "
+                "WHERE record_id = 'a2#2'")  # fmt: skip
+    second = fps()
+    assert [d for d in districts if second[f"reflow:{d}"] != first[f"reflow:{d}"]] == ["310101", "310104"]
+    # planted: p1 and p3 swap phones (DuckDB's multi-argument hash would let the swap cancel out in a bit_xor)
+    con.execute("UPDATE core.persons SET committee_code = '310101001002' WHERE person_id = 'p3'")
+    moved = fps()
+    con.execute("UPDATE core.persons SET phone = CASE person_id WHEN 'p1' THEN '3' WHEN 'p3' THEN '1' "
+                "ELSE phone END")  # fmt: skip
+    assert fps()["reflow:310101"] != moved["reflow:310101"]
+
+
+def test_the_reflow_legs_are_kept_until_what_they_read_was_written_again() -> None:
+    con = duckdb.connect()
+    fp.record(con, {"asset:core/persons": "x"}, run_id="run1")
+    key = incremental.legs_key(con, "downstream-1")
+    assert incremental.stored_legs(con, key) is None
+    legs = {"shared": "s", "per": {"310101": "1:2"}}
+    fp.record(con, {incremental.LEGS_STAGE: key}, parts={incremental.LEGS_STAGE: legs})
+    assert incremental.stored_legs(con, incremental.legs_key(con, "downstream-1")) == legs
+    assert incremental.stored_legs(con, incremental.legs_key(con, "downstream-2")) is None  # new inputs
+    fp.record(con, {"written:reflow.returns": "y"}, run_id="run2")  # returns reconciled again (any run)
+    assert incremental.stored_legs(con, incremental.legs_key(con, "downstream-1")) is None
+
+
 def test_recorded_fingerprints_round_trip_and_can_be_forgotten() -> None:
     con = duckdb.connect()
     assert fp.stored(con) == {}

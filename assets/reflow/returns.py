@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.common import fingerprint as fp
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
 from assets.reflow import reuse
@@ -175,6 +176,13 @@ def reconcile_returns(
     old_files, old_rows, old_cells = reuse.previous_rows(
         con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
     )
+    # evidence of the files reconciled tonight, against tonight's golden records; a kept return keeps the
+    # evidence it gave when it was reconciled (recomputing it against the golden records it has itself changed
+    # would be new evidence every night, and the loop would not settle)
+    evidence = pl.concat([
+        evidence_frame(out_rows, out_cells, _golden(con)) if out_rows.height else pl.DataFrame(schema=EVIDENCE_SCHEMA),
+        reuse.previous_evidence(con, sorted(kept), EVIDENCE, EVIDENCE_SCHEMA),
+    ])  # fmt: skip
     out_files = pl.concat([out_files, old_files])
     out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
     log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))
@@ -192,8 +200,10 @@ def reconcile_returns(
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
-    warehouse.replace_rows(con, EVIDENCE, evidence_frame(out_rows, out_cells, _golden(con)), "left(district_code, 6) IN ("
+    warehouse.replace_rows(con, EVIDENCE, evidence, "left(district_code, 6) IN ("
                            + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE")  # fmt: skip
+    # who last wrote the returns' tables: the nightly runner's reflow fingerprints are kept until this moves
+    fp.record(con, {"written:reflow.returns": fp.digest(run_id, now)}, run_id=run_id)
     return out_files
 
 

@@ -86,3 +86,16 @@ def remember(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, where_sql: str
     )
     con.execute("CREATE SCHEMA IF NOT EXISTS ops")
     warehouse.replace_rows(con, STATE, frame, where_sql)
+
+
+def previous_evidence(
+    con: duckdb.DuckDBPyConnection, files: list[str], table: str, schema: dict
+) -> pl.DataFrame:
+    """The person evidence rows that kept return files gave when they were reconciled (source_file = the
+    return): content-addressed like their cells, so a night that keeps them repeats no evidence as new."""
+    if not files or not warehouse.table_exists(con, table):
+        return pl.DataFrame(schema=schema)
+    frame = warehouse.read_frame(
+        con, f"SELECT {', '.join(schema)} FROM {table} WHERE source_file IN (SELECT unnest(?::VARCHAR[]))", [files]
+    )  # fmt: skip
+    return frame.cast(schema)  # type: ignore[arg-type]
