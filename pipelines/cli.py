@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     runner.run_all(args.warehouse, args.landing, full_refresh=args.full_refresh, log_level=args.log_level)
     print()
-    print(runner.summary(args.warehouse))
+    print(runner.summary(args.warehouse, reuse=True))
     print(f"\nDone in {time.perf_counter() - start:.1f}s; warehouse: {args.warehouse}")
     return 0
 

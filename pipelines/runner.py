@@ -7,6 +7,7 @@ go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import time
@@ -147,17 +148,7 @@ def run_all(
     t0 = time.perf_counter()
     returns_root = ReflowFoldersResource().returns_root(str(warehouse))
     with warehouse_connect(warehouse) as con:
-        # the warehouse legs of the reflow fingerprints, kept from an earlier night when nothing they read can
-        # have changed (downstream fingerprint, last writes of persons and returns): the night with nothing new
-        # does not scan every record
-        key = incremental_plan.legs_key(con, plan.current["downstream"])
-        legs = incremental_plan.stored_legs(con, key)
-        if legs is None:
-            if fingerprint.tables_exist(con, ("staging.form_records", "staging.form_values")):
-                incremental_plan.update_record_digests(con)
-            legs = incremental_plan.reflow_legs(con)
-            if legs is not None:
-                fingerprint.record(con, {incremental_plan.LEGS_STAGE: key}, parts={incremental_plan.LEGS_STAGE: legs})
+        legs = _reflow_legs(con, plan.current["downstream"])
         plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root, legs))
     timings["fingerprints (reflow)"] = time.perf_counter() - t0
     reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
@@ -176,6 +167,12 @@ def run_all(
                   {"ops": {"prefilled_forms": {"config": only},
                            "reconciled_returns": {"config": {"simulate_returns": truth.exists(), **only}}}})  # fmt: skip
         _record(warehouse, {f"reflow:{d}": plan.current[f"reflow:{d}"] for d in reflow_changed}, plan)
+        # the returns were reconciled again: the legs they feed are computed now, so that the next night
+        # with nothing new finds them kept
+        t0 = time.perf_counter()
+        with warehouse_connect(warehouse) as con:
+            _reflow_legs(con, plan.current["downstream"])
+        timings["fingerprints (reflow)"] += time.perf_counter() - t0
     else:
         _skipped(instance, defs, REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow",
                  "no district's persons, records or returns changed")  # fmt: skip
@@ -199,6 +196,21 @@ def run_all(
         _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
     _progress(f"run finished in {time.perf_counter() - run_start:.1f}s")
     return timings
+
+
+def _reflow_legs(con: duckdb.DuckDBPyConnection, downstream: str) -> dict[str, object] | None:
+    """The warehouse legs of the reflow fingerprints, kept from an earlier night when nothing they read can
+    have changed (downstream fingerprint, last writes of persons and returns): a night with nothing new does
+    not scan every record. Otherwise record digests of new records first, then every leg."""
+    key = incremental_plan.legs_key(con, downstream)
+    legs = incremental_plan.stored_legs(con, key)
+    if legs is None:
+        if fingerprint.tables_exist(con, ("staging.form_records", "staging.form_values")):
+            incremental_plan.update_record_digests(con)
+        legs = incremental_plan.reflow_legs(con)
+        if legs is not None:
+            fingerprint.record(con, {incremental_plan.LEGS_STAGE: key}, parts={incremental_plan.LEGS_STAGE: legs})
+    return legs
 
 
 def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, selection: dg.AssetSelection,
@@ -260,8 +272,45 @@ def _skipped(instance: dg.DagsterInstance, defs: dg.Definitions, selection: dg.A
         )
 
 
-def summary(warehouse: Path) -> str:
-    """Tables with row counts, quarantined rows per reason, rejected files, and the per-file accounting."""
+SUMMARY_STAGE = "run:summary"
+
+
+def _summary_key(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Every stage's recorded fingerprint and last write, and the landing root: a run that changed anything
+    recorded something (the reflow legs are a cache of what is there, no change)."""
+    if not fingerprint.tables_exist(con, (fingerprint.STATE_TABLE,)):
+        return None
+    rows = con.execute(f"SELECT stage, fingerprint, run_id, CAST(recorded_at AS VARCHAR) FROM {fingerprint.STATE_TABLE} "
+                       "WHERE stage NOT IN (?, ?) ORDER BY 1", [SUMMARY_STAGE, incremental_plan.LEGS_STAGE]).fetchall()  # fmt: skip
+    return fingerprint.digest([list(map(str, r)) for r in rows], os.environ.get("JIANFU_LANDING", ""))
+
+
+def summary(warehouse: Path, reuse: bool = False) -> str:
+    """Tables with row counts, quarantined rows per reason, rejected files, and the per-file accounting.
+
+    With `reuse` (after a nightly run), the summary written after the last run that changed anything is
+    printed again when nothing was recorded since: a night with nothing new does not count every table."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        key = _summary_key(con)
+        stored = con.execute(f"SELECT fingerprint, parts, CAST(recorded_at AS VARCHAR) FROM {fingerprint.STATE_TABLE} "
+                             "WHERE stage = ?", [SUMMARY_STAGE]).fetchall() if key else []  # fmt: skip
+    finally:
+        con.close()
+    if reuse and stored and stored[0][0] == key:
+        text = json.loads(stored[0][1]).get(SUMMARY_STAGE, "")
+        return f"(nothing changed since the run summarized at {stored[0][2][:19]} UTC: its summary)\n{text}"
+    text = _summary(warehouse)
+    if key:
+        try:
+            with warehouse_connect(warehouse) as con:
+                fingerprint.record(con, {SUMMARY_STAGE: key}, parts={SUMMARY_STAGE: text})
+        except duckdb.Error:  # another process writes the warehouse: the summary is printed, not kept
+            pass
+    return text
+
+
+def _summary(warehouse: Path) -> str:
     lines: list[str] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
