@@ -126,12 +126,8 @@ def row_hash(tag: str, *exprs: str) -> str:
 #  E  values corrected or typed on returns for persons living in d (they count as delivered);
 #  F  staff removals (exits) of d's committees.
 _REFLOW_LEGS = """
-WITH pers AS (SELECT person_id, left(committee_code, 6) AS d, {person_hash} AS h FROM core.persons p),
-rec AS (SELECT left(r.committee_code, 6) AS d, pr.person_id,
-               {record_hash} AS h
-        FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id)
-        {digests}
-        WHERE r.committee_code IS NOT NULL),
+WITH pers AS MATERIALIZED (SELECT person_id, left(committee_code, 6) AS d, {person_hash} AS h FROM core.persons p),
+rec AS MATERIALIZED ({records}),
 legs AS (
   SELECT d, hash('A' || h) AS h FROM pers
   UNION ALL SELECT d, hash('B' || h) FROM rec
@@ -150,24 +146,36 @@ _LEGS_VERSION = fp.digest(_REFLOW_LEGS, _RETURN_LEGS, row_hash("x", "y"))
 
 
 def update_record_digests(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring ops.record_digests up to date: a digest of each staged record's values (field order and value).
+    """Bring ops.record_digests up to date: per staged record, its district and a digest of what reflow reads
+    of it (place, form, period, source row, and its values: field order and value), never its id.
 
     A record's values never change under its id (the id carries its file's content hash), so only records
     that appeared are digested and those that disappeared are dropped: a night that re-delivers one
     district's month digests that month's records, not the city's. Returns the number digested."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_DIGESTS} (record_id VARCHAR, digest VARCHAR)")
+    # the registry of ingested files says whether any staged record came or went (fingerprint.py)
+    registry = fp.digest(fp.district_registry(con))
+    columns = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'ops' "
+                          "AND table_name = 'record_digests' ORDER BY ordinal_position").fetchall()  # fmt: skip
+    if [c for (c,) in columns] != ["record_id", "d", "digest"]:  # absent, or of an earlier layout
+        con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        con.execute(f"CREATE OR REPLACE TABLE {RECORD_DIGESTS} (record_id VARCHAR, d VARCHAR, digest UBIGINT)")
+    elif fp.tables_exist(con, ("raw.landing_files",)) and fp.stored(con, [RECORD_DIGESTS]).get(RECORD_DIGESTS) == registry:
+        return 0
     con.execute(f"DELETE FROM {RECORD_DIGESTS} WHERE record_id IN "
                 f"(SELECT record_id FROM {RECORD_DIGESTS} ANTI JOIN staging.form_records USING (record_id))")  # fmt: skip
     value = row_hash("v", "field_order", "coalesce(value, value_raw)")
+    record = row_hash("r", "n.source_file", "n.row_number", "n.committee_code", "n.form_code", "n.period",
+                      "coalesce(v.digest, '0:0')")  # fmt: skip
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _rd_new AS
-                    SELECT record_id FROM staging.form_records ANTI JOIN {RECORD_DIGESTS} USING (record_id)""")  # fmt: skip
+                    SELECT record_id, source_file, row_number, committee_code, form_code, period
+                    FROM staging.form_records ANTI JOIN {RECORD_DIGESTS} USING (record_id)""")  # fmt: skip
     try:
         con.execute(f"""
             INSERT INTO {RECORD_DIGESTS}
-            SELECT n.record_id, coalesce(v.digest, '0:0') FROM _rd_new n LEFT JOIN (
+            SELECT n.record_id, left(n.committee_code, 6), {record} FROM _rd_new n LEFT JOIN (
                 SELECT record_id, count(*) || ':' || bit_xor({value}) AS digest
                 FROM staging.form_values SEMI JOIN _rd_new USING (record_id) GROUP BY 1) v USING (record_id)""")
+        fp.record(con, {RECORD_DIGESTS: registry})
         return int(con.execute("SELECT count(*) FROM _rd_new").fetchall()[0][0])
     finally:
         con.execute("DROP TABLE IF EXISTS _rd_new")
@@ -239,16 +247,17 @@ def reflow_legs(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     columns = [c for (c,) in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core' AND table_name = 'persons' "
         "ORDER BY ordinal_position").fetchall() if c not in PERSON_RUN_COLUMNS]  # fmt: skip
-    content = fp.tables_exist(con, (RECORD_DIGESTS,))
+    if fp.tables_exist(con, (RECORD_DIGESTS,)):  # by content (update_record_digests)
+        records = (f"SELECT dg.d, pr.person_id, {row_hash('r', 'dg.digest', 'pr.person_id')} AS h "
+                   f"FROM {RECORD_DIGESTS} dg LEFT JOIN core.person_records pr USING (record_id) WHERE dg.d IS NOT NULL")  # fmt: skip
+    else:  # a warehouse the runner has not fingerprinted yet: by record id
+        records = (f"SELECT left(r.committee_code, 6) AS d, pr.person_id, "
+                   f"{row_hash('r', 'r.record_id', 'r.committee_code', 'r.form_code', 'r.period', 'pr.person_id')} AS h "
+                   "FROM staging.form_records r LEFT JOIN core.person_records pr USING (record_id) "
+                   "WHERE r.committee_code IS NOT NULL")  # fmt: skip
     sql = _REFLOW_LEGS.format(
-        returns=returns,
-        person_hash=row_hash("p", *(f'p."{c}"' for c in columns)),
-        # without ops.record_digests (a warehouse the runner has not fingerprinted yet), by record id
-        record_hash=row_hash("r", "r.source_file", "r.row_number", "r.committee_code", "r.form_code", "r.period",
-                             "pr.person_id", "dg.digest") if content else
-        row_hash("r", "r.record_id", "r.committee_code", "r.form_code", "r.period", "pr.person_id"),
-        digests=f"LEFT JOIN {RECORD_DIGESTS} dg USING (record_id)" if content else "",
-    )  # fmt: skip
+        returns=returns, person_hash=row_hash("p", *(f'p."{c}"' for c in columns)), records=records
+    )
     per = {str(d): f"{n}:{h}" for d, n, h in con.execute(sql).fetchall()}
     return {"shared": shared, "per": per}
 

@@ -180,7 +180,8 @@ def reconcile_returns(
     # evidence it gave when it was reconciled (recomputing it against the golden records it has itself changed
     # would be new evidence every night, and the loop would not settle)
     evidence = pl.concat([
-        evidence_frame(out_rows, out_cells, _golden(con)) if out_rows.height else pl.DataFrame(schema=EVIDENCE_SCHEMA),
+        # (ordinary deliveries, read again every night, give cells and no rows: their evidence is built here too)
+        evidence_frame(out_rows, out_cells, _golden(con) if out_rows.height else None),
         reuse.previous_evidence(con, sorted(kept), EVIDENCE, EVIDENCE_SCHEMA),
     ])  # fmt: skip
     out_files = pl.concat([out_files, old_files])

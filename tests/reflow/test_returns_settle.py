@@ -17,6 +17,11 @@ COMMITTEE = "310101002001"
 PID = "PF-310101002001-MZ01-2026-11-0000abcd"
 REL = f"310101/MZ01/2026-11/{COMMITTEE}_高龄老人补贴发放名册_2026-11_回流.xlsx"
 LABELS = [("老人姓名", "person_name"), ("联系电话", "phone"), ("高龄补贴金额", None)]
+# the landing catalog ordinary deliveries are read with (a return that lost its prefill id)
+FORMS = "\ufeff报表编号,报表名称,主管部门,下发层级,填报频次,填报对象\nMZ01,高龄老人补贴发放名册,民政局,市级,月报,全部\n"
+FIELDS = ("\ufeff报表编号,字段序号,字段名称,字段类型,是否必填\nMZ01,1,序号,整数,否\nMZ01,2,老人姓名,文本,是\n"
+          "MZ01,3,联系电话,电话,否\nMZ01,4,高龄补贴金额,数值,是\n")  # fmt: skip
+PLAIN = f"310101/MZ01/2026-10/{COMMITTEE}_高龄老人补贴发放名册_2026-10_回流.xlsx"
 
 
 def _world(con: duckdb.DuckDBPyConnection, birth: dt.date) -> None:
@@ -50,22 +55,29 @@ def test_a_kept_return_gives_the_same_evidence_when_the_golden_records_moved(tmp
         seqs=["1", "2"], person_ids=["p1", "p2"],
     )  # fmt: skip
     write_workbook(returns / REL, sheet, with_id=True)
+    # and last month's form, returned without its prefill id: an ordinary delivery, read again every night
+    plain = FormSheet(**{**sheet.__dict__, "prefill_id": None, "period": "2026-10", "coverage_date": "2026-10-31",
+                         "rows": [["王芳", "13500135000", "300"]]})  # fmt: skip
+    write_workbook(returns / PLAIN, plain, with_id=False)
     landing = tmp_path / "landing"
+    (landing / "catalog").mkdir(parents=True)
+    (landing / "catalog" / "forms.csv").write_text(FORMS, encoding="utf-8")
+    (landing / "catalog" / "form_fields.csv").write_text(FIELDS, encoding="utf-8")
     con = duckdb.connect()
     _world(con, dt.date(1940, 3, 4))
     first = reconcile_returns(con, returns, ["310101"], landing, "run-1")
-    assert first["kind"].to_list() == ["prefill_return"]
+    assert sorted(first["kind"].to_list()) == ["ordinary_delivery", "prefill_return"]
     evidence = "SELECT * FROM reflow.person_evidence ORDER BY record_id"
     before = con.sql(evidence).pl()
-    assert sorted(before["phone"].to_list()) == ["13700137000", "13900139000"]
+    assert sorted(before["phone"].to_list()) == ["13500135000", "13700137000", "13900139000"]
     assert dt.date(1940, 3, 4) in before["birth_date"].to_list()  # from the golden record
     # planted: the next night's persons learned from this evidence and p1's golden record moved; the file
     # is unchanged, so it is kept, and its evidence must not follow the golden record (it would be new
     # evidence every night: the loop would never settle)
     _world(con, dt.date(1940, 3, 5))
     second = reconcile_returns(con, returns, ["310101"], landing, "run-2")
-    assert second["kind"].to_list() == ["prefill_return"]
-    assert con.sql(evidence).pl().equals(before)
+    assert second.sort("kind")["reconciled_at"].to_list()[1] == first.sort("kind")["reconciled_at"].to_list()[1]  # kept
+    assert con.sql(evidence).pl().equals(before)  # the ordinary delivery's evidence included
     # a file returned again with other values is reconciled again, against tonight's golden records
     sheet.rows[0][1] = "13600136000"
     write_workbook(returns / REL, sheet, with_id=True)
