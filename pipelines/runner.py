@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -67,9 +68,9 @@ def run_all(
     os.environ["JIANFU_LANDING"] = str(landing)
     from pipelines.automation import CATALOG_SELECTION, INGEST_SELECTION, REFLOW_SELECTION
     from pipelines.definitions import build_defs
-
-    defs = build_defs()
     from pipelines.partitions import district_partitions
+
+    graph = _AssetGraph(warehouse, build_defs)
 
     REFLOW_OBSERVED = (["marts", "burden_observed"], ["marts", "burden_observed_by_department"])  # reflow
 
@@ -99,7 +100,7 @@ def run_all(
     def run_stage(name: str, selection: dg.AssetSelection, tags: dict, run_config: dict) -> None:
         _progress(f"stage {name}: started")
         t0 = time.perf_counter()
-        _materialize(defs, instance, name, selection, tags, run_config, log_level)
+        _materialize(graph.defs, instance, name, selection, tags, run_config, log_level)
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         _progress(f"stage {name}: {time.perf_counter() - t0:.1f}s")
 
@@ -108,7 +109,7 @@ def run_all(
         run_stage("reference + catalog", CATALOG_SELECTION, {}, {})
         _record(warehouse, {"catalog": plan.current["catalog"]}, plan)
     else:
-        _skipped(instance, defs, CATALOG_SELECTION, "reference + catalog", plan.reasons["catalog"])
+        _skipped(instance, graph.keys("catalog", CATALOG_SELECTION), "reference + catalog", plan.reasons["catalog"])
 
     # 2. ingestion: only the districts whose landing folder (or the catalog, or the code) changed
     have_ingest = set(incremental_plan.INGEST_TABLES) <= tables
@@ -124,7 +125,8 @@ def run_all(
             done = keys[keys.index(first) : keys.index(last) + 1]
             _record(warehouse, {f"ingest:{d}": plan.current[f"ingest:{d}"] for d in done}, plan)
     else:
-        _skipped(instance, defs, INGEST_SELECTION, "ingestion", "no district's landing folder changed")
+        _skipped(instance, graph.keys("ingestion", INGEST_SELECTION), "ingestion",
+                 "no district's landing folder changed")  # fmt: skip
 
     # 3. forms + persons (+ every other domain between ingestion and publishing)
     t0 = time.perf_counter()
@@ -134,13 +136,13 @@ def run_all(
         )
         tables = {f"{s}.{t}" for s, t in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}  # fmt: skip
-    outputs = _output_tables(defs, downstream_selection)
+    outputs = _output_tables(graph.keys("downstream", downstream_selection))
     timings["fingerprints (warehouse)"] = time.perf_counter() - t0
     if plan.must_run("downstream", outputs <= tables, force):
         run_stage("downstream", downstream_selection, {}, downstream_config)
         _record(warehouse, {"downstream": plan.current["downstream"]}, plan)
     else:
-        _skipped(instance, defs, downstream_selection, "downstream", plan.reasons["downstream"])
+        _skipped(instance, graph.keys("downstream", downstream_selection), "downstream", plan.reasons["downstream"])
 
     # 4. reflow (issue 13): next period's prefilled forms per district, returns (simulated on a generated
     # landing zone), reconciliation, observed burden. Only the districts whose own share of the persons and
@@ -151,7 +153,7 @@ def run_all(
         legs = _reflow_legs(con, plan.current["downstream"])
         plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root, legs))
     timings["fingerprints (reflow)"] = time.perf_counter() - t0
-    reflow_outputs = _output_tables(defs, REFLOW_SELECTION)
+    reflow_outputs = _output_tables(graph.keys("reflow (all)", REFLOW_SELECTION))
     have_reflow = reflow_outputs <= tables
     reflow_changed = [d for d in keys if plan.must_run(f"reflow:{d}", have_reflow, force)]
     plan.current["reflow"] = incremental_plan.fp.digest(
@@ -174,7 +176,7 @@ def run_all(
             _reflow_legs(con, plan.current["downstream"])
         timings["fingerprints (reflow)"] += time.perf_counter() - t0
     else:
-        _skipped(instance, defs, REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow",
+        _skipped(instance, graph.keys("reflow", REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED)), "reflow",
                  "no district's persons, records or returns changed")  # fmt: skip
     # the observed burden reads every return and the department mart: after any reflow or downstream change
     plan.current["reflow:observed"] = incremental_plan.fp.digest(plan.current["reflow"])
@@ -182,7 +184,7 @@ def run_all(
         run_stage("reflow: observed burden", dg.AssetSelection.keys(*REFLOW_OBSERVED), {}, {})
         _record(warehouse, {"reflow:observed": plan.current["reflow:observed"]}, plan)
     else:
-        _skipped(instance, defs, dg.AssetSelection.keys(*REFLOW_OBSERVED), "reflow: observed burden",
+        _skipped(instance, graph.keys("observed", dg.AssetSelection.keys(*REFLOW_OBSERVED)), "reflow: observed burden",
                  plan.reasons["reflow:observed"])  # fmt: skip
     # 5. publishing, as a whole, after reflow: a committee's product carries its prefilled forms.
     # (products carried over inside it are the publishing domain's business)
@@ -193,7 +195,10 @@ def run_all(
         run_stage("publishing", publish_selection, {}, {})
         _record(warehouse, {"publish": plan.current["publish"]}, plan)
     else:
-        _skipped(instance, defs, publish_selection, "publishing", plan.reasons["publish"])
+        _skipped(instance, graph.keys("publishing", publish_selection), "publishing", plan.reasons["publish"])
+    graph.save({"catalog": CATALOG_SELECTION, "ingestion": INGEST_SELECTION, "downstream": downstream_selection,
+                "reflow (all)": REFLOW_SELECTION, "reflow": REFLOW_SELECTION - dg.AssetSelection.keys(*REFLOW_OBSERVED),
+                "observed": dg.AssetSelection.keys(*REFLOW_OBSERVED), "publishing": publish_selection})  # fmt: skip
     _progress(f"run finished in {time.perf_counter() - run_start:.1f}s")
     return timings
 
@@ -211,6 +216,51 @@ def _reflow_legs(con: duckdb.DuckDBPyConnection, downstream: str) -> dict[str, o
         if legs is not None:
             fingerprint.record(con, {incremental_plan.LEGS_STAGE: key}, parts={incremental_plan.LEGS_STAGE: legs})
     return legs
+
+
+class _AssetGraph:
+    """The assets of each stage's selection: resolved from the definitions, or kept from the last run whose
+    code was the same. Building the definitions costs ~2 CPU-s, a quarter of a night that runs nothing, so a
+    night on which every stage is skipped does not build them."""
+
+    STAGE = "runner:asset_graph"
+
+    def __init__(self, warehouse: Path, build: Callable[[], dg.Definitions]) -> None:
+        self.warehouse, self._build, self._defs = warehouse, build, None
+        self.code = fingerprint.code_fingerprint(("assets", "pipelines"))
+        self.kept: dict[str, list[list[str]]] = {}
+        if Path(warehouse).exists():
+            con = duckdb.connect(str(warehouse), read_only=True)
+            try:
+                if fingerprint.tables_exist(con, (fingerprint.STATE_TABLE,)):
+                    row = con.execute(f"SELECT fingerprint, parts FROM {fingerprint.STATE_TABLE} WHERE stage = ?",
+                                      [self.STAGE]).fetchall()  # fmt: skip
+                    if row and row[0][0] == self.code:
+                        self.kept = json.loads(row[0][1]).get(self.STAGE, {})
+            finally:
+                con.close()
+        self.resolved: dict[str, list[list[str]]] = {}
+
+    @property
+    def defs(self) -> dg.Definitions:
+        if self._defs is None:
+            self._defs = self._build()
+        return self._defs
+
+    def keys(self, name: str, selection: dg.AssetSelection) -> list[dg.AssetKey]:
+        if name not in self.kept:
+            self.kept[name] = sorted(list(k.path) for k in selection.resolve(self.defs.resolve_asset_graph()))
+            self.resolved[name] = self.kept[name]
+        return [dg.AssetKey(p) for p in self.kept[name]]
+
+    def save(self, selections: dict[str, dg.AssetSelection]) -> None:
+        """Once the definitions were built tonight, remember every stage's selection for the nights to come."""
+        if self._defs is not None:
+            for name, selection in selections.items():
+                self.keys(name, selection)
+        if self.resolved:
+            with warehouse_connect(self.warehouse) as con:
+                fingerprint.record(con, {self.STAGE: self.code}, parts={self.STAGE: self.kept})
 
 
 def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, selection: dg.AssetSelection,
@@ -250,21 +300,19 @@ def _record(warehouse: Path, fingerprints: dict[str, str], plan: incremental_pla
         fingerprint.record(con, fingerprints, parts={s: plan.reasons.get(s, "") for s in fingerprints})
 
 
-def _output_tables(defs: dg.Definitions, selection: dg.AssetSelection) -> set[str]:
+def _output_tables(keys: list[dg.AssetKey]) -> set[str]:
     """Warehouse tables the selected assets write (asset keys named <layer>.<table>)."""
     from assets.common.warehouse import LAYERS
 
-    keys = selection.resolve(defs.resolve_asset_graph())
     return {".".join(k.path) for k in keys if len(k.path) == 2 and k.path[0] in LAYERS}
 
 
-def _skipped(instance: dg.DagsterInstance, defs: dg.Definitions, selection: dg.AssetSelection, name: str,
-             reason: str) -> None:  # fmt: skip
+def _skipped(instance: dg.DagsterInstance, keys: list[dg.AssetKey], name: str, reason: str) -> None:
     """Say so, and record an observation on each asset so the UI shows when it was last found unchanged."""
     _progress(f"stage {name}: skipped ({reason})")
     if instance.is_ephemeral:
         return
-    for key in selection.resolve(defs.resolve_asset_graph()):
+    for key in keys:
         instance.report_runless_asset_event(
             dg.AssetObservation(
                 asset_key=key, metadata={"nightly": dg.MetadataValue.text(f"skipped: {reason}")}
@@ -281,7 +329,8 @@ def _summary_key(con: duckdb.DuckDBPyConnection) -> str | None:
     if not fingerprint.tables_exist(con, (fingerprint.STATE_TABLE,)):
         return None
     rows = con.execute(f"SELECT stage, fingerprint, run_id, CAST(recorded_at AS VARCHAR) FROM {fingerprint.STATE_TABLE} "
-                       "WHERE stage NOT IN (?, ?) ORDER BY 1", [SUMMARY_STAGE, incremental_plan.LEGS_STAGE]).fetchall()  # fmt: skip
+                       "WHERE stage NOT IN (?, ?, ?) ORDER BY 1", [SUMMARY_STAGE, incremental_plan.LEGS_STAGE,
+                                                      _AssetGraph.STAGE]).fetchall()  # fmt: skip
     return fingerprint.digest([list(map(str, r)) for r in rows], os.environ.get("JIANFU_LANDING", ""))
 
 
