@@ -99,6 +99,7 @@ def downstream_fingerprint(con: duckdb.DuckDBPyConnection, salt: str) -> tuple[s
 PERSON_RUN_COLUMNS = {"run_id", "resolved_at"}  # core.persons columns that say when, not what
 REFLOW_CODE = ("schemas/reflow", "schemas/policy", "assets/publish/policy.py")
 RECORD_DIGESTS = "ops.record_digests"  # staged record id -> digest of its values (operational state)
+ASSET_GRAPH_STAGE = "runner:asset_graph"  # the asset keys of each stage's selection (pipelines/runner.py)
 LEGS_STAGE = "reflow:legs"  # the per-district legs below, kept for the nights that cannot have changed them
 # Who last wrote what the legs read besides the downstream fingerprint's inputs: the persons asset (Gate.record)
 # and the reconciliation of returns (assets/reflow/returns.py). A write by any run, the UI's included, moves them.
@@ -158,8 +159,13 @@ def update_record_digests(con: duckdb.DuckDBPyConnection) -> int:
                           "AND table_name = 'record_digests' ORDER BY ordinal_position").fetchall()  # fmt: skip
     if [c for (c,) in columns] != ["record_id", "d", "digest"]:  # absent, or of an earlier layout
         con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        con.execute(f"CREATE OR REPLACE TABLE {RECORD_DIGESTS} (record_id VARCHAR, d VARCHAR, digest UBIGINT)")
-    elif fp.tables_exist(con, ("raw.landing_files",)) and fp.stored(con, [RECORD_DIGESTS]).get(RECORD_DIGESTS) == registry:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {RECORD_DIGESTS} (record_id VARCHAR, d VARCHAR, digest UBIGINT)"
+        )
+    elif (
+        fp.tables_exist(con, ("raw.landing_files",))
+        and fp.stored(con, [RECORD_DIGESTS]).get(RECORD_DIGESTS) == registry
+    ):
         return 0
     con.execute(f"DELETE FROM {RECORD_DIGESTS} WHERE record_id IN "
                 f"(SELECT record_id FROM {RECORD_DIGESTS} ANTI JOIN staging.form_records USING (record_id))")  # fmt: skip
@@ -277,7 +283,9 @@ def reflow_fingerprints(
     per: dict[str, str] = legs["per"]  # type: ignore[assignment]
     root = Path(returns_root).resolve() if returns_root else None
     return {
-        f"reflow:{d}": fp.digest(legs["shared"], per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else "")
+        f"reflow:{d}": fp.digest(
+            legs["shared"], per.get(d, "empty"), fp.folder_fingerprint(root / d) if root else ""
+        )
         for d in districts
     }
 

@@ -100,7 +100,9 @@ def test_a_redelivered_file_with_the_same_values_dirties_no_district(tmp_path: P
     con.execute("CREATE TABLE catalog.forms AS SELECT 'F1' AS form_code, 'monthly' AS frequency")
     con.execute("CREATE TABLE catalog.form_fields AS SELECT 'F1' AS form_code, 2 AS field_order, '电话' AS field_label, "
                 "'phone' AS field_type, 'phone' AS element_code, 'mapped' AS status")  # fmt: skip
-    con.execute("CREATE TABLE core.persons (person_id VARCHAR, phone VARCHAR, committee_code VARCHAR, run_id VARCHAR)")
+    con.execute(
+        "CREATE TABLE core.persons (person_id VARCHAR, phone VARCHAR, committee_code VARCHAR, run_id VARCHAR)"
+    )
     # p2 lives in 310104 but has a record in 310101's file (a leg C record of 310104)
     con.execute("INSERT INTO core.persons VALUES ('p1', '1', '310101001001', 'run1'), "
                 "('p2', '2', '310104001001', 'run1'), ('p3', '3', '310105001001', 'run1')")  # fmt: skip
@@ -111,8 +113,12 @@ def test_a_redelivered_file_with_the_same_values_dirties_no_district(tmp_path: P
     con.execute("INSERT INTO staging.form_records VALUES ('a#1', '310101/a.csv', 1, '310101001001', 'F1', '2026-10'), "
                 "('a#2', '310101/a.csv', 2, '310101001001', 'F1', '2026-10'), "
                 "('c#1', '310105/c.csv', 1, '310105001001', 'F1', '2026-10')")  # fmt: skip
-    con.execute("CREATE TABLE staging.form_values (record_id VARCHAR, field_order INT, value VARCHAR, value_raw VARCHAR)")
-    con.execute("INSERT INTO staging.form_values VALUES ('a#1', 2, '1', '1'), ('a#2', 2, '2', '2'), ('c#1', 2, '3', '3')")
+    con.execute(
+        "CREATE TABLE staging.form_values (record_id VARCHAR, field_order INT, value VARCHAR, value_raw VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO staging.form_values VALUES ('a#1', 2, '1', '1'), ('a#2', 2, '2', '2'), ('c#1', 2, '3', '3')"
+    )
     districts = ["310101", "310104", "310105"]
 
     def fps() -> dict[str, str]:

@@ -76,7 +76,9 @@ def test_a_kept_return_gives_the_same_evidence_when_the_golden_records_moved(tmp
     # evidence every night: the loop would never settle)
     _world(con, dt.date(1940, 3, 5))
     second = reconcile_returns(con, returns, ["310101"], landing, "run-2")
-    assert second.sort("kind")["reconciled_at"].to_list()[1] == first.sort("kind")["reconciled_at"].to_list()[1]  # kept
+    assert (
+        second.sort("kind")["reconciled_at"].to_list()[1] == first.sort("kind")["reconciled_at"].to_list()[1]
+    )  # kept
     assert con.sql(evidence).pl().equals(before)  # the ordinary delivery's evidence included
     # a file returned again with other values is reconciled again, against tonight's golden records
     sheet.rows[0][1] = "13600136000"
