@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_nightly.py [--preset bench] [--districts N] [--committees-per-district N]
         [--residents-per-committee N] [--out DIR] [--district CODE] [--month 2026-10]
 
-Generates the landing zone (unless it exists under --out), then runs `jianfu run` four times, each as a
+Generates the landing zone (unless it exists under --out), then runs `jianfu run` five times, each as a
 child process under `/usr/bin/time -v`, on a fresh warehouse and Dagster instance:
 1. full rebuild (empty warehouse);
 2. the night after: the landing zone is unchanged, but the first night's prefilled forms were returned
@@ -11,7 +11,8 @@ child process under `/usr/bin/time -v`, on a fresh warehouse and Dagster instanc
 3. a night where nothing changed at all;
 4. a night where one district re-delivers one month of its forms: every CSV of that district and month is
    delivered again with new bytes (one trailing line break added, as a re-export does), so its content hash
-   changes and it must be read again; .xlsx files of that month are left as they were.
+   changes and it must be read again; .xlsx files of that month are left as they were;
+5. the night after it, with nothing new: the returns loop settles, so nothing runs.
 For each it prints per-stage wall time and the peak RSS reached by then (from the runner's progress lines),
 the child's wall time, CPU and peak RSS, the load average, rows and files in the warehouse, files read by
 that run, products and prefilled workbooks, and whether products and workbooks of untouched jurisdictions
@@ -239,6 +240,8 @@ def main() -> None:
     n = redeliver(landing, district, args.month)
     night(f"one-district night ({district} re-delivers {n} CSV files of {args.month})", "one_district_night.log",
           district)  # fmt: skip
+    # what the re-delivery's night learned from the returns of the districts it rebuilt is settled: nothing runs
+    night("night after the one-district night (nothing new)", "after_one_district_night.log")
 
     print(f"\nGoal (issue 12) at {label}, figures above:")
     goals = [("full rebuild", "full rebuild", 180), ("nothing changed", "no-change night", 15),
