@@ -153,8 +153,10 @@ def run_all(
     # records changed (pipelines/incremental.py: reflow_fingerprints) run, as partitions of the reflow assets.
     t0 = time.perf_counter()
     returns_root = ReflowFoldersResource().returns_root(str(warehouse))
-    with warehouse_connect(warehouse) as con:
-        legs = _reflow_legs(con, plan.current["downstream"])
+    with warehouse_connect(warehouse, read_only=True) as con:  # a night with nothing new writes nothing
+        legs = incremental_plan.stored_legs(con, incremental_plan.legs_key(con, plan.current["downstream"]))
+    with warehouse_connect(warehouse, read_only=legs is not None) as con:
+        legs = legs or _reflow_legs(con, plan.current["downstream"])
         plan.current.update(incremental_plan.reflow_fingerprints(con, keys, returns_root, legs))
     timings["fingerprints (reflow)"] = time.perf_counter() - t0
     reflow_outputs = _output_tables(graph.keys("reflow (all)", REFLOW_SELECTION))
