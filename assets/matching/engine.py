@@ -32,7 +32,7 @@ from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
 from assets.matching.levels import prepare_levels
-from assets.matching.load import InputError, by_rid, load_records
+from assets.matching.load import InputError, ascending_order, by_rid, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
 from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
@@ -422,8 +422,8 @@ class MatchEngine:
             golden.join(mapping, on="cluster", how="left")
             .drop("cluster")
             .select("entity_id", pl.exclude("entity_id"))
-            .sort("entity_id")
         )
+        entities = entities[ascending_order(self.con, entities["entity_id"])]  # ids are unique
         step.__exit__()
         self._timings["total"] = time.perf_counter() - t_all
         self._cpu["total"] = time.process_time() - c_all

@@ -32,9 +32,10 @@ class Loaded:
     unparsed: list[Unparsed] = field(default_factory=list)
 
 
-def _id_order(con: duckdb.DuckDBPyConnection, ids: pl.Series) -> np.ndarray:
-    """Row positions of `ids` in ascending (byte) order. Input already in order costs one check; else
-    DuckDB sorts (on a million shuffled strings several times cheaper than polars' arg_sort)."""
+def ascending_order(con: duckdb.DuckDBPyConnection, ids: pl.Series) -> np.ndarray:
+    """Row positions of `ids` in ascending (byte) order, ties in row order: polars' `arg_sort`. Input
+    already in order costs one check; else DuckDB sorts (a million shuffled strings: several times
+    cheaper than polars' arg_sort)."""
     if ids.is_sorted():
         return np.arange(len(ids), dtype=np.int64)
     id_table = pl.DataFrame({"__i": np.arange(len(ids), dtype=np.int64), "__r": ids}).to_arrow(  # noqa: F841
@@ -114,7 +115,7 @@ def load_records(
     raw = [c for c in frame.columns if c in wanted and c not in feats.columns and c != spec.record_id]
     # __rid = rank of the record id: every later step sees the same numbering in any input order. One
     # sort of the ids gives both the ranks (its inverse permutation) and the ids in __rid order.
-    order = _id_order(con, rid)
+    order = ascending_order(con, rid)
     record_ids = rid.gather(order)
     ranks = np.empty(len(rid), dtype=np.int32)
     ranks[order] = np.arange(len(rid), dtype=np.int32)
