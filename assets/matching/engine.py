@@ -32,7 +32,7 @@ from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
 from assets.matching.levels import prepare_levels
-from assets.matching.load import InputError, load_records
+from assets.matching.load import InputError, ascending_order, by_rid, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
 from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
@@ -265,11 +265,8 @@ class MatchEngine:
             return None
         cond = f"{S.q(rule.feature)} IS NOT NULL" + (f" AND {S.q(rule.when)}" if rule.when else "")
         # A 63-bit hash of the value stands for it (only equality matters; no sort needed).
-        res = self.con.execute(
-            f"SELECT CASE WHEN {cond} THEN (hash({S.q(rule.feature)}) >> 1)::BIGINT ELSE -1 END AS __code "
-            "FROM __rec ORDER BY __rid"
-        ).fetchnumpy()
-        return np.asarray(res["__code"], dtype=np.int64)
+        code = f"CASE WHEN {cond} THEN (hash({S.q(rule.feature)}) >> 1)::BIGINT ELSE -1 END"
+        return by_rid(self.con, code, self.n).astype(np.int64)
 
     def cluster(self) -> np.ndarray:
         """Cluster label per record (in record-id order)."""
@@ -398,7 +395,7 @@ class MatchEngine:
         with _Step(self, "best_links"):
             best_other, best_p, best_pat = self._best_links()
         step = _Step(self, "outputs").__enter__()
-        new_flags = self.con.sql("SELECT __new FROM __rec ORDER BY __rid").pl()["__new"]
+        new_flags = pl.Series("__new", by_rid(self.con, "__new", self.n))
         slot = np.zeros(self.n, dtype=np.int64)
         slot[mapping["cluster"].to_numpy()] = np.arange(mapping.height)
         has = best_other >= 0
@@ -425,8 +422,8 @@ class MatchEngine:
             golden.join(mapping, on="cluster", how="left")
             .drop("cluster")
             .select("entity_id", pl.exclude("entity_id"))
-            .sort("entity_id")
         )
+        entities = entities[ascending_order(self.con, entities["entity_id"])]  # ids are unique
         step.__exit__()
         self._timings["total"] = time.perf_counter() - t_all
         self._cpu["total"] = time.process_time() - c_all

@@ -99,6 +99,19 @@ def _mask_expr(spec: MatchSpec) -> str:
     return " + ".join(terms)
 
 
+def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(code, return_inverse=True, return_counts=True), without its sort when the codes are
+    small non-negative integers (the usual case: a few levels per comparison, a few rule bits): a count
+    per possible code and a lookup table give the same three arrays in two linear passes."""
+    if len(code) == 0 or code.min() < 0 or code.max() >= max(1 << 22, 4 * len(code)):
+        return np.unique(code, return_inverse=True, return_counts=True)
+    tally = np.bincount(code)
+    uniq = np.flatnonzero(tally)
+    lookup = np.zeros(len(tally), dtype=np.int64)
+    lookup[uniq] = np.arange(len(uniq))
+    return uniq.astype(np.int64), lookup[code], tally[uniq]
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
     t0 = time.perf_counter()
     coder = Coder(spec)
@@ -115,8 +128,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
     con.execute("DROP TABLE __cand")
-    code = np.asarray(res["__code"], dtype=np.int64)
-    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    uniq, inverse, counts = _patterns(np.asarray(res["__code"], dtype=np.int64))
     gammas, masks = coder.decode(uniq)
     tf = {}
     for ci in tf_idx:

@@ -189,15 +189,20 @@ def record_features(
         else:
             todo.append((column, names))
 
-    def derive(column: str, names: list[str]) -> pl.DataFrame:
-        dtype = frame.schema[column]
-        values, codes = distinct_codes(frame[column])
+    def derive(columns: list[str], names: list[list[str]]) -> list[pl.DataFrame]:
+        """Features of `columns` (one list of feature names per column, transformed alike): the distinct
+        values of all of them are normalized once, and each column gathers its own rows."""
+        dtype = frame.schema[columns[0]]
+        raw = frame[columns[0]] if len(columns) == 1 else pl.concat([frame[c] for c in columns])
+        values, codes = distinct_codes(raw)
+        del raw
         derived = values.alias("__src").to_frame()
-        if any(n in counted for n in names):
+        template = names[0]
+        if any(n in counted for n in template):  # (never for several columns: counts are per column)
             derived = derived.with_columns(
                 pl.Series("__n", np.bincount(codes.to_numpy(), minlength=len(values)))
             )
-        for n in names:
+        for n in template:
             feat = spec_features[n]
             if feat.transform == "id_number":
                 derived = id_number_frame(derived, "__src", n)
@@ -212,9 +217,44 @@ def record_features(
             if n in counted:
                 freq = pl.when(pl.col(n).is_not_null()).then(pl.col("__n").sum().over(n))
                 derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
-        return derived.drop("__src", "__n", strict=False).gather(codes)
+        derived = derived.drop("__src", "__n", strict=False)
+        out = []
+        for j, own in enumerate(names):
+            rename = {}
+            for t, n in zip(template, own, strict=True):
+                rename.update(
+                    {c: n + c[len(t) :] for c in derived.columns if c == t or c.startswith(t + "__")}
+                )
+            rows = codes.slice(j * frame.height, frame.height)
+            out.append(derived.gather(rows).rename(rename))
+        return out
 
+    # Columns whose features are the same transforms (a household and a residence address) share one
+    # vocabulary: their distinct values are normalized once.
+    jobs: dict[tuple, tuple[list[str], list[list[str]]]] = {}
+    for column, names in todo:
+        key = (
+            frame.schema[column],
+            tuple(
+                (
+                    spec_features[n].model_dump_json(exclude={"column"}),
+                    n in need_pinyin,
+                    n in counted,
+                )
+                for n in names
+            ),
+        )
+        if any(n in counted for n in names):
+            key = (column, *key)  # a frequency is the column's own
+        cols, groups = jobs.setdefault(key, ([], []))
+        cols.append(column)
+        groups.append(names)
     # Columns are independent and polars releases the GIL: derive them side by side.
-    with ThreadPoolExecutor(max_workers=min(4, max(1, len(todo)))) as pool:
-        results = list(pool.map(lambda item: derive(*item), todo))
-    return pl.concat([frame.select(direct), *results], how="horizontal")
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(jobs)))) as pool:
+        parts = list(pool.map(lambda job: derive(*job), jobs.values()))
+    by_col = {
+        c: f
+        for (cols, _), part in zip(jobs.values(), parts, strict=True)
+        for c, f in zip(cols, part, strict=True)
+    }
+    return pl.concat([frame.select(direct), *(by_col[c] for c, _ in todo)], how="horizontal")

@@ -59,3 +59,65 @@ def test_duplicate_record_ids_are_named(resident_spec):
     frame = records([{"record_id": r, "person_name": "李四"} for r in ["a", "b", "a", "c", "b"]])
     with pytest.raises(InputError, match=r"not unique, e\.g\. \['a', 'b'\]"):
         _load(resident_spec, frame)
+
+
+def test_columns_with_the_same_transforms_share_a_vocabulary_and_keep_their_own_rows(monkeypatch):
+    # Two name columns (a name and a maiden name, with pinyin companions) and two address columns are
+    # normalized over their joint distinct values; each must get back exactly what it would alone,
+    # under its own feature names.
+    from assets.matching import transforms
+    from assets.matching.spec import Feature
+
+    frame = pl.DataFrame(
+        {
+            "n1": ["張偉", "李四", None, "张 伟"],
+            "n2": ["李四", "张伟", "王五", None],  # 张伟 appears in both columns, 王五 only here
+            "a1": ["上海市黄浦区南京路1号", None, "南京路1号", "淮海路2号"],
+            "a2": ["淮海路2号", "上海市淮海路2号", None, "上海市黄浦区南京路1号"],
+        }
+    )
+    feats = {
+        "name": Feature(column="n1", transform="name"),
+        "maiden": Feature(column="n2", transform="name"),
+        "home": Feature(column="a1", transform="address", strip_prefixes=("上海市",)),
+        "work": Feature(column="a2", transform="address", strip_prefixes=("上海市",)),
+    }
+    pinyin = {"name", "maiden"}
+    alone = pl.concat(
+        [transforms.record_features(frame, {n: f}, pinyin & {n}) for n, f in feats.items()],
+        how="horizontal",
+    )
+    sizes: list[int] = []
+    real = transforms.distinct_codes
+    monkeypatch.setattr(transforms, "distinct_codes", lambda v: (sizes.append(len(v)), real(v))[1])
+    together = transforms.record_features(frame, feats, pinyin)
+    assert sorted(sizes) == [8, 8]  # one vocabulary for the two name columns, one for the two addresses
+    assert together.columns == alone.columns  # companions renamed per column, columns in spec order
+    assert together.equals(alone)
+    assert together["maiden__py"].to_list() == ["lisi", "zhangwei", "wangwu", None]
+    # A counted feature (term frequency) keeps its own column's counts, so it is not shared.
+    sizes.clear()
+    counted = transforms.record_features(frame, feats, pinyin, {"name"})
+    assert sorted(sizes) == [4, 4, 8]
+    assert counted["name__freq"].to_list() == [2.0, 1.0, None, 2.0]
+    assert counted.drop("name__freq").equals(together)
+
+
+def test_record_ids_in_any_order_rank_alike(resident_spec):
+    # Planted: the input is not sorted by record id; __rid must still be the rank of the id.
+    frame = records([{"record_id": r, "person_name": "李四"} for r in ["c", "a", "d", "b"]])
+    con = _load(resident_spec, frame)
+    got = dict(con.execute("SELECT record_id, __rid FROM __rec").fetchall())
+    assert got == {"a": 0, "b": 1, "c": 2, "d": 3}
+
+
+def test_pattern_table_equals_unique():
+    import numpy as np
+
+    from assets.matching.pairs import _patterns
+
+    rng = np.random.default_rng(3)
+    for code in (rng.integers(0, 3000, 10_000), np.array([5, 5, 0]), np.array([2**40, 7, 2**40])):
+        got = _patterns(code.astype(np.int64))
+        want = np.unique(code.astype(np.int64), return_inverse=True, return_counts=True)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
