@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_generate.py --preset bench --districts 2
     .venv/bin/python benchmarks/bench_generate.py --preset default --committees-per-district 0   # city cardinality
     .venv/bin/python benchmarks/bench_generate.py --preset city --districts 2 --committees-per-district 40
+    .venv/bin/python benchmarks/bench_generate.py --preset city --districts 2 --committees-per-district 40 --engine classic
 
 Runs `synth.generator.generate` in a child process (so its memory is its own) and prints wall time,
 data rows, files, rows/s, files/s, bytes written and on disk, the child's peak RSS (largest single
@@ -82,6 +83,7 @@ def main() -> int:
     ap.add_argument("--committees-per-district", type=int, help="0 = all committees of each district")
     ap.add_argument("--residents-per-committee", type=int)
     ap.add_argument("--periods", type=int)
+    ap.add_argument("--engine", choices=["classic", "vector"], help="default: the preset's")
     ap.add_argument("--writers", type=int, default=1, help="writer processes (0 = in-process)")
     ap.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated landing zone")
@@ -94,6 +96,7 @@ def main() -> int:
             "residents_per_committee": a.residents_per_committee,
             "periods": a.periods,
             "committees_per_district": a.committees_per_district,
+            "engine": a.engine,
         }.items()
         if v is not None
     }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -54,6 +55,7 @@ from synth.generator.render import (
     choose_style,
     render_rows,
 )
+from synth.generator.vrender import Block, render_block
 from synth.generator.writers import CsvSink, XlsxSink, write_broken
 
 DIVISIONS_CSV = REFERENCE_DIR / "shanghai_divisions.csv"
@@ -163,6 +165,33 @@ class GroundTruth:
         c["period"].append(period)
         if len(c["period"]) >= 500_000:
             self.flush()  # bounded memory on city-sized districts
+
+    def add_block(
+        self,
+        source: str,
+        sheet: str | None,
+        first_row: int,
+        block: Block,
+        tags: list[list[str]],
+        dc: str,
+        form: str,
+        period: str,
+    ) -> None:
+        """A whole block's rows, numbered `first_row`, `first_row + 1`, … (the vector engine's path)."""
+        c = self._cols
+        n = len(block.persons)
+        c["source_file"].extend([source] * n)
+        c["sheet"].extend([sheet] * n)
+        c["row_number"].extend(range(first_row, first_row + n))
+        c["person_id"].extend([p.pid for p in block.persons])
+        c["household_id"].extend([p.hh.hid for p in block.persons])
+        c["committee_code"].extend([block.committee.code] * n)
+        c["noise"].extend(["|".join(t) for t in tags])
+        c["district_code"].extend([dc] * n)
+        c["form_code"].extend([form] * n)
+        c["period"].extend([period] * n)
+        if len(c["period"]) >= 500_000:
+            self.flush()
 
     def flush(self) -> None:
         if self._cols["source_file"] or self._writer is None:
@@ -429,6 +458,38 @@ class _Run:
             self.summary.data_rows += 1
             self.summary.noise.update(tags)
 
+    def _write_block(self, of: _OpenFile, block: Block, form: Form, dc: str) -> None:
+        """`_write_rows` for a committee file without committee or extra columns, a block at a time."""
+        assert self.gt is not None and isinstance(of.sink, BufferedSink)
+        layout = self.layouts[form.code]
+        job = of.sink.job
+        xlsx = job.style.fmt == "xlsx"
+        idxs = [c.index for c in of.cols]
+        rows = block.rows if idxs == list(range(len(layout.types))) else [[r[i] for i in idxs] for r in block.rows]
+        first = of.rows + 1
+        seq_at = next((j for j, c in enumerate(of.cols) if c.index == layout.seq_i), None)
+        if seq_at is not None:
+            for k, r in enumerate(rows, start=first):
+                r[seq_at] = k if xlsx else str(k)
+        for j, c in enumerate(of.cols):
+            if form.fields[c.index].source in AMOUNT_SOURCES:
+                total = of.sums.get(j, 0.0)
+                for r in rows:
+                    v = r[j]
+                    if isinstance(v, float):
+                        total += v
+                of.sums[j] = total
+        job.month_cols = frozenset(j for j, c in enumerate(of.cols) if layout.types[c.index] == "年月")
+        rn = of.sink.write_many(rows)
+        of.rows += len(rows)
+        tags = [[*t, of.anomaly] for t in block.tags] if of.anomaly else block.tags
+        self.gt.add_block(of.rel, of.sink.sheet, rn, block, tags, dc, form.code, of.period.code)
+        self.summary.data_rows += len(rows)
+        noise = self.summary.noise
+        for t in tags:
+            if t:
+                noise.update(t)
+
     def _mixed_cells(self, of: _OpenFile, row: RenderedRow, seq_i: int | None, xlsx: bool) -> list[object]:
         """One row's cells when the file also has committee or extra columns."""
         cells: list[object] = []
@@ -556,7 +617,11 @@ class _Run:
                     continue
                 for period in self.form_periods[form.code]:
                     ref = period.ref
-                    sel = [r for r in eligible if r.present(ref) and r.person.birth <= ref]
+                    sel = [
+                        r
+                        for r in eligible
+                        if r.person.birth <= ref and (r.role == "native" or r.present(ref))
+                    ]
                     if not sel:
                         continue
                     if form.code in dw:
@@ -570,9 +635,22 @@ class _Run:
         for kind in self.broken_at.get(dc, []):
             self._broken(dc, ctxs, kind)
 
+    def _render_block(
+        self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style
+    ) -> Block:
+        gen = np.random.default_rng(stable_seed(self.cfg.seed, "rows", ctx.code, form.code, period.code))
+        force = self.row_planter.pending(ctx.index)
+        block, planted = render_block(
+            self.layouts[form.code], sel, PeriodCtx(period, ctx), style, gen, self.cfg.noise, force
+        )
+        self.row_planter.mark(planted)
+        return block
+
     def _render(
         self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style
     ) -> list[RenderedRow]:
+        if self.cfg.engine == "vector":
+            return self._render_block(ctx, form, period, sel, style).rendered()
         rng = random.Random(stable_seed(self.cfg.seed, "rows", ctx.code, form.code, period.code))
         force = self.row_planter.pending(ctx.index)
         rows, planted = render_rows(
@@ -609,10 +687,22 @@ class _Run:
             form,
             False,
         )
-        rows = self._render(ctx, form, period, sel, style)
         base = f"{dc}/{form.code}/{period.code}/{ctx.code}_{form.name}"
         rel = f"{base}.{style.fmt}"
         title = f"{ctx.name}{form.name}（{period.label}）"
+        if self.cfg.engine == "vector":
+            block = self._render_block(ctx, form, period, sel, style)
+            if not self._correction_pending(ctx):
+                of = self._open(rel, form, style, period, title, ctx.index)
+                if all(c.kind == "field" for c in of.cols):
+                    self._write_block(of, block, form, dc)
+                else:
+                    self._write_rows(of, block.rendered(), form, dc)
+                self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
+                return
+            rows = block.rendered()
+        else:
+            rows = self._render(ctx, form, period, sel, style)
         fix = self._correction_target(ctx, rows)
         if fix is not None:
             j, col, good, bad = fix
@@ -635,6 +725,9 @@ class _Run:
         of = self._open(rel, form, style, period, title, ctx.index)
         self._write_rows(of, rows, form, dc)
         self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
+
+    def _correction_pending(self, ctx: CommitteeCtx) -> bool:
+        return bool(self.correction_due) and ctx.index >= self.correction_due[0] and ctx.code not in self.corrected
 
     def _correction_target(
         self, ctx: CommitteeCtx, rows: list[RenderedRow]
