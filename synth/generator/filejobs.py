@@ -87,8 +87,7 @@ def write_job(job: FileJob) -> tuple[int, str]:
         kind = "xlsx"
     else:
         cs = CsvSink(job.path, job.style, job.header)
-        for cells in job.rows:
-            cs.write(cells)
+        cs.write_many(job.rows)
         cs.close()
         kind = f"csv/{cs.encoding}"  # GBK files that needed GB18030 report the latter
     os.utime(job.path, (job.mtime, job.mtime))

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -609,10 +610,11 @@ class _Run:
             }
         for ctx in ctxs:
             residents, _ = committee_residents(self.world, ctx)
+            persons = [r.person for r in residents]
             for form in FORMS:
                 if not form.serves(ctx.kind):
                     continue
-                eligible = [r for r in residents if form.rule(r.person)]
+                eligible = list(compress(residents, map(form.rule, persons)))
                 if not eligible:
                     continue
                 for period in self.form_periods[form.code]:
