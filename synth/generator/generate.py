@@ -265,6 +265,13 @@ def select_committees(cfg: GeneratorConfig, divisions: list[dict[str, str]]) -> 
 # ----------------------------------------------------------------------------------------------------
 
 
+def _committee_cell(header: str, ctx: CommitteeCtx) -> str:
+    """A district-wide file's committee column: township name, committee code or committee name."""
+    if header == "街镇":
+        return ctx.township_name
+    return ctx.code if header in ("居（村）委会", "所属居委") else ctx.name
+
+
 @dataclass
 class _Column:
     kind: str  # field | committee | extra
@@ -460,31 +467,51 @@ class _Run:
             self.summary.noise.update(tags)
 
     def _write_block(self, of: _OpenFile, block: Block, form: Form, dc: str) -> None:
-        """`_write_rows` for a committee file without committee or extra columns, a block at a time."""
-        assert self.gt is not None and isinstance(of.sink, BufferedSink)
+        """`_write_rows` a block at a time, for files without extra columns (committee columns are one
+        value per block: every row of a block comes from the same committee)."""
+        assert self.gt is not None
         layout = self.layouts[form.code]
-        job = of.sink.job
-        xlsx = job.style.fmt == "xlsx"
-        idxs = [c.index for c in of.cols]
-        rows = block.rows if idxs == list(range(len(layout.types))) else [[r[i] for i in idxs] for r in block.rows]
+        sink = of.sink
+        xlsx = sink.encoding == "xlsx"
+        ctx = block.committee
+        spec = [
+            (c.index, None) if c.kind == "field" else (-1, _committee_cell(c.header, ctx)) for c in of.cols
+        ]
+        if [i for i, _ in spec] == list(range(len(layout.types))):
+            rows = block.rows
+        else:
+            rows = [[r[i] if i >= 0 else v for i, v in spec] for r in block.rows]
         first = of.rows + 1
-        seq_at = next((j for j, c in enumerate(of.cols) if c.index == layout.seq_i), None)
+        seq_at = next(
+            (j for j, c in enumerate(of.cols) if c.kind == "field" and c.index == layout.seq_i), None
+        )
         if seq_at is not None:
             for k, r in enumerate(rows, start=first):
                 r[seq_at] = k if xlsx else str(k)
-        for j, c in enumerate(of.cols):
-            if form.fields[c.index].source in AMOUNT_SOURCES:
+        fields = [(j, c.index) for j, c in enumerate(of.cols) if c.kind == "field"]
+        for j, i in fields:
+            if form.fields[i].source in AMOUNT_SOURCES:
                 total = of.sums.get(j, 0.0)
                 for r in rows:
                     v = r[j]
                     if isinstance(v, float):
                         total += v
                 of.sums[j] = total
-        job.month_cols = frozenset(j for j, c in enumerate(of.cols) if layout.types[c.index] == "年月")
-        rn = of.sink.write_many(rows)
+        month_cols = frozenset(j for j, i in fields if layout.types[i] == "年月")
+        if isinstance(sink, BufferedSink):
+            sink.job.month_cols = month_cols
+            rn = sink.write_many(rows)
+        elif isinstance(sink, CsvSink):
+            rn = sink.rows + 1
+            sink.write_many(rows)
+        else:
+            rn = sink.row + 1
+            for cells in rows:
+                sink.write(cells, month_cols)
         of.rows += len(rows)
         tags = [[*t, of.anomaly] for t in block.tags] if of.anomaly else block.tags
-        self.gt.add_block(of.rel, of.sink.sheet, rn, block, tags, dc, form.code, of.period.code)
+        sheet = sink.sheet if not isinstance(sink, CsvSink) else None
+        self.gt.add_block(of.rel, sheet, rn, block, tags, dc, form.code, of.period.code)
         self.summary.data_rows += len(rows)
         noise = self.summary.noise
         for t in tags:
@@ -501,14 +528,7 @@ class _Run:
                     v = of.rows if xlsx else str(of.rows)
                 cells.append(v)
             elif col.kind == "committee":
-                ctx = row.committee
-                cells.append(
-                    ctx.township_name
-                    if col.header == "街镇"
-                    else ctx.code
-                    if col.header in ("居（村）委会", "所属居委")
-                    else ctx.name
-                )
+                cells.append(_committee_cell(col.header, row.committee))
             else:
                 r = stable_seed(row.person.pid, of.rel) % 10
                 cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
@@ -678,6 +698,9 @@ class _Run:
             rel = f"{dc}/{form.code}/{period.code}/{ctx.district_name}_{form.name}_{period.code}.{ext}"
             title = f"{ctx.district_name}{form.name}（{period.label}）"
             of = open_dw[key] = self._open(rel, form, style, period, title, ctx.index)
+        if self.cfg.engine == "vector" and all(c.kind != "extra" for c in of.cols):
+            self._write_block(of, self._render_block(ctx, form, period, sel, style), form, dc)
+            return
         self._write_rows(of, self._render(ctx, form, period, sel, style), form, dc)
 
     def _committee_file(
@@ -696,7 +719,7 @@ class _Run:
             block = self._render_block(ctx, form, period, sel, style)
             if not self._correction_pending(ctx):
                 of = self._open(rel, form, style, period, title, ctx.index)
-                if all(c.kind == "field" for c in of.cols):
+                if all(c.kind != "extra" for c in of.cols):
                     self._write_block(of, block, form, dc)
                 else:
                     self._write_rows(of, block.rendered(), form, dc)
