@@ -142,10 +142,12 @@ def main() -> int:
         f"{r['files'] / cpu:,.0f} files per CPU-s"
     )
     mc = r["main_cpu_s"]
-    print(
-        f"  main process CPU {mc:,.1f} s: {r['rows'] / mc:,.0f} rows per CPU-s (draws, cells, ground truth); "
-        f"writers {cpu - mc:,.1f} s: {r['rows'] / max(cpu - mc, 1e-9):,.0f} rows per CPU-s (serializing)"
-    )
+    if a.writers > 0:
+        print(
+            f"  main process CPU {mc:,.1f} s: {r['rows'] / mc:,.0f} rows per CPU-s (draws, cells, ground "
+            f"truth); writers {cpu - mc:,.1f} s: {r['rows'] / max(cpu - mc, 1e-9):,.0f} rows per CPU-s "
+            "(serializing)"
+        )
     print(
         f"  bytes written {r['bytes'] / 1e6:,.1f} MB, on disk {int(du) / 1024:,.1f} MiB (du, incl. ground truth)"
     )
