@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_generate.py --preset bench --districts 2
     .venv/bin/python benchmarks/bench_generate.py --preset default --committees-per-district 0   # city cardinality
     .venv/bin/python benchmarks/bench_generate.py --preset city --districts 2 --committees-per-district 40
+    .venv/bin/python benchmarks/bench_generate.py --preset city --districts 2 --committees-per-district 40 --engine classic
 
 Runs `synth.generator.generate` in a child process (so its memory is its own) and prints wall time,
 data rows, files, rows/s, files/s, bytes written and on disk, the child's peak RSS (largest single
@@ -40,7 +41,11 @@ def _child(out: str, preset: str, overrides: dict, writers: int, result: str) ->
     cfg = GeneratorConfig.preset(preset, **overrides)  # type: ignore[arg-type]
     if cpd is not None:
         cfg = GeneratorConfig(**{**cfg.model_dump(), "committees_per_district": cpd or None})
+    import time
+
+    c0 = time.process_time()
     s = generate(Path(out), cfg, writers=writers)
+    main_cpu = time.process_time() - c0
     Path(result).write_text(
         json.dumps(
             {
@@ -51,6 +56,7 @@ def _child(out: str, preset: str, overrides: dict, writers: int, result: str) ->
                 "files": s.files,
                 "bytes": s.bytes,
                 "elapsed_s": s.elapsed_s,
+                "main_cpu_s": main_cpu,
             }
         )
     )
@@ -82,6 +88,7 @@ def main() -> int:
     ap.add_argument("--committees-per-district", type=int, help="0 = all committees of each district")
     ap.add_argument("--residents-per-committee", type=int)
     ap.add_argument("--periods", type=int)
+    ap.add_argument("--engine", choices=["classic", "vector"], help="default: the preset's")
     ap.add_argument("--writers", type=int, default=1, help="writer processes (0 = in-process)")
     ap.add_argument("--out", type=Path, help="output folder (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated landing zone")
@@ -94,6 +101,7 @@ def main() -> int:
             "residents_per_committee": a.residents_per_committee,
             "periods": a.periods,
             "committees_per_district": a.committees_per_district,
+            "engine": a.engine,
         }.items()
         if v is not None
     }
@@ -133,6 +141,13 @@ def main() -> int:
         f"  CPU {cpu:,.1f} s (user+sys, all processes): {r['rows'] / cpu:,.0f} rows per CPU-s, "
         f"{r['files'] / cpu:,.0f} files per CPU-s"
     )
+    mc = r["main_cpu_s"]
+    if a.writers > 0:
+        print(
+            f"  main process CPU {mc:,.1f} s: {r['rows'] / mc:,.0f} rows per CPU-s (draws, cells, ground "
+            f"truth); writers {cpu - mc:,.1f} s: {r['rows'] / max(cpu - mc, 1e-9):,.0f} rows per CPU-s "
+            "(serializing)"
+        )
     print(
         f"  bytes written {r['bytes'] / 1e6:,.1f} MB, on disk {int(du) / 1024:,.1f} MiB (du, incl. ground truth)"
     )

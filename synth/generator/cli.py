@@ -31,6 +31,12 @@ def build_parser(prog: str = "jianfu generate") -> argparse.ArgumentParser:
     p.add_argument("--residents-per-committee", type=int, help="mean residents per committee")
     p.add_argument("--periods", type=int, help="monthly periods back from 2026-10 (quarterly/annual follow)")
     p.add_argument(
+        "--engine",
+        choices=["classic", "vector"],
+        help="row rendering: classic (row by row; the bundled sample) or vector (column-wise, faster, "
+        "other bytes); default: the preset's (vector for city, classic otherwise)",
+    )
+    p.add_argument(
         "--writers",
         type=int,
         default=1,
@@ -50,6 +56,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "jianfu generate") -> in
         "districts": args.districts,
         "residents_per_committee": args.residents_per_committee,
         "periods": args.periods,
+        "engine": args.engine,
     }
     cfg = GeneratorConfig.preset(args.preset, **overrides)
     if args.committees_per_district is not None:

@@ -96,7 +96,8 @@ class _Sheet:
     """Cells of one worksheet as xlsxwriter stores them: row → col → XML of the cell (sans reference)."""
 
     def __init__(self, sst: dict[str, int], order: list[str]) -> None:
-        self.rows: dict[int, dict[int, tuple[str, str]]] = {}
+        # a row is a dict of cells, or (first col, last col, its cells' XML) when written by `data_rows`
+        self.rows: dict[int, dict[int, tuple[str, str]] | tuple[int, int, str]] = {}
         self.sst, self.order = sst, order
         self.count = 0
 
@@ -112,33 +113,74 @@ class _Sheet:
         self.rows.setdefault(r, {})[c] = (f' s="{xf}"' if xf else "", f"><v>{v:.16G}</v></c>")
 
     def blank(self, r: int, c: int, xf: int) -> None:
-        self.rows.setdefault(r, {})[c] = (f' s="{xf}"', "/>")
+        self.rows.setdefault(r, {})[c] = (f' s="{xf}"', "/>")  # type: ignore[index]
+
+    def data_rows(
+        self, first: int, rows: list[list[object]], month_cols: frozenset[int], xf: dict[str, int]
+    ) -> None:
+        """Data rows from row `first` on, each rendered to XML at once (cells come in column order and are
+        never overwritten, so a row needs no per-cell dict): what `string`/`number` per cell would make."""
+        sst, order, cols, out = self.sst, self.order, _COLS, self.rows
+        xf_date, xf_month = xf.get("date", 0), xf.get("month", 0)
+        count = 0
+        for r, cells in enumerate(rows, start=first):
+            r1 = r + 1
+            parts: list[str] = []
+            lo = hi = -1
+            for c, v in enumerate(cells):
+                if v is None or v == "":
+                    continue
+                if lo < 0:
+                    lo = c
+                hi = c
+                if isinstance(v, str):
+                    i = sst.get(v)
+                    if i is None:
+                        i = sst[v] = len(order)
+                        order.append(v)
+                    count += 1
+                    parts.append(f'<c r="{cols[c]}{r1}" t="s"><v>{i}</v></c>')
+                elif isinstance(v, datetime | date):
+                    serial = _datetime_to_excel_datetime(v, False, False)
+                    x = xf_month if c in month_cols else xf_date
+                    parts.append(f'<c r="{cols[c]}{r1}" s="{x}"><v>{serial:.16G}</v></c>')
+                else:
+                    parts.append(f'<c r="{cols[c]}{r1}"><v>{v:.16G}</v></c>')
+            if parts:
+                out[r] = (lo, hi, "".join(parts))
+        self.count += count
 
     def xml(self, frame: tuple[str, str, str]) -> str:
         rows = self.rows
+        bounds = {
+            r: (cs[0], cs[1]) if isinstance(cs, tuple) else (min(cs), max(cs)) for r, cs in rows.items()
+        }
         rmin, rmax = min(rows), max(rows)
-        cmin = min(min(cs) for cs in rows.values())
-        cmax = max(max(cs) for cs in rows.values())
+        cmin = min(b[0] for b in bounds.values())
+        cmax = max(b[1] for b in bounds.values())
         if rmin == rmax and cmin == cmax:
             dim = f"{_COLS[cmin]}{rmin + 1}"
         else:
             dim = f"{_COLS[cmin]}{rmin + 1}:{_COLS[cmax]}{rmax + 1}"
-        spans: dict[int, str] = {}
-        for r, cs in rows.items():  # one span per block of 16 rows
+        blocks: dict[int, tuple[int, int]] = {}
+        for r, (lo, hi) in bounds.items():  # one span per block of 16 rows
             b = r // 16
-            lo, hi = min(cs) + 1, max(cs) + 1
-            if b in spans:
-                a, z = map(int, spans[b].split(":"))
+            if b in blocks:
+                a, z = blocks[b]
                 lo, hi = min(lo, a), max(hi, z)
-            spans[b] = f"{lo}:{hi}"
+            blocks[b] = (lo, hi)
+        spans = {b: f"{lo + 1}:{hi + 1}" for b, (lo, hi) in blocks.items()}
         out = [frame[0], dim, frame[1]]
         for r in sorted(rows):
             r1 = r + 1
             out.append(f'<row r="{r1}" spans="{spans[r // 16]}">')
             cs = rows[r]
-            for c in sorted(cs):
-                s, body = cs[c]
-                out.append(f'<c r="{_COLS[c]}{r1}"{s}{body}')
+            if isinstance(cs, tuple):
+                out.append(cs[2])
+            else:
+                for c in sorted(cs):
+                    s, body = cs[c]
+                    out.append(f'<c r="{_COLS[c]}{r1}"{s}{body}')
             out.append("</row>")
         out.append(frame[2])
         return "".join(out)
@@ -228,20 +270,10 @@ def write_xlsx(
     for c, h in enumerate(header):
         ws.string(row, c, h, xf_bold)
     row += 1
-    for cells in rows:
-        if row >= XLSX_MAX_ROWS - 10:
-            raise RuntimeError(f"{path}: more rows than an xlsx sheet holds")
-        for c, v in enumerate(cells):
-            if v is None or v == "":
-                continue
-            if isinstance(v, str):
-                ws.string(row, c, v)
-            elif isinstance(v, datetime | date):
-                serial = _datetime_to_excel_datetime(v, False, False)
-                ws.number(row, c, serial, xf["month" if c in month_cols else "date"])
-            else:
-                ws.number(row, c, v)  # type: ignore[arg-type]
-        row += 1
+    if row + len(rows) > XLSX_MAX_ROWS - 10:
+        raise RuntimeError(f"{path}: more rows than an xlsx sheet holds")
+    ws.data_rows(row, rows, month_cols, xf)
+    row += len(rows)
     if style.total_row:
         ws.string(row, 0, "合计")
         if sums:

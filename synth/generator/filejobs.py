@@ -63,6 +63,12 @@ class BufferedSink:
         self.job.month_cols = month_cols
         return self._first + len(self.job.rows)
 
+    def write_many(self, rows: list[list[object]]) -> int:
+        """Buffer rows (month columns set by the caller); returns the physical row number of the first."""
+        first = self._first + len(self.job.rows) + 1
+        self.job.rows.extend(rows)
+        return first
+
 
 def write_job(job: FileJob) -> tuple[int, str]:
     """Write one file with the streaming sinks, stamp its mtime; returns (bytes, kind for the summary)."""
@@ -81,8 +87,7 @@ def write_job(job: FileJob) -> tuple[int, str]:
         kind = "xlsx"
     else:
         cs = CsvSink(job.path, job.style, job.header)
-        for cells in job.rows:
-            cs.write(cells)
+        cs.write_many(job.rows)
         cs.close()
         kind = f"csv/{cs.encoding}"  # GBK files that needed GB18030 report the latter
     os.utime(job.path, (job.mtime, job.mtime))

@@ -13,8 +13,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import compress
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -54,6 +56,7 @@ from synth.generator.render import (
     choose_style,
     render_rows,
 )
+from synth.generator.vrender import Block, render_block
 from synth.generator.writers import CsvSink, XlsxSink, write_broken
 
 DIVISIONS_CSV = REFERENCE_DIR / "shanghai_divisions.csv"
@@ -164,6 +167,33 @@ class GroundTruth:
         if len(c["period"]) >= 500_000:
             self.flush()  # bounded memory on city-sized districts
 
+    def add_block(
+        self,
+        source: str,
+        sheet: str | None,
+        first_row: int,
+        block: Block,
+        tags: list[list[str]],
+        dc: str,
+        form: str,
+        period: str,
+    ) -> None:
+        """A whole block's rows, numbered `first_row`, `first_row + 1`, … (the vector engine's path)."""
+        c = self._cols
+        n = len(block.persons)
+        c["source_file"].extend([source] * n)
+        c["sheet"].extend([sheet] * n)
+        c["row_number"].extend(range(first_row, first_row + n))
+        c["person_id"].extend([p.pid for p in block.persons])
+        c["household_id"].extend([p.hh.hid for p in block.persons])
+        c["committee_code"].extend([block.committee.code] * n)
+        c["noise"].extend(["|".join(t) for t in tags])
+        c["district_code"].extend([dc] * n)
+        c["form_code"].extend([form] * n)
+        c["period"].extend([period] * n)
+        if len(c["period"]) >= 500_000:
+            self.flush()
+
     def flush(self) -> None:
         if self._cols["source_file"] or self._writer is None:
             frame = pl.DataFrame(self._cols, schema={**GT_SCHEMA, "noise": pl.String}).with_columns(
@@ -233,6 +263,13 @@ def select_committees(cfg: GeneratorConfig, divisions: list[dict[str, str]]) -> 
 # ----------------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------------
+
+
+def _committee_cell(header: str, ctx: CommitteeCtx) -> str:
+    """A district-wide file's committee column: township name, committee code or committee name."""
+    if header == "街镇":
+        return ctx.township_name
+    return ctx.code if header in ("居（村）委会", "所属居委") else ctx.name
 
 
 @dataclass
@@ -429,6 +466,58 @@ class _Run:
             self.summary.data_rows += 1
             self.summary.noise.update(tags)
 
+    def _write_block(self, of: _OpenFile, block: Block, form: Form, dc: str) -> None:
+        """`_write_rows` a block at a time, for files without extra columns (committee columns are one
+        value per block: every row of a block comes from the same committee)."""
+        assert self.gt is not None
+        layout = self.layouts[form.code]
+        sink = of.sink
+        xlsx = sink.encoding == "xlsx"
+        ctx = block.committee
+        spec = [
+            (c.index, None) if c.kind == "field" else (-1, _committee_cell(c.header, ctx)) for c in of.cols
+        ]
+        if [i for i, _ in spec] == list(range(len(layout.types))):
+            rows = block.rows
+        else:
+            rows = [[r[i] if i >= 0 else v for i, v in spec] for r in block.rows]
+        first = of.rows + 1
+        seq_at = next(
+            (j for j, c in enumerate(of.cols) if c.kind == "field" and c.index == layout.seq_i), None
+        )
+        if seq_at is not None:
+            for k, r in enumerate(rows, start=first):
+                r[seq_at] = k if xlsx else str(k)
+        fields = [(j, c.index) for j, c in enumerate(of.cols) if c.kind == "field"]
+        for j, i in fields:
+            if form.fields[i].source in AMOUNT_SOURCES:
+                total = of.sums.get(j, 0.0)
+                for r in rows:
+                    v = r[j]
+                    if isinstance(v, float):
+                        total += v
+                of.sums[j] = total
+        month_cols = frozenset(j for j, i in fields if layout.types[i] == "年月")
+        if isinstance(sink, BufferedSink):
+            sink.job.month_cols = month_cols
+            rn = sink.write_many(rows)
+        elif isinstance(sink, CsvSink):
+            rn = sink.rows + 1
+            sink.write_many(rows)
+        else:
+            rn = sink.row + 1
+            for cells in rows:
+                sink.write(cells, month_cols)
+        of.rows += len(rows)
+        tags = [[*t, of.anomaly] for t in block.tags] if of.anomaly else block.tags
+        sheet = sink.sheet if not isinstance(sink, CsvSink) else None
+        self.gt.add_block(of.rel, sheet, rn, block, tags, dc, form.code, of.period.code)
+        self.summary.data_rows += len(rows)
+        noise = self.summary.noise
+        for t in tags:
+            if t:
+                noise.update(t)
+
     def _mixed_cells(self, of: _OpenFile, row: RenderedRow, seq_i: int | None, xlsx: bool) -> list[object]:
         """One row's cells when the file also has committee or extra columns."""
         cells: list[object] = []
@@ -439,14 +528,7 @@ class _Run:
                     v = of.rows if xlsx else str(of.rows)
                 cells.append(v)
             elif col.kind == "committee":
-                ctx = row.committee
-                cells.append(
-                    ctx.township_name
-                    if col.header == "街镇"
-                    else ctx.code
-                    if col.header in ("居（村）委会", "所属居委")
-                    else ctx.name
-                )
+                cells.append(_committee_cell(col.header, row.committee))
             else:
                 r = stable_seed(row.person.pid, of.rel) % 10
                 cells.append("" if r < 7 else ("已核实", "新迁入", "电话未接通")[r % 3])
@@ -548,15 +630,20 @@ class _Run:
             }
         for ctx in ctxs:
             residents, _ = committee_residents(self.world, ctx)
+            persons = [r.person for r in residents]
             for form in FORMS:
                 if not form.serves(ctx.kind):
                     continue
-                eligible = [r for r in residents if form.rule(r.person)]
+                eligible = list(compress(residents, map(form.rule, persons)))
                 if not eligible:
                     continue
                 for period in self.form_periods[form.code]:
                     ref = period.ref
-                    sel = [r for r in eligible if r.present(ref) and r.person.birth <= ref]
+                    sel = [
+                        r
+                        for r in eligible
+                        if r.person.birth <= ref and (r.role == "native" or r.present(ref))
+                    ]
                     if not sel:
                         continue
                     if form.code in dw:
@@ -570,9 +657,22 @@ class _Run:
         for kind in self.broken_at.get(dc, []):
             self._broken(dc, ctxs, kind)
 
+    def _render_block(
+        self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style
+    ) -> Block:
+        gen = np.random.default_rng(stable_seed(self.cfg.seed, "rows", ctx.code, form.code, period.code))
+        force = self.row_planter.pending(ctx.index)
+        block, planted = render_block(
+            self.layouts[form.code], sel, PeriodCtx(period, ctx), style, gen, self.cfg.noise, force
+        )
+        self.row_planter.mark(planted)
+        return block
+
     def _render(
         self, ctx: CommitteeCtx, form: Form, period: Period, sel: list[Resident], style: Style
     ) -> list[RenderedRow]:
+        if self.cfg.engine == "vector":
+            return self._render_block(ctx, form, period, sel, style).rendered()
         rng = random.Random(stable_seed(self.cfg.seed, "rows", ctx.code, form.code, period.code))
         force = self.row_planter.pending(ctx.index)
         rows, planted = render_rows(
@@ -598,6 +698,9 @@ class _Run:
             rel = f"{dc}/{form.code}/{period.code}/{ctx.district_name}_{form.name}_{period.code}.{ext}"
             title = f"{ctx.district_name}{form.name}（{period.label}）"
             of = open_dw[key] = self._open(rel, form, style, period, title, ctx.index)
+        if self.cfg.engine == "vector" and all(c.kind != "extra" for c in of.cols):
+            self._write_block(of, self._render_block(ctx, form, period, sel, style), form, dc)
+            return
         self._write_rows(of, self._render(ctx, form, period, sel, style), form, dc)
 
     def _committee_file(
@@ -609,10 +712,22 @@ class _Run:
             form,
             False,
         )
-        rows = self._render(ctx, form, period, sel, style)
         base = f"{dc}/{form.code}/{period.code}/{ctx.code}_{form.name}"
         rel = f"{base}.{style.fmt}"
         title = f"{ctx.name}{form.name}（{period.label}）"
+        if self.cfg.engine == "vector":
+            block = self._render_block(ctx, form, period, sel, style)
+            if not self._correction_pending(ctx):
+                of = self._open(rel, form, style, period, title, ctx.index)
+                if all(c.kind != "extra" for c in of.cols):
+                    self._write_block(of, block, form, dc)
+                else:
+                    self._write_rows(of, block.rendered(), form, dc)
+                self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
+                return
+            rows = block.rendered()
+        else:
+            rows = self._render(ctx, form, period, sel, style)
         fix = self._correction_target(ctx, rows)
         if fix is not None:
             j, col, good, bad = fix
@@ -635,6 +750,9 @@ class _Run:
         of = self._open(rel, form, style, period, title, ctx.index)
         self._write_rows(of, rows, form, dc)
         self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
+
+    def _correction_pending(self, ctx: CommitteeCtx) -> bool:
+        return bool(self.correction_due) and ctx.index >= self.correction_due[0] and ctx.code not in self.corrected
 
     def _correction_target(
         self, ctx: CommitteeCtx, rows: list[RenderedRow]

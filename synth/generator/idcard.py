@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from operator import mul
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+_W48 = 48 * sum(_WEIGHTS)  # check_digit sums weight × byte; the digits' "0" offsets come off at once
 _FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}  # ASCII ! .. ~ → U+FF01 .. U+FF5E
 
 
 def check_digit(body17: str) -> str:
     """The 18th character of a GB 11643 ID, from its first 17 digits."""
-    total = 0
-    for w, ch in zip(_WEIGHTS, body17, strict=True):
-        total += w * (ord(ch) - 48)
-    return _CHECK[total % 11]
+    if len(body17) != 17:
+        raise ValueError(f"an ID body has 17 characters, not {len(body17)}: {body17!r}")
+    return _CHECK[(sum(map(mul, _WEIGHTS, body17.encode())) - _W48) % 11]
 
 
 def is_valid(id18: str) -> bool:
     """True when the string is 17 digits plus the right check character (uppercase X) and a real birth date."""
-    if len(id18) != 18 or not id18[:17].isdigit():
+    if len(id18) != 18 or not (id18[:17].isascii() and id18[:17].isdigit()):
         return False
     try:
         date(int(id18[6:10]), int(id18[10:12]), int(id18[12:14]))

@@ -154,7 +154,11 @@ class Person:
 
     def u(self, salt: int) -> float:
         """A stable uniform number in [0, 1) for this person and a purpose (form sampling, answers)."""
-        return mix64(self.pkey ^ (salt * 0x2545F4914F6CDD1D & _MASK64)) / 18446744073709551616.0
+        # mix64 inlined (called for every rule and many cells: the call itself was a visible cost)
+        x = ((self.pkey ^ (salt * 0x2545F4914F6CDD1D & _MASK64)) + 0x9E3779B97F4A7C15) & _MASK64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return (x ^ (x >> 31)) / 18446744073709551616.0
 
     def pick(self, salt: int, options: tuple[str, ...] | list[str]) -> str:
         return options[int(self.u(salt) * len(options))]

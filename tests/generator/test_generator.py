@@ -81,10 +81,11 @@ def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
     }
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory):
-    out = tmp_path_factory.mktemp("tiny")
-    summary = generate(out, GeneratorConfig.preset("tiny"))
+@pytest.fixture(scope="module", params=["classic", "vector"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Every test below runs on both engines: row by row (the bundled sample) and column-wise (city)."""
+    out = tmp_path_factory.mktemp(f"tiny_{request.param}")
+    summary = generate(out, GeneratorConfig.preset("tiny", engine=request.param))
     return out, summary
 
 
@@ -136,8 +137,9 @@ def cells(run, truth) -> pl.DataFrame:
 
 
 def test_determinism_byte_identical(run, tmp_path: Path) -> None:
-    out, _ = run
-    assert main(["--preset", "tiny", "--out", str(tmp_path), "--quiet"]) == 0
+    out, summary = run
+    engine = summary.config.engine
+    assert main(["--preset", "tiny", "--engine", engine, "--out", str(tmp_path), "--quiet"]) == 0
     first, second = tree_digest(out), tree_digest(tmp_path)
     assert len(first) > 50
     assert first == second  # same files, same bytes, same mtimes
