@@ -28,6 +28,7 @@ from assets.matching import parse_report
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
+from assets.matching.complete import compare_pairs_by_index, missing_pairs
 from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
@@ -106,6 +107,7 @@ class MatchEngine:
         self.refused: FSModel | None = None  # a fitted model the sanity report refused
         self.unparsed: list[parse_report.Unparsed] = []  # per feature: raw values not read (load)
         self._labels: np.ndarray | None = None
+        self._completed: tuple[Pairs, np.ndarray] | None = None  # the pairs completion added, scored
         self._initial: np.ndarray | None = None
         self._incremental = False
         self._with_golden = True
@@ -189,33 +191,35 @@ class MatchEngine:
             self.fit()
         pairs = self._blocked_pairs(restrict_new=self._incremental)
         assert self.model is not None
+        self._w, self._p = self._pair_scores(pairs, pairs.tf_total)
+        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(self._p), len(self._p), "pairs")
+
+    def _pair_scores(self, pairs: Pairs, tf_total: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(match weight, probability) of each pair: per pattern, plus the term-frequency adjustment of
+        pairs agreeing exactly on a value of a `term_frequency` comparison; never_link patterns get 0."""
+        assert self.model is not None
         weights = self.model.weights()
         pw = np.full(len(pairs.gammas), self.model.prior_log2)
         for ci, comp in enumerate(self.spec.comparisons):
             w = np.asarray(weights[comp.name])
             g = pairs.gammas[:, ci]
             pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
-        self._pattern_weight = pw
-        never = self._never_link_patterns()
+        never = self._never_link_patterns(pairs.gammas)
         w_pair = pw[pairs.pattern]
         for ci, count in pairs.tf.items():
             # Splink: the exact level's u is replaced by the value's frequency. Here the frequency is
             # shrunk towards the model's average u by 1/u pseudo-records, so a small batch (three rows,
             # all of one name) cannot claim that its names are common: tf = (count + 1) / (n + 1/u).
             u_exact = float(self.model.u[ci][0])
-            tf = (count + 1.0) / (pairs.tf_total[ci] + 1.0 / u_exact)
+            tf = (count + 1.0) / (tf_total[ci] + 1.0 / u_exact)
             adj = np.log2(u_exact) - np.log2(np.maximum(tf, TF_MINIMUM))
             w_pair = w_pair + np.where(np.isnan(tf), 0.0, adj)
-        self._w = w_pair
         p = 1.0 / (1.0 + np.exp2(-w_pair))
         p[never[pairs.pattern]] = 0.0
-        self._p = p
-        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(p), len(p), "pairs")
+        return w_pair, p
 
-    def _never_link_patterns(self) -> np.ndarray:
+    def _never_link_patterns(self, patterns: np.ndarray) -> np.ndarray:
         """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
-        assert self._pairs is not None
-        patterns = self._pairs.gammas
         mask = np.zeros(len(patterns), dtype=bool)
         index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(self.spec.comparisons)}
         for rule in self.spec.threshold.never_link:
@@ -279,21 +283,43 @@ class MatchEngine:
         a, b = self._pairs.a, self._pairs.b
         cl = self.spec.clustering
         with _Step(self, "cluster"):
-            labels = cluster(
-                ClusterInput(
-                    n=self.n,
-                    a=a,
-                    b=b,
-                    p=self._p,
-                    threshold=self.spec.threshold.match_probability,
-                    strong_link=cl.strong_link,
-                    min_average_link=cl.min_average_link,
-                    cannot_link=self._cannot_link_codes(),
-                    initial=self._initial,
-                )
+            inp = ClusterInput(
+                n=self.n,
+                a=a,
+                b=b,
+                p=self._p,
+                threshold=self.spec.threshold.match_probability,
+                strong_link=cl.strong_link,
+                min_average_link=cl.min_average_link,
+                cannot_link=self._cannot_link_codes(),
+                initial=self._initial,
             )
+            labels = cluster(inp)
+        if cl.complete_within >= 3:
+            with _Step(self, "complete_clusters"):
+                labels = self._complete_and_recluster(inp, labels, cl.complete_within)
         self._labels = labels
         return labels
+
+    def _complete_and_recluster(self, inp: ClusterInput, labels: np.ndarray, max_size: int) -> np.ndarray:
+        """Score the member pairs of small clusters that blocking never compared, and cluster again with
+        them (assets/matching/complete.py): a chain A - W - B whose ends disagree is then seen."""
+        assert self._pairs is not None
+        ea, eb = missing_pairs(labels, inp.a, inp.b, max_size)
+        self.stats["completed_pairs"] = int(len(ea))
+        if len(ea) == 0:
+            return labels
+        extra = compare_pairs_by_index(self.con, self.spec, "__rec", ea, eb)
+        _, p_extra = self._pair_scores(extra, self._pairs.tf_total)
+        self._completed = (extra, p_extra)
+        return cluster(
+            replace(
+                inp,
+                a=np.concatenate([inp.a, extra.a]),
+                b=np.concatenate([inp.b, extra.b]),
+                p=np.concatenate([inp.p, p_extra]),
+            )
+        )
 
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
