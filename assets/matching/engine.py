@@ -15,7 +15,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -294,6 +294,8 @@ class MatchEngine:
                 cannot_link=self._cannot_link_codes(),
                 initial=self._initial,
             )
+            if cl.group_evidence == "profile":
+                inp = replace(inp, evidence=self._evidence([self._pairs]), prior_log2=self.model.prior_log2)
             labels = cluster(inp)
         if cl.complete_within >= 3:
             with _Step(self, "complete_clusters"):
@@ -318,8 +320,39 @@ class MatchEngine:
                 a=np.concatenate([inp.a, extra.a]),
                 b=np.concatenate([inp.b, extra.b]),
                 p=np.concatenate([inp.p, p_extra]),
+                evidence=self._evidence([self._pairs, extra]) if inp.evidence is not None else None,
             )
         )
+
+    def _evidence(self, sets: list[Pairs]) -> Callable[[np.ndarray], np.ndarray]:
+        """Per-comparison weights (nan when null, term frequencies applied) of pairs by their index in
+        the concatenation of `sets`: the input of the clustering's profile evidence."""
+        assert self.model is not None and self._pairs is not None
+        weights = self.model.weights()
+        tables, patterns, offset = [], [], 0
+        for ps in sets:
+            table = np.full(ps.gammas.shape, np.nan)
+            for ci, comp in enumerate(self.spec.comparisons):
+                w, g = np.asarray(weights[comp.name]), ps.gammas[:, ci]
+                table[:, ci] = np.where(g >= 0, w[np.clip(g, 0, None)], np.nan)
+            tables.append(table)
+            patterns.append(ps.pattern.astype(np.int64) + offset)
+            offset += len(ps.gammas)
+        table, pattern = np.vstack(tables), np.concatenate(patterns)
+        tf = {ci: np.concatenate([ps.tf[ci] for ps in sets]) for ci in self._pairs.tf}
+        adjust: dict[int, np.ndarray] = {}
+        for ci, count in tf.items():
+            u_exact = float(self.model.u[ci][0])
+            freq = (count + 1.0) / (self._pairs.tf_total[ci] + 1.0 / u_exact)
+            adjust[ci] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, TF_MINIMUM)))
+
+        def evidence(idx: np.ndarray) -> np.ndarray:
+            out = table[pattern[idx]]
+            for ci, adj in adjust.items():
+                out[:, ci] += adj[idx]
+            return out
+
+        return evidence
 
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
