@@ -119,34 +119,37 @@ def cluster(inp: ClusterInput) -> np.ndarray:
     # 2. Weak links join two cores only when the scored pairs between them agree on average.
     ca, cb = core[inp.a], core[inp.b]
     cross = ca != cb
-    cross_idx = np.flatnonzero(cross)
-    columns: dict[str, np.ndarray] = {
-        "lo": np.minimum(ca[cross], cb[cross]),
-        "hi": np.maximum(ca[cross], cb[cross]),
-        "p": inp.p[cross],
-        "link": keep[cross],
-    }
-    wcols: list[str] = []
-    if inp.evidence is not None:
-        ev = inp.evidence(cross_idx)
-        wcols = [f"w{ci}" for ci in range(ev.shape[1])]
-        columns.update({c: ev[:, ci] for ci, c in enumerate(wcols)})
+    lo_c, hi_c = np.minimum(ca[cross], cb[cross]), np.maximum(ca[cross], cb[cross])
     between = (
-        pl.DataFrame(columns)
-        .with_columns([pl.col(c).fill_nan(None) for c in wcols])
+        pl.DataFrame({"lo": lo_c, "hi": hi_c, "p": inp.p[cross], "link": keep[cross]})
         .group_by("lo", "hi")
         # rounded: a float sum's last bits depend on the order of the pairs, the decision must not
-        .agg(
-            pl.col("p").mean().round(9).alias("mean_p"),
-            pl.col("link").any().alias("link"),
-            *[pl.col(c).max() for c in wcols],
-        )
+        .agg(pl.col("p").mean().round(9).alias("mean_p"), pl.col("link").any().alias("link"))
     )
     ok = pl.col("link") & (pl.col("mean_p") >= inp.min_average_link)
-    if wcols:
-        profile = pl.lit(inp.prior_log2) + pl.sum_horizontal([pl.col(c).fill_null(0.0) for c in wcols])
-        ok = ok & (profile.round(9) >= _weight_threshold(inp.threshold))
-    between = between.with_columns(ok.alias("ok"))
+    if inp.evidence is not None:
+        # the profile of the core pairs a weak link joins (only those: most cross pairs join nothing)
+        linked = between.filter("link")
+        keys = lo_c.astype(np.int64) * inp.n + hi_c
+        sel = np.isin(keys, linked["lo"].to_numpy().astype(np.int64) * inp.n + linked["hi"].to_numpy())
+        ev = inp.evidence(np.flatnonzero(cross)[sel])
+        wcols = [f"w{ci}" for ci in range(ev.shape[1])]
+        profiles = (
+            pl.DataFrame({"lo": lo_c[sel], "hi": hi_c[sel], **{c: ev[:, ci] for ci, c in enumerate(wcols)}})
+            .with_columns([pl.col(c).fill_nan(None) for c in wcols])
+            .group_by("lo", "hi")
+            .agg([pl.col(c).max() for c in wcols])
+            .select(
+                "lo",
+                "hi",
+                (pl.lit(inp.prior_log2) + pl.sum_horizontal([pl.col(c).fill_null(0.0) for c in wcols]))
+                .round(9)
+                .alias("profile"),
+            )
+        )
+        between = between.join(profiles, on=["lo", "hi"], how="left")
+        ok = ok & (pl.col("profile") >= _weight_threshold(inp.threshold))
+    between = between.with_columns(ok.fill_null(False).alias("ok"))
     accepted = between.filter("ok")
     comp = connected_components(
         inp.n,

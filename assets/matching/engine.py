@@ -331,7 +331,7 @@ class MatchEngine:
         weights = self.model.weights()
         tables, patterns, offset = [], [], 0
         for ps in sets:
-            table = np.full(ps.gammas.shape, np.nan)
+            table = np.full(ps.gammas.shape, np.nan, dtype=np.float32)
             for ci, comp in enumerate(self.spec.comparisons):
                 w, g = np.asarray(weights[comp.name]), ps.gammas[:, ci]
                 table[:, ci] = np.where(g >= 0, w[np.clip(g, 0, None)], np.nan)
@@ -344,7 +344,9 @@ class MatchEngine:
         for ci, count in tf.items():
             u_exact = float(self.model.u[ci][0])
             freq = (count + 1.0) / (self._pairs.tf_total[ci] + 1.0 / u_exact)
-            adjust[ci] = np.where(np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, TF_MINIMUM)))
+            adjust[ci] = np.where(
+                np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, TF_MINIMUM))
+            ).astype(np.float32)
 
         def evidence(idx: np.ndarray) -> np.ndarray:
             out = table[pattern[idx]]
