@@ -122,3 +122,11 @@ def test_completion_splits_a_chain_whose_ends_disagree(complete):
     else:
         assert ids["a"] == ids["b"]
     assert ids["x"] not in (ids["a"], ids["b"])  # x shares only the name: never a candidate
+
+
+@pytest.mark.parametrize(
+    "clustering", [{"complete_within": 1000}, {"complete_within": -1}, {"group_evidence": "mean"}]
+)
+def test_clustering_options_are_validated(clustering):
+    with pytest.raises(Exception, match="clustering"):
+        parse_spec({**SPEC, "clustering": clustering}, "bad (inline)")
