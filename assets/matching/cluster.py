@@ -131,7 +131,9 @@ def cluster(inp: ClusterInput) -> np.ndarray:
         # the profile of the core pairs a weak link joins (only those: most cross pairs join nothing)
         linked = between.filter("link")
         keys = lo_c.astype(np.int64) * inp.n + hi_c
-        sel = np.isin(keys, linked["lo"].to_numpy().astype(np.int64) * inp.n + linked["hi"].to_numpy())
+        wanted = np.sort(linked["lo"].to_numpy().astype(np.int64) * inp.n + linked["hi"].to_numpy())
+        pos = np.clip(np.searchsorted(wanted, keys), 0, max(len(wanted) - 1, 0))
+        sel = wanted[pos] == keys if len(wanted) else np.zeros(len(keys), dtype=bool)
         ev = inp.evidence(np.flatnonzero(cross)[sel])
         wcols = [f"w{ci}" for ci in range(ev.shape[1])]
         profiles = (

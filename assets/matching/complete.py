@@ -27,26 +27,31 @@ def missing_pairs(
     """Pairs (lo < hi) of members of clusters of 3 to `max_size` records that are not among the scored
     pairs (a, b). A cluster of two records holds only its scored link."""
     n = len(labels)
-    sizes = np.bincount(labels, minlength=n)
+    size_of = np.bincount(labels, minlength=n)[labels]
+    small = (size_of >= 3) & (size_of <= max_size)
+    nodes = np.flatnonzero(small)
+    nodes = nodes[np.lexsort((nodes, labels[nodes], size_of[nodes]))]  # by size, then cluster
+    sizes = size_of[nodes]
     out_a: list[np.ndarray] = []
     out_b: list[np.ndarray] = []
-    for size in range(3, max_size + 1):
-        roots = np.flatnonzero(sizes == size)
-        if len(roots) == 0:
-            continue
-        nodes = np.flatnonzero(np.isin(labels, roots))
-        nodes = nodes[np.lexsort((nodes, labels[nodes]))].reshape(len(roots), size)
+    for size in np.unique(sizes).tolist():
+        lo_i, hi_i = np.searchsorted(sizes, [size, size + 1])
+        block = nodes[lo_i:hi_i].reshape(-1, size)  # one row per cluster
         i, j = np.triu_indices(size, 1)
-        out_a.append(nodes[:, i].ravel())
-        out_b.append(nodes[:, j].ravel())
+        out_a.append(block[:, i].ravel())
+        out_b.append(block[:, j].ravel())
     if not out_a:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     ca, cb = np.concatenate(out_a).astype(np.int64), np.concatenate(out_b).astype(np.int64)
     lo, hi = np.minimum(ca, cb), np.maximum(ca, cb)
     keys = lo * n + hi
-    seen = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b).astype(np.int64)
-    new = ~np.isin(keys, seen)
+    # the scored pairs inside those clusters, as sorted keys
+    inside = small[a] & (labels[a] == labels[b])
+    sa, sb = a[inside].astype(np.int64), b[inside].astype(np.int64)
+    seen = np.sort(np.minimum(sa, sb) * n + np.maximum(sa, sb))
+    pos = np.clip(np.searchsorted(seen, keys), 0, max(len(seen) - 1, 0))
+    new = ~(seen[pos] == keys) if len(seen) else np.ones(len(keys), dtype=bool)
     return lo[new], hi[new]
 
 
