@@ -192,7 +192,9 @@ class MatchEngine:
         pairs = self._blocked_pairs(restrict_new=self._incremental)
         assert self.model is not None
         self._w, self._p = self._pair_scores(pairs, pairs.tf_total)
-        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(self._p), len(self._p), "pairs")
+        progress.report(
+            log, f"{self.spec.entity}: candidate pairs scored", len(self._p), len(self._p), "pairs"
+        )
 
     def _pair_scores(self, pairs: Pairs, tf_total: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(match weight, probability) of each pair: per pattern, plus the term-frequency adjustment of
