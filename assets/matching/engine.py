@@ -15,7 +15,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,13 +37,13 @@ from assets.matching.load import InputError, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
 from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
+from assets.matching.scoring import pair_evidence, pair_scores
 from assets.matching.spec import MatchSpec, SpecError, load_spec
 from assets.matching.training import TrainingReport, train
 
 __all__ = ["InputError", "MatchEngine", "ModelRefused", "Resolution"]
 
 DEFAULT_MEMORY_LIMIT = "768MB"
-TF_MINIMUM = 1e-6  # floor of a term frequency (Splink's tf_minimum_u_value)
 log = logging.getLogger(__name__)
 
 
@@ -191,47 +191,10 @@ class MatchEngine:
             self.fit()
         pairs = self._blocked_pairs(restrict_new=self._incremental)
         assert self.model is not None
-        self._w, self._p = self._pair_scores(pairs, pairs.tf_total)
+        self._w, self._p = pair_scores(self.spec, self.model, pairs, pairs.tf_total)
         progress.report(
             log, f"{self.spec.entity}: candidate pairs scored", len(self._p), len(self._p), "pairs"
         )
-
-    def _pair_scores(self, pairs: Pairs, tf_total: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(match weight, probability) of each pair: per pattern, plus the term-frequency adjustment of
-        pairs agreeing exactly on a value of a `term_frequency` comparison; never_link patterns get 0."""
-        assert self.model is not None
-        weights = self.model.weights()
-        pw = np.full(len(pairs.gammas), self.model.prior_log2)
-        for ci, comp in enumerate(self.spec.comparisons):
-            w = np.asarray(weights[comp.name])
-            g = pairs.gammas[:, ci]
-            pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
-        never = self._never_link_patterns(pairs.gammas)
-        w_pair = pw[pairs.pattern]
-        for ci, count in pairs.tf.items():
-            # Splink: the exact level's u is replaced by the value's frequency. Here the frequency is
-            # shrunk towards the model's average u by 1/u pseudo-records, so a small batch (three rows,
-            # all of one name) cannot claim that its names are common: tf = (count + 1) / (n + 1/u).
-            u_exact = float(self.model.u[ci][0])
-            tf = (count + 1.0) / (tf_total[ci] + 1.0 / u_exact)
-            adj = np.log2(u_exact) - np.log2(np.maximum(tf, TF_MINIMUM))
-            w_pair = w_pair + np.where(np.isnan(tf), 0.0, adj)
-        p = 1.0 / (1.0 + np.exp2(-w_pair))
-        p[never[pairs.pattern]] = 0.0
-        return w_pair, p
-
-    def _never_link_patterns(self, patterns: np.ndarray) -> np.ndarray:
-        """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
-        mask = np.zeros(len(patterns), dtype=bool)
-        index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(self.spec.comparisons)}
-        for rule in self.spec.threshold.never_link:
-            fires = np.ones(len(patterns), dtype=bool)
-            for comp_name, levels in rule.items():
-                ci, names = index[comp_name]
-                codes = [-1 if lv == "missing" else names.index(lv) for lv in levels]
-                fires &= np.isin(patterns[:, ci], codes)
-            mask |= fires
-        return mask
 
     def predict(self, model: FSModel | None = None) -> pl.DataFrame:
         """Score the candidate pairs: record ids, match weight and probability, one row per pair."""
@@ -297,7 +260,11 @@ class MatchEngine:
                 initial=self._initial,
             )
             if cl.group_evidence == "profile":
-                inp = replace(inp, evidence=self._evidence([self._pairs]), prior_log2=self.model.prior_log2)
+                inp = replace(
+                    inp,
+                    evidence=pair_evidence(self.spec, self.model, [self._pairs], self._pairs.tf_total),
+                    prior_log2=self.model.prior_log2,
+                )
             labels = cluster(inp)
         if cl.complete_within >= 3:
             with _Step(self, "complete_clusters"):
@@ -314,7 +281,7 @@ class MatchEngine:
         if len(ea) == 0:
             return labels
         extra = compare_pairs_by_index(self.con, self.spec, "__rec", ea, eb)
-        _, p_extra = self._pair_scores(extra, self._pairs.tf_total)
+        _, p_extra = pair_scores(self.spec, self.model, extra, self._pairs.tf_total)
         self._completed = (extra, p_extra)
         return cluster(
             replace(
@@ -322,41 +289,11 @@ class MatchEngine:
                 a=np.concatenate([inp.a, extra.a]),
                 b=np.concatenate([inp.b, extra.b]),
                 p=np.concatenate([inp.p, p_extra]),
-                evidence=self._evidence([self._pairs, extra]) if inp.evidence is not None else None,
+                evidence=pair_evidence(self.spec, self.model, [self._pairs, extra], self._pairs.tf_total)
+                if inp.evidence is not None
+                else None,
             )
         )
-
-    def _evidence(self, sets: list[Pairs]) -> Callable[[np.ndarray], np.ndarray]:
-        """Per-comparison weights (nan when null, term frequencies applied) of pairs by their index in
-        the concatenation of `sets`: the input of the clustering's profile evidence."""
-        assert self.model is not None and self._pairs is not None
-        weights = self.model.weights()
-        tables, patterns, offset = [], [], 0
-        for ps in sets:
-            table = np.full(ps.gammas.shape, np.nan, dtype=np.float32)
-            for ci, comp in enumerate(self.spec.comparisons):
-                w, g = np.asarray(weights[comp.name]), ps.gammas[:, ci]
-                table[:, ci] = np.where(g >= 0, w[np.clip(g, 0, None)], np.nan)
-            tables.append(table)
-            patterns.append(ps.pattern.astype(np.int64) + offset)
-            offset += len(ps.gammas)
-        table, pattern = np.vstack(tables), np.concatenate(patterns)
-        tf = {ci: np.concatenate([ps.tf[ci] for ps in sets]) for ci in self._pairs.tf}
-        adjust: dict[int, np.ndarray] = {}
-        for ci, count in tf.items():
-            u_exact = float(self.model.u[ci][0])
-            freq = (count + 1.0) / (self._pairs.tf_total[ci] + 1.0 / u_exact)
-            adjust[ci] = np.where(
-                np.isnan(freq), 0.0, np.log2(u_exact) - np.log2(np.maximum(freq, TF_MINIMUM))
-            ).astype(np.float32)
-
-        def evidence(idx: np.ndarray) -> np.ndarray:
-            out = table[pattern[idx]]
-            for ci, adj in adjust.items():
-                out[:, ci] += adj[idx]
-            return out
-
-        return evidence
 
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
