@@ -4,6 +4,10 @@
 2. A weak link (between the threshold and `strong_link`) joins two cores only if the mean probability
    of all scored pairs between them reaches `min_average_link`: one weak link cannot pull in a group
    that the other comparisons disagree with.
+   With `profile` evidence (`clustering.group_evidence: profile`), the two groups must also match as
+   entities: per comparison the best level any pair between them reaches (nulls ignored), summed with
+   the prior, must reach the match threshold. Counting each comparison once, it is not outvoted by many
+   pairs repeating the same agreement (two namesakes born the same day with different emails).
 3. Components that still hold evidence against two of their cores (a chain A-B-C where A and C were
    scored apart) or two cannot-link values (two valid ID numbers) are rebuilt by greedy merging in
    descending link order (ties by record key) with both guards applied to the growing groups.
@@ -13,6 +17,7 @@ Deterministic: the result depends only on the set of nodes and scored pairs, not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +56,19 @@ class ClusterInput:
     min_average_link: float
     cannot_link: np.ndarray | None = None  # int code per node (-1 = none)
     initial: np.ndarray | None = None  # group label per node, fixed groups from an earlier run (-1 = new)
+    # Per-comparison weights (nan = null) of the pairs at given indexes, and the prior log2 odds: with
+    # both, groups join through a weak link only when their profile matches (see the module doc).
+    evidence: Callable[[np.ndarray], np.ndarray] | None = None
+    prior_log2: float = 0.0
+
+
+def profile_weight(prior_log2: float, weights: np.ndarray) -> float:
+    """Match weight of two groups from the per-comparison weights of the pairs between them (rows):
+    the best non-null weight of each comparison, summed with the prior."""
+    if weights.shape[0] == 0:
+        return prior_log2
+    best = np.where(np.isnan(weights), -np.inf, weights).max(axis=0)
+    return float(prior_log2 + best[np.isfinite(best)].sum())
 
 
 class _Groups:
@@ -101,20 +119,40 @@ def cluster(inp: ClusterInput) -> np.ndarray:
     # 2. Weak links join two cores only when the scored pairs between them agree on average.
     ca, cb = core[inp.a], core[inp.b]
     cross = ca != cb
+    lo_c, hi_c = np.minimum(ca[cross], cb[cross]), np.maximum(ca[cross], cb[cross])
     between = (
-        pl.DataFrame(
-            {
-                "lo": np.minimum(ca[cross], cb[cross]),
-                "hi": np.maximum(ca[cross], cb[cross]),
-                "p": inp.p[cross],
-                "link": keep[cross],
-            }
-        )
+        pl.DataFrame({"lo": lo_c, "hi": hi_c, "p": inp.p[cross], "link": keep[cross]})
         .group_by("lo", "hi")
         # rounded: a float sum's last bits depend on the order of the pairs, the decision must not
         .agg(pl.col("p").mean().round(9).alias("mean_p"), pl.col("link").any().alias("link"))
     )
-    accepted = between.filter(pl.col("link") & (pl.col("mean_p") >= inp.min_average_link))
+    ok = pl.col("link") & (pl.col("mean_p") >= inp.min_average_link)
+    if inp.evidence is not None:
+        # the profile of the core pairs a weak link joins (only those: most cross pairs join nothing)
+        linked = between.filter("link")
+        keys = lo_c.astype(np.int64) * inp.n + hi_c
+        wanted = np.sort(linked["lo"].to_numpy().astype(np.int64) * inp.n + linked["hi"].to_numpy())
+        pos = np.clip(np.searchsorted(wanted, keys), 0, max(len(wanted) - 1, 0))
+        sel = wanted[pos] == keys if len(wanted) else np.zeros(len(keys), dtype=bool)
+        ev = inp.evidence(np.flatnonzero(cross)[sel])
+        wcols = [f"w{ci}" for ci in range(ev.shape[1])]
+        profiles = (
+            pl.DataFrame({"lo": lo_c[sel], "hi": hi_c[sel], **{c: ev[:, ci] for ci, c in enumerate(wcols)}})
+            .with_columns([pl.col(c).fill_nan(None) for c in wcols])
+            .group_by("lo", "hi")
+            .agg([pl.col(c).max() for c in wcols])
+            .select(
+                "lo",
+                "hi",
+                (pl.lit(inp.prior_log2) + pl.sum_horizontal([pl.col(c).fill_null(0.0) for c in wcols]))
+                .round(9)
+                .alias("profile"),
+            )
+        )
+        between = between.join(profiles, on=["lo", "hi"], how="left")
+        ok = ok & (pl.col("profile") >= _weight_threshold(inp.threshold))
+    between = between.with_columns(ok.fill_null(False).alias("ok"))
+    accepted = between.filter("ok")
     comp = connected_components(
         inp.n,
         np.concatenate([ea, accepted["lo"].to_numpy()]),
@@ -123,7 +161,7 @@ def cluster(inp: ClusterInput) -> np.ndarray:
     # 3. Components that need the guarded rebuild: evidence against two of their cores, or two
     #    cannot-link values.
     suspicious = np.zeros(inp.n, dtype=bool)
-    rejected = between.filter(~(pl.col("link") & (pl.col("mean_p") >= inp.min_average_link)))
+    rejected = between.filter(~pl.col("ok"))
     if rejected.height:
         lo, hi = rejected["lo"].to_numpy(), rejected["hi"].to_numpy()
         same = comp[lo] == comp[hi]
@@ -148,6 +186,13 @@ def cluster(inp: ClusterInput) -> np.ndarray:
     for x, y, v in zip(sa.tolist(), sb.tolist(), sp.tolist(), strict=True):
         key = (x, y) if x < y else (y, x)
         pair_p[key] = max(v, pair_p.get(key, 0.0))
+    pair_w: dict[tuple[int, int], np.ndarray] = {}
+    if inp.evidence is not None:
+        inside_idx = np.flatnonzero(inside)
+        ev = inp.evidence(inside_idx)
+        for x, y, row in zip(sa.tolist(), sb.tolist(), ev, strict=True):
+            pair_w[(x, y) if x < y else (y, x)] = row
+    w_threshold = _weight_threshold(inp.threshold)
     # Links of each suspicious component, strongest first, ties by node keys.
     lk = suspicious[comp[a]] & (comp[a] == comp[b])
     la, lb, lp = a[lk], b[lk], p[lk]
@@ -185,15 +230,26 @@ def cluster(inp: ClusterInput) -> np.ndarray:
                 continue
             if v < inp.strong_link and (len(groups.members[rx]) > 1 or len(groups.members[ry]) > 1):
                 total, seen = 0.0, 0
+                rows: list[np.ndarray] = []
                 for mx in groups.members[rx]:
                     for my in groups.members[ry]:
-                        pv = pair_p.get((mx, my) if mx < my else (my, mx))
+                        key = (mx, my) if mx < my else (my, mx)
+                        pv = pair_p.get(key)
                         if pv is not None:
                             total += pv
                             seen += 1
+                        if key in pair_w:
+                            rows.append(pair_w[key])
                 if seen and total / seen < inp.min_average_link:
+                    continue
+                if rows and round(profile_weight(inp.prior_log2, np.vstack(rows)), 9) < w_threshold:
                     continue
             groups.union(rx, ry)
         for members in groups.members.values():
             result[members] = min(members)
     return result
+
+
+def _weight_threshold(threshold: float) -> float:
+    """The match weight (log2 odds) of a probability threshold."""
+    return round(float(np.log2(threshold / (1.0 - threshold))), 9)

@@ -28,6 +28,7 @@ from assets.matching import parse_report
 from assets.matching import sql as S
 from assets.matching.cluster import ClusterInput, cluster
 from assets.matching.compare import compare_pairs
+from assets.matching.complete import compare_pairs_by_index, missing_pairs
 from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
@@ -36,13 +37,13 @@ from assets.matching.load import InputError, ascending_order, by_rid, load_recor
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
 from assets.matching.sanity import ModelRefused, SanityReport, check_model, explain_model
+from assets.matching.scoring import pair_evidence, pair_scores
 from assets.matching.spec import MatchSpec, SpecError, load_spec
 from assets.matching.training import TrainingReport, train
 
 __all__ = ["InputError", "MatchEngine", "ModelRefused", "Resolution"]
 
 DEFAULT_MEMORY_LIMIT = "768MB"
-TF_MINIMUM = 1e-6  # floor of a term frequency (Splink's tf_minimum_u_value)
 log = logging.getLogger(__name__)
 
 
@@ -106,6 +107,7 @@ class MatchEngine:
         self.refused: FSModel | None = None  # a fitted model the sanity report refused
         self.unparsed: list[parse_report.Unparsed] = []  # per feature: raw values not read (load)
         self._labels: np.ndarray | None = None
+        self._completed: tuple[Pairs, np.ndarray] | None = None  # the pairs completion added, scored
         self._initial: np.ndarray | None = None
         self._incremental = False
         self._with_golden = True
@@ -189,43 +191,10 @@ class MatchEngine:
             self.fit()
         pairs = self._blocked_pairs(restrict_new=self._incremental)
         assert self.model is not None
-        weights = self.model.weights()
-        pw = np.full(len(pairs.gammas), self.model.prior_log2)
-        for ci, comp in enumerate(self.spec.comparisons):
-            w = np.asarray(weights[comp.name])
-            g = pairs.gammas[:, ci]
-            pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
-        self._pattern_weight = pw
-        never = self._never_link_patterns()
-        w_pair = pw[pairs.pattern]
-        for ci, count in pairs.tf.items():
-            # Splink: the exact level's u is replaced by the value's frequency. Here the frequency is
-            # shrunk towards the model's average u by 1/u pseudo-records, so a small batch (three rows,
-            # all of one name) cannot claim that its names are common: tf = (count + 1) / (n + 1/u).
-            u_exact = float(self.model.u[ci][0])
-            tf = (count + 1.0) / (pairs.tf_total[ci] + 1.0 / u_exact)
-            adj = np.log2(u_exact) - np.log2(np.maximum(tf, TF_MINIMUM))
-            w_pair = w_pair + np.where(np.isnan(tf), 0.0, adj)
-        self._w = w_pair
-        p = 1.0 / (1.0 + np.exp2(-w_pair))
-        p[never[pairs.pattern]] = 0.0
-        self._p = p
-        progress.report(log, f"{self.spec.entity}: candidate pairs scored", len(p), len(p), "pairs")
-
-    def _never_link_patterns(self) -> np.ndarray:
-        """Mask of the agreement patterns a `threshold.never_link` rule forbids (level -1 is `missing`)."""
-        assert self._pairs is not None
-        patterns = self._pairs.gammas
-        mask = np.zeros(len(patterns), dtype=bool)
-        index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(self.spec.comparisons)}
-        for rule in self.spec.threshold.never_link:
-            fires = np.ones(len(patterns), dtype=bool)
-            for comp_name, levels in rule.items():
-                ci, names = index[comp_name]
-                codes = [-1 if lv == "missing" else names.index(lv) for lv in levels]
-                fires &= np.isin(patterns[:, ci], codes)
-            mask |= fires
-        return mask
+        self._w, self._p = pair_scores(self.spec, self.model, pairs, pairs.tf_total)
+        progress.report(
+            log, f"{self.spec.entity}: candidate pairs scored", len(self._p), len(self._p), "pairs"
+        )
 
     def predict(self, model: FSModel | None = None) -> pl.DataFrame:
         """Score the candidate pairs: record ids, match weight and probability, one row per pair."""
@@ -276,21 +245,52 @@ class MatchEngine:
         a, b = self._pairs.a, self._pairs.b
         cl = self.spec.clustering
         with _Step(self, "cluster"):
-            labels = cluster(
-                ClusterInput(
-                    n=self.n,
-                    a=a,
-                    b=b,
-                    p=self._p,
-                    threshold=self.spec.threshold.match_probability,
-                    strong_link=cl.strong_link,
-                    min_average_link=cl.min_average_link,
-                    cannot_link=self._cannot_link_codes(),
-                    initial=self._initial,
-                )
+            inp = ClusterInput(
+                n=self.n,
+                a=a,
+                b=b,
+                p=self._p,
+                threshold=self.spec.threshold.match_probability,
+                strong_link=cl.strong_link,
+                min_average_link=cl.min_average_link,
+                cannot_link=self._cannot_link_codes(),
+                initial=self._initial,
             )
+            if cl.group_evidence == "profile":
+                inp = replace(
+                    inp,
+                    evidence=pair_evidence(self.spec, self.model, [self._pairs], self._pairs.tf_total),
+                    prior_log2=self.model.prior_log2,
+                )
+            labels = cluster(inp)
+        if cl.complete_within >= 3:
+            with _Step(self, "complete_clusters"):
+                labels = self._complete_and_recluster(inp, labels, cl.complete_within)
         self._labels = labels
         return labels
+
+    def _complete_and_recluster(self, inp: ClusterInput, labels: np.ndarray, max_size: int) -> np.ndarray:
+        """Score the member pairs of small clusters that blocking never compared, and cluster again with
+        them (assets/matching/complete.py): a chain A - W - B whose ends disagree is then seen."""
+        assert self._pairs is not None
+        ea, eb = missing_pairs(labels, inp.a, inp.b, max_size)
+        self.stats["completed_pairs"] = int(len(ea))
+        if len(ea) == 0:
+            return labels
+        extra = compare_pairs_by_index(self.con, self.spec, "__rec", ea, eb)
+        _, p_extra = pair_scores(self.spec, self.model, extra, self._pairs.tf_total)
+        self._completed = (extra, p_extra)
+        return cluster(
+            replace(
+                inp,
+                a=np.concatenate([inp.a, extra.a]),
+                b=np.concatenate([inp.b, extra.b]),
+                p=np.concatenate([inp.p, p_extra]),
+                evidence=pair_evidence(self.spec, self.model, [self._pairs, extra], self._pairs.tf_total)
+                if inp.evidence is not None
+                else None,
+            )
+        )
 
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

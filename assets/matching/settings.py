@@ -75,6 +75,13 @@ class Clustering(_Model):
     strong_link: float = Field(default=0.999, gt=0.0, lt=1.0)
     min_average_link: float = Field(default=0.5, ge=0.0, le=1.0)
     cannot_link: CannotLink | None = None
+    # Clusters of 3 to k records get every member pair that blocking did not produce compared and are
+    # clustered again with that evidence (0: off); see assets/matching/complete.py.
+    complete_within: int = Field(default=0, ge=0, le=200)
+    # How two groups joined by a weak link must agree: `average` (mean probability of the pairs between
+    # them >= min_average_link) or `profile` (that, and their best level per comparison, counted once,
+    # makes a match); see assets/matching/cluster.py.
+    group_evidence: Literal["average", "profile"] = "average"
 
 
 SortKey = Annotated[str, Field(pattern=r"^(frequency|recency|-?[a-z][a-z0-9_]*)$")]
