@@ -752,7 +752,11 @@ class _Run:
         self._close(of, random.Random(stable_seed(self.cfg.seed, "close", rel)))
 
     def _correction_pending(self, ctx: CommitteeCtx) -> bool:
-        return bool(self.correction_due) and ctx.index >= self.correction_due[0] and ctx.code not in self.corrected
+        return (
+            bool(self.correction_due)
+            and ctx.index >= self.correction_due[0]
+            and ctx.code not in self.corrected
+        )
 
     def _correction_target(
         self, ctx: CommitteeCtx, rows: list[RenderedRow]
