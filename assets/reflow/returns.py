@@ -22,8 +22,8 @@ import polars as pl
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
 from assets.reflow import reuse
+from assets.reflow.pool import FilePool
 from assets.reflow.targets import period_bounds
-from assets.reflow.workbook import read_returned
 
 log = logging.getLogger(__name__)
 
@@ -102,41 +102,54 @@ def reconcile_returns(
     districts: list[str],
     landing_root: Path,
     run_id: str = "",
+    workers: int | None = None,
 ) -> pl.DataFrame:
     """Reconcile every returned file of `districts` under `root`; replace their rows in the reflow tables.
 
-    `landing_root` holds the form catalog ingestion reads for ordinary deliveries. Returns reflow.returns
-    rows of this run."""
+    `landing_root` holds the form catalog ingestion reads for ordinary deliveries. One district at a time
+    (its rows are written and released before the next); returned workbooks are parsed by a process pool
+    (assets/reflow/pool.py). Returns reflow.returns rows of this run."""
+    from assets.reflow import ordinary
+
+    known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
+        if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
+    reader = ordinary.OrdinaryReader(con, landing_root)
+    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
+    out: list[pl.DataFrame] = []
+    with FilePool(workers) as pool:
+        for district in districts:
+            out.append(_reconcile_district(con, Path(root), district, known, reader, pool, run_id))
+    return pl.concat(out) if out else pl.DataFrame(schema=RETURN_SCHEMA)
+
+
+def _reconcile_district(
+    con: duckdb.DuckDBPyConnection, root: Path, district: str, known: set[str], reader: object,
+    pool: FilePool, run_id: str,
+) -> pl.DataFrame:  # fmt: skip
     from assets.reflow import ordinary
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
-        if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
     files, rows, cells, plain = [], [], [], []
-    returned = []
-    found = [(path, path.read_bytes()) for path in discover_returns(root, districts)]
+    found = [(path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in discover_returns(root, [district])]
     # unchanged prefill returns reconciled on an earlier night: their rows are kept (assets/reflow/reuse.py)
-    kept = reuse.reusable(con, {_location(root, p)[0]: hashlib.sha256(d).hexdigest() for p, d in found})
-    for path, data in found:
-        if _location(root, path)[0] in kept:
-            continue
-        sheet = None
-        if path.suffix.lower() == ".xlsx":
-            try:
-                sheet = read_returned(data)
-            except Exception as exc:  # calamine raises several types for broken workbooks
-                log.warning(
-                    "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc
-                )
-        returned.append((path, data, sheet))
+    kept = reuse.reusable(con, {_location(root, p)[0]: h for p, h in found})
+    todo = [(p, h) for p, h in found if _location(root, p)[0] not in kept]
+    workbooks = [p for p, _ in todo if p.suffix.lower() == ".xlsx"]
+    parsed = dict(zip(workbooks, pool.read(workbooks), strict=True))
+    returned = []
+    for path, digest in todo:
+        sheet = parsed.get(path)
+        if isinstance(sheet, str):  # calamine raises several types for broken workbooks
+            log.warning("%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], sheet)
+            sheet = None
+        returned.append((path, digest, sheet))
     prefilled_by_id = _prefilled_rows_many(
         con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
     ) if known else {}  # fmt: skip
-    for path, data, sheet in returned:
-        rel, district, committee, form, period = _location(root, path)
-        digest = hashlib.sha256(data).hexdigest()
+    for path, digest, sheet in returned:
+        rel, district_code, committee, form, period = _location(root, path)
         base = {k: None for k in RETURN_SCHEMA} | {
-            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
+            "return_file": rel, "file_hash": digest, "district_code": district_code, "committee_code": committee,
             "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
         if sheet is None or sheet.prefill_id is None or sheet.prefill_id not in known:
             base["kind"] = (
@@ -165,43 +178,44 @@ def reconcile_returns(
             "cells_typed": ccount["typed"],
             "message": ("unmapped columns: " + ", ".join(result.unmapped_headers)) if result.unmapped_headers else None,
         })  # fmt: skip
-    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, landing_root, run_id)
+    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, reader, run_id)  # type: ignore[arg-type]
     files += plain_files
     cells += plain_cells
     out_files = pl.DataFrame(files, schema=RETURN_SCHEMA, orient="row") if files else pl.DataFrame(
         schema=RETURN_SCHEMA)  # fmt: skip
     out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
     out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
+    del rows, cells
     old_files, old_rows, old_cells = reuse.previous_rows(
         con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
     )
     out_files = pl.concat([out_files, old_files])
     out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
-    log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))
-    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
-    where = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    dwhere = (
-        "left(committee_code, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    )
-    # files of these districts whose committee is not known from the name still carry their district folder
-    fwhere = (
-        "left(return_file, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    )
+    log.info("returns of %s: %s files reconciled, %s unchanged and kept", district, len(files), len(kept))
+    where = f"district_code = '{district}'"
+    dwhere = f"left(committee_code, 6) = '{district}'"
+    # files of this district whose committee is not known from the name still carry their district folder
+    fwhere = f"left(return_file, 6) = '{district}'"
     warehouse.replace_rows(con, RETURNS, out_files, where)
     reuse.remember(con, out_files, fwhere)
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
-    warehouse.replace_rows(con, EVIDENCE, evidence_frame(out_rows, out_cells, _golden(con)), "left(district_code, 6) IN ("
-                           + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE")  # fmt: skip
+    persons = out_rows["person_id"].drop_nulls().unique().to_list()
+    warehouse.replace_rows(con, EVIDENCE, evidence_frame(out_rows, out_cells, _golden(con, persons)),
+                           f"left(district_code, 6) = '{district}'")  # fmt: skip
     return out_files
 
 
-def _golden(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+def _golden(con: duckdb.DuckDBPyConnection, person_ids: list[str]) -> pl.DataFrame | None:
+    """The golden identity of the persons the returned rows were reconciled to."""
     if not warehouse.table_exists(con, "core.persons"):
         return None
     cols = ", ".join(EVIDENCE_ELEMENTS.values())
-    return warehouse.read_frame(con, f"SELECT person_id, {cols} FROM core.persons")
+    return warehouse.read_frame(
+        con, f"SELECT person_id, {cols} FROM core.persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+        [person_ids],
+    )  # fmt: skip
 
 
 def exits_frame(rows: pl.DataFrame) -> pl.DataFrame:
