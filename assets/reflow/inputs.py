@@ -61,7 +61,12 @@ _RETURNS_SQL = f"""
 """
 PERSON_COLUMNS = ("person_id, person_name, id_number, sex, birth_date, phone, household_address, "
                   "residence_address, committee_code")  # fmt: skip
-EXIT_SCHEMA = {"person_id": pl.String, "committee_code": pl.String, "form_code": pl.String, "reason": pl.String}
+EXIT_SCHEMA = {
+    "person_id": pl.String,
+    "committee_code": pl.String,
+    "form_code": pl.String,
+    "reason": pl.String,
+}
 
 
 def load_shared(con: duckdb.DuckDBPyConnection, districts: list[str]) -> dict[str, pl.DataFrame]:
@@ -85,7 +90,9 @@ def load_shared(con: duckdb.DuckDBPyConnection, districts: list[str]) -> dict[st
         "latest": warehouse.read_frame(
             con, "SELECT form_code, max(period) AS period FROM staging.form_records GROUP BY 1"
         ),
-        "exits": warehouse.read_frame(con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}")
+        "exits": warehouse.read_frame(
+            con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"
+        )
         if warehouse.table_exists(con, EXITS)
         else pl.DataFrame(schema=EXIT_SCHEMA),
     }

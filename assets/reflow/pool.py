@@ -103,7 +103,9 @@ class FilePool:
         if self.workers <= 1 or n < self.min_batch:
             return self._executor  # an already started pool is still used; none is started for a few files
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
         return self._executor
 
     @staticmethod
