@@ -81,6 +81,14 @@ def build_prefills(
     """Build the districts' prefilled forms (all districts that deliver when None), one district at a time:
     its rosters, cells and reflow rows are computed, written and released before the next; workbooks are
     written by a process pool (assets/reflow/pool.py) while the next district is computed."""
+    with inputs.memory_limit(con):
+        return _build(con, out_root, districts, targets, gate, run_id, workers)
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection, out_root: Path, districts: list[str] | None, targets: Targets | None,
+    gate: AccessGate | None, run_id: str, workers: int | None,
+) -> BuildResult:  # fmt: skip
     start = time.perf_counter()
     targets = targets or load_targets()
     gate = gate or AccessGate()

@@ -10,6 +10,10 @@ the city (the whole-city frames held at once took the reflow stage from 8.3 to 1
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import duckdb
 import polars as pl
 
@@ -67,6 +71,23 @@ EXIT_SCHEMA = {
     "form_code": pl.String,
     "reason": pl.String,
 }
+
+
+# DuckDB's share of the reflow stage's memory: the city-wide temporary tables spill beyond it
+MEMORY_LIMIT = "1GB"
+
+
+@contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> Iterator[None]:
+    """Run with DuckDB's memory limit at `limit` (`JIANFU_REFLOW_DUCKDB_MEMORY`, default 1 GB), then restore
+    the connection's own: the reflow stage's peak stays bounded while DuckDB spills to its temp directory."""
+    limit = limit or os.environ.get("JIANFU_REFLOW_DUCKDB_MEMORY") or MEMORY_LIMIT
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{before}'")
 
 
 def load_shared(con: duckdb.DuckDBPyConnection, districts: list[str]) -> dict[str, pl.DataFrame]:

@@ -128,6 +128,16 @@ class FilePool:
         self._pending = []
         return done
 
+    def map(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> list[Any]:
+        """`fn(*args)` for each args tuple, on the workers when there are several calls (`fn` must be a
+        module-level function: it is pickled by name)."""
+        pool = self._pool(self.min_batch if len(calls) > 1 else 0)
+        if pool is None:
+            return [fn(*args) for args in calls]
+        with _without_main():
+            futures = [pool.submit(fn, *args) for args in calls]
+        return [f.result() for f in futures]
+
     def read(self, paths: Sequence[Path]) -> list[ReturnedSheet | str]:
         """Parse returned workbooks, in file order: a ReturnedSheet, or why the file could not be read."""
         names = [str(p) for p in paths]
@@ -136,3 +146,20 @@ class FilePool:
             return _read_many(names)
         futures = [self._submit(pool, _read_many, chunk) for chunk in _chunks(names, CHUNK)]
         return [sheet for f in futures for sheet in f.result()]
+
+
+def simulate_districts(prefill_root: Path, returns_root: Path, seed: int, districts: list[str]) -> object:
+    """The generator's simulated returns (sample and bench only), one district per call on the workers:
+    each file is seeded by its own path, so the files are those of one call over every district."""
+    from synth.generator.returns import ReturnsSummary, simulate_returns
+
+    with FilePool() as pool:
+        parts = pool.map(simulate_returns, [(prefill_root, returns_root, seed, None, [d]) for d in districts])
+    total = ReturnsSummary()
+    for part in parts:
+        total.files += part.files
+        for key, n in part.by_kind.items():
+            total.count(key, n, kind=True)
+        for key, n in part.edits.items():
+            total.count(key, n)
+    return total

@@ -22,6 +22,7 @@ import polars as pl
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
 from assets.reflow import reuse
+from assets.reflow.inputs import memory_limit
 from assets.reflow.pool import FilePool
 from assets.reflow.targets import period_bounds
 
@@ -77,8 +78,9 @@ def _prefilled_rows_many(
     frame = warehouse.read_frame(
         con,
         "SELECT prefill_id, seq, person_id, field_order, field_label, value, prefilled, element_code "
-        "FROM reflow.prefill_cells WHERE prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
-        [sorted(set(prefill_ids))],
+        "FROM reflow.prefill_cells WHERE prefill_id BETWEEN ? AND ? AND prefill_id IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY prefill_id, seq, field_order",  # the range lets DuckDB skip other districts' row groups
+        [min(prefill_ids, default=""), max(prefill_ids, default=""), sorted(set(prefill_ids))],
     )
     out: dict[str, dict[int, rc.PrefilledRow]] = {}
     for r in frame.iter_rows(named=True):
@@ -116,7 +118,7 @@ def reconcile_returns(
     reader = ordinary.OrdinaryReader(con, landing_root)
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     out: list[pl.DataFrame] = []
-    with FilePool(workers) as pool:
+    with FilePool(workers) as pool, memory_limit(con):
         for district in districts:
             out.append(_reconcile_district(con, Path(root), district, known, reader, pool, run_id))
     return pl.concat(out) if out else pl.DataFrame(schema=RETURN_SCHEMA)
