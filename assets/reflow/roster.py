@@ -90,6 +90,21 @@ def _fits(rule: ResolvedRule, birth: dt.date | None, sex: str | None, day: dt.da
     return True, ""
 
 
+class _RuleCache:
+    """`Targets.rule` remembered per form (it resolves defaults each call; rosters ask once per row)."""
+
+    def __init__(self, targets: Targets) -> None:
+        self._targets = targets
+        self._rules: dict[str, ResolvedRule] = {}
+        self.drop_after_removal = targets.drop_after_removal
+
+    def rule(self, form_code: str) -> ResolvedRule:
+        rule = self._rules.get(form_code)
+        if rule is None:
+            rule = self._rules[form_code] = self._targets.rule(form_code)
+        return rule
+
+
 def build_rosters(
     pairs: pl.DataFrame,
     last: pl.DataFrame,
@@ -108,6 +123,7 @@ def build_rosters(
              form was — so building one district at a time gives the rosters of building all at once
     """
     info = {r["person_id"]: r for r in persons.iter_rows(named=True)}
+    targets = _RuleCache(targets)  # type: ignore[assignment]  # one rule lookup per form, not per row
     pair_period = {(r["committee_code"], r["form_code"]): r["period"] for r in pairs.iter_rows(named=True)}
     sent = set(pair_period) | (
         set(known.select("committee_code", "form_code").iter_rows()) if known is not None else set()

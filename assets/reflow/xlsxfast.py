@@ -36,6 +36,8 @@ _DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
 
 
 def _esc(text: str) -> str:
+    if "&" not in text and "<" not in text and ">" not in text:
+        return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
