@@ -55,11 +55,14 @@ def sheet_name(form_name: str) -> str:
 
 def write_workbook(path: Path, sheet: FormSheet, with_id: bool = True) -> None:
     """Write `sheet` as an .xlsx at `path` (folders created): xlsxwriter's bytes, spliced per form shape
-    (assets/reflow/xlsxfast.py) instead of written cell by cell."""
+    (assets/reflow/xlsxfast.py) instead of written cell by cell. A file with the same bytes is left alone."""
     from assets.reflow.xlsxfast import workbook_bytes
 
+    data = workbook_bytes(sheet, with_id, xlsxwriter_bytes)
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return  # the same bytes are there already (e.g. after a code change that writes them alike): keep mtime
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(workbook_bytes(sheet, with_id, xlsxwriter_bytes))
+    path.write_bytes(data)
 
 
 def xlsxwriter_bytes(sheet: FormSheet, with_id: bool = True) -> bytes:

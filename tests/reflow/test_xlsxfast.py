@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from pathlib import Path
 
@@ -111,3 +112,14 @@ def test_vectorized_age_is_age_on() -> None:
                                      "d_source": pl.String})  # fmt: skip
     cells = build_cells(roster, fields, persons, delivered, allowed).sort("person_id")
     assert cells["value"].to_list() == [str(age_on(b, cov)) if b else None for b in births]
+
+
+def test_rewriting_the_same_bytes_keeps_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.xlsx"
+    write_workbook(path, sheet(10, seed=5))
+    stamp = path.stat().st_mtime_ns - 10**9  # planted: an older mtime that a rewrite would change
+    os.utime(path, ns=(stamp, stamp))
+    write_workbook(path, sheet(10, seed=5))  # e.g. after a code change: a new digest, the same bytes
+    assert path.stat().st_mtime_ns == stamp
+    write_workbook(path, sheet(10, seed=6))  # other content: written
+    assert path.stat().st_mtime_ns != stamp
