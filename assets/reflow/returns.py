@@ -83,10 +83,12 @@ def _prefilled_rows_many(
         [min(prefill_ids, default=""), max(prefill_ids, default=""), sorted(set(prefill_ids))],
     )
     out: dict[str, dict[int, rc.PrefilledRow]] = {}
-    for r in frame.iter_rows(named=True):
-        rows = out.setdefault(r["prefill_id"], {})
-        row = rows.setdefault(r["seq"], rc.PrefilledRow(r["seq"], r["person_id"], {}))
-        row.cells[r["field_order"]] = (r["field_label"], r["value"], bool(r["prefilled"]), r["element_code"])
+    for pid, seq, person, order, label, value, prefilled, element in frame.iter_rows():
+        rows = out.setdefault(pid, {})
+        row = rows.get(seq)
+        if row is None:
+            row = rows[seq] = rc.PrefilledRow(seq, person, {})
+        row.cells[order] = (label, value, bool(prefilled), element)
     return {pid: list(rows.values()) for pid, rows in out.items()}
 
 
