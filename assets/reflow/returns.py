@@ -23,6 +23,7 @@ from assets.common import warehouse
 from assets.reflow import reconcile as rc
 from assets.reflow import reuse
 from assets.reflow.inputs import memory_limit
+from assets.reflow.ordinary import OrdinaryReader
 from assets.reflow.pool import FilePool
 from assets.reflow.targets import period_bounds
 
@@ -127,9 +128,10 @@ def reconcile_returns(
 
 
 def _reconcile_district(
-    con: duckdb.DuckDBPyConnection, root: Path, district: str, known: set[str], reader: object,
+    con: duckdb.DuckDBPyConnection, root: Path, district: str, known: set[str], reader: OrdinaryReader,
     pool: FilePool, run_id: str,
 ) -> pl.DataFrame:  # fmt: skip
+    """One district's returns: parsed (pool), reconciled or staged, its rows in the reflow tables replaced."""
     from assets.reflow import ordinary
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -182,7 +184,7 @@ def _reconcile_district(
             "cells_typed": ccount["typed"],
             "message": ("unmapped columns: " + ", ".join(result.unmapped_headers)) if result.unmapped_headers else None,
         })  # fmt: skip
-    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, reader, run_id)  # type: ignore[arg-type]
+    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, reader, run_id)
     files += plain_files
     cells += plain_cells
     out_files = pl.DataFrame(files, schema=RETURN_SCHEMA, orient="row") if files else pl.DataFrame(
