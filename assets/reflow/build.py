@@ -224,7 +224,7 @@ def _write_files(
     to its workers) and their digest updated."""
     written = {} if written is None else written
     to_write: list[tuple[Path, FormSheet, bool]] = []
-    code = fp.code_fingerprint(["assets/reflow/workbook.py"])
+    code = fp.code_fingerprint(["assets/reflow/workbook.py", "assets/reflow/xlsxfast.py"])
     names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
     form_info = {r["form_code"]: r for r in forms.iter_rows(named=True)}
     by_form = {f: part.sort("field_order") for (f,), part in fields.group_by("form_code")}
