@@ -1,17 +1,25 @@
 """Time the return-flow loop on a copy of a warehouse: build prefilled forms, simulate returns, reconcile.
 
     .venv/bin/python benchmarks/bench_reflow.py --warehouse warehouse/jianfu.duckdb
+    /usr/bin/time -v .venv/bin/python benchmarks/bench_reflow.py --warehouse /tmp/bn400/warehouse/jianfu.duckdb \\
+        --landing /tmp/bn400/landing --work /tmp/reflow-bench --again
 
-Works on a temporary copy (the warehouse is not changed); prints seconds per step and the counts.
+Works on a copy of the warehouse in `--work` (a temporary folder by default; the warehouse given is never
+changed) and prints per step the wall time, the CPU seconds of this process and of its workers, and the peak
+RSS so far of this process and of its largest worker. `--again` builds a second time with nothing changed
+and counts the workbooks kept (bytes and mtime unchanged).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -20,8 +28,42 @@ from assets.common import paths
 from assets.reference.divisions import district_codes
 from assets.reflow.build import build_prefills
 from assets.reflow.observed import headline, write_observed
+from assets.reflow.pool import simulate_districts
 from assets.reflow.returns import reconcile_returns
-from synth.generator.returns import simulate_returns
+
+
+def _usage() -> tuple[float, float, int, int]:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        me.ru_utime + me.ru_stime,
+        kids.ru_utime + kids.ru_stime,
+        me.ru_maxrss // 1024,
+        kids.ru_maxrss // 1024,
+    )
+
+
+def timed(name: str, fn: Callable[[], object]) -> object:
+    t, (c0, k0, _, _) = time.perf_counter(), _usage()
+    result = fn()
+    c1, k1, rss, kid_rss = _usage()
+    print(f"{name:10s} wall {time.perf_counter() - t:7.1f}s  cpu {c1 - c0:6.1f}s + workers {k1 - k0:6.1f}s  "
+          f"peak RSS {rss:,} MB (workers {kid_rss:,} MB)  {result}", flush=True)  # fmt: skip
+    return result
+
+
+def reconcile_returns_timed(
+    con: duckdb.DuckDBPyConnection, returns: Path, districts: list[str], landing: Path
+):  # noqa: ANN201
+    box: list = []
+    timed(
+        "reconcile",
+        lambda: box.append(reconcile_returns(con, returns, districts, landing)) or f"{box[0].height:,} files",
+    )
+    return box[0]
+
+
+def _mtimes(root: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*.xlsx")}
 
 
 def main() -> None:
@@ -30,30 +72,50 @@ def main() -> None:
     parser.add_argument(
         "--landing", type=Path, default=Path(os.environ.get("JIANFU_LANDING") or paths.SAMPLE_LANDING)
     )
+    parser.add_argument(
+        "--work", type=Path, help="folder for the copy, workbooks and returns (default: temporary)"
+    )
+    parser.add_argument("--districts", help="comma-separated district codes (default: every district)")
+    parser.add_argument(
+        "--workers", type=int, help="process pool size (default: JIANFU_REFLOW_WORKERS or CPUs)"
+    )
+    parser.add_argument("--again", action="store_true", help="build a second time: workbooks kept")
+    parser.add_argument("-v", action="store_true", help="log each district")
     args = parser.parse_args()
+    if args.workers is not None:
+        os.environ["JIANFU_REFLOW_WORKERS"] = str(args.workers)
+    logging.basicConfig(level=logging.INFO if args.v else logging.WARNING, format="%(asctime)s %(message)s")
+    districts = args.districts.split(",") if args.districts else district_codes()
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "w.duckdb"
+        work = args.work or Path(tmp)
+        shutil.rmtree(work / "prefill", ignore_errors=True)
+        shutil.rmtree(work / "returns", ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
+        copy = work / "w.duckdb"
         shutil.copy(args.warehouse, copy)
         con = duckdb.connect(str(copy))
-        for table in ("reflow.person_evidence", "reflow.roster_exits"):
+        con.execute("SET memory_limit = '6GB'")  # what warehouse.connect sets; reflow lowers it while it runs
+        for table in ("reflow.person_evidence", "reflow.roster_exits", "ops.prefill_workbooks",
+                      "ops.reconciled_returns"):  # fmt: skip
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        t = time.perf_counter()
-        built = build_prefills(con, Path(tmp) / "prefill")
-        t_build = time.perf_counter() - t
-        t = time.perf_counter()
-        sim = simulate_returns(Path(tmp) / "prefill", Path(tmp) / "returns")
-        t_sim = time.perf_counter() - t
-        t = time.perf_counter()
-        files = reconcile_returns(con, Path(tmp) / "returns", district_codes(), args.landing)
-        t_rec = time.perf_counter() - t
-        t = time.perf_counter()
-        write_observed(con)
-        t_obs = time.perf_counter() - t
-        print(f"build     {t_build:6.2f}s  {built.files:,} files, {built.rows:,} rows, {built.cells_prefilled:,} of "
-              f"{built.cells:,} cells prefilled")  # fmt: skip
-        print(f"simulate  {t_sim:6.2f}s  {sim.files:,} returned files {sim.by_kind}")
-        print(f"reconcile {t_rec:6.2f}s  {files.height:,} files")
-        print(f"observed  {t_obs:6.2f}s")
+        prefill, returns = work / "prefill", work / "returns"
+        print(f"load average {os.getloadavg()[0]:.1f}, {len(districts)} districts, workers "
+              f"{os.environ.get('JIANFU_REFLOW_WORKERS') or os.cpu_count()}", flush=True)  # fmt: skip
+        built = timed("build", lambda: build_prefills(con, prefill, districts))
+        if args.again:  # nothing changed since: every workbook is kept
+            before = _mtimes(prefill)
+            timed("again", lambda: build_prefills(con, prefill, districts))
+            after = _mtimes(prefill)
+            kept = sum(1 for p, m in before.items() if after.get(p) == m)
+            print(f"           workbooks kept (mtime unchanged): {kept:,} of {len(before):,}")
+        timed("simulate", lambda: simulate_districts(prefill, returns, 20261201, districts))
+        files = reconcile_returns_timed(con, returns, districts, args.landing)
+        print(
+            f"           {files.height:,} returned files: "  # type: ignore[attr-defined]
+            f"{dict(files.group_by('kind').len().iter_rows())}"
+        )  # type: ignore[attr-defined]
+        timed("observed", lambda: write_observed(con) and None)
+        print(f"load average {os.getloadavg()[0]:.1f}; built {built}")
         print("\n".join(headline(con)))
         con.close()
 

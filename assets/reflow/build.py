@@ -18,50 +18,15 @@ import polars as pl
 
 from assets.common import fingerprint as fp
 from assets.common import warehouse
-from assets.reflow import prefill, roster
+from assets.reflow import inputs, prefill, roster
 from assets.reflow.access import AccessGate
+from assets.reflow.pool import FilePool
 from assets.reflow.targets import Targets, coverage_date, load_targets
-from assets.reflow.workbook import FormSheet, write_workbook
+from assets.reflow.workbook import FormSheet
 
 log = logging.getLogger(__name__)
 
 ROSTERS, FILES, CELLS = "reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"
-EXITS = "reflow.roster_exits"  # written by reconciliation: removals with a reason
-RETURN_CELLS = "reflow.return_cells"
-
-_LAST_SQL = """
-WITH latest AS (
-  SELECT committee_code, form_code, max(period) AS period FROM staging.form_records
-  WHERE committee_code IS NOT NULL GROUP BY ALL
-)
-SELECT DISTINCT r.committee_code, r.form_code, r.period, pr.person_id
-FROM staging.form_records r JOIN latest USING (committee_code, form_code, period)
-JOIN core.person_records pr USING (record_id)
-"""
-_DELIVERED_SQL = """
-WITH ff AS (SELECT form_code, field_order, any_value(element_code) AS element_code FROM catalog.form_fields
-            WHERE status = 'mapped' AND element_code IS NOT NULL GROUP BY ALL),
-v AS (
-  SELECT pr.person_id, ff.element_code, nullif(trim(coalesce(v.value, v.value_raw)), '') AS d_value,
-         r.period, r.form_code, r.source_file || '#' || CAST(r.row_number AS VARCHAR) AS d_source
-  FROM staging.form_values v JOIN staging.form_records r USING (record_id)
-  JOIN core.person_records pr USING (record_id)
-  JOIN ff ON ff.form_code = v.form_code AND ff.field_order = v.field_order
-  {returns}
-)
-SELECT person_id, element_code, arg_max(d_value, period || form_code || d_source) AS d_value,
-       arg_max(d_source, period || form_code || d_source) AS d_source
-FROM v WHERE d_value IS NOT NULL {persons} GROUP BY ALL
-"""
-# values staff corrected or typed on returned files count as delivered on the next build
-_RETURNS_SQL = """
-  UNION ALL
-  SELECT person_id, element_code, nullif(trim(returned_value), ''), period, form_code,
-         return_file || '#' || CAST(row_number AS VARCHAR)
-  FROM reflow.return_cells WHERE outcome IN ('corrected', 'typed') AND person_id IS NOT NULL
-    AND element_code IS NOT NULL
-"""
-
 
 @dataclass
 class BuildResult:
@@ -75,56 +40,6 @@ class BuildResult:
 
 def _file_name(committee: str, form_name: str, period: str) -> str:
     return f"{committee}_{form_name}_{period}_预填.xlsx"
-
-
-def load_inputs(con: duckdb.DuckDBPyConnection, districts: list[str] | None) -> dict[str, pl.DataFrame]:
-    where = "TRUE" if not districts else "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")"
-    has_returns = warehouse.table_exists(con, RETURN_CELLS)
-    return {
-        "committees": warehouse.read_frame(
-            con,
-            f"SELECT committee_code, committee_name, committee_kind, district_code FROM core.divisions "
-            f"WHERE committee_code IN (SELECT DISTINCT committee_code FROM staging.form_records) AND {where} "
-            "ORDER BY 1",
-        ),  # fmt: skip
-        "forms": warehouse.read_frame(con, "SELECT * FROM catalog.forms ORDER BY form_code"),
-        "fields": warehouse.read_frame(
-            con,
-            "SELECT form_code, field_order, field_label, field_type, element_code, status FROM catalog.form_fields",
-        ),
-        "latest": warehouse.read_frame(
-            con, "SELECT form_code, max(period) AS period FROM staging.form_records GROUP BY 1"
-        ),
-        "last": warehouse.read_frame(con, _LAST_SQL),
-        "persons": warehouse.read_frame(
-            con,
-            "SELECT person_id, person_name, id_number, sex, birth_date, phone, household_address, "
-            "residence_address, committee_code FROM core.persons",
-        ),  # fmt: skip
-        # only persons living in these districts can be on their rosters (check no_foreign_resident)
-        "delivered": warehouse.read_frame(
-            con,
-            _DELIVERED_SQL.format(
-                returns=_RETURNS_SQL if has_returns else "",
-                persons=""
-                if not districts
-                else f"AND person_id IN (SELECT person_id FROM core.persons WHERE left(committee_code, 6) "
-                f"IN ({','.join(repr(str(d)) for d in districts)}))",
-            ),
-        ),  # fmt: skip
-        "exits": warehouse.read_frame(
-            con, f"SELECT person_id, committee_code, form_code, reason FROM {EXITS}"
-        )
-        if warehouse.table_exists(con, EXITS)
-        else pl.DataFrame(
-            schema={
-                "person_id": pl.String,
-                "committee_code": pl.String,
-                "form_code": pl.String,
-                "reason": pl.String,
-            }
-        ),  # fmt: skip
-    }
 
 
 IDENTITY = ("person_name", "citizen_id")
@@ -161,52 +76,95 @@ def build_prefills(
     targets: Targets | None = None,
     gate: AccessGate | None = None,
     run_id: str = "",
+    workers: int | None = None,
 ) -> BuildResult:
+    """Build the districts' prefilled forms (all districts that deliver when None), one district at a time:
+    its rosters, cells and reflow rows are computed, written and released before the next; workbooks are
+    written by a process pool (assets/reflow/pool.py) while the next district is computed."""
+    with inputs.memory_limit(con):
+        return _build(con, out_root, districts, targets, gate, run_id, workers)
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection, out_root: Path, districts: list[str] | None, targets: Targets | None,
+    gate: AccessGate | None, run_id: str, workers: int | None,
+) -> BuildResult:  # fmt: skip
     start = time.perf_counter()
     targets = targets or load_targets()
     gate = gate or AccessGate()
-    data = load_inputs(con, districts)
-    committees, forms = data["committees"], data["forms"]
+    if districts is None:
+        districts = sorted({str(c)[:6] for (c,) in con.execute(
+            "SELECT DISTINCT committee_code FROM staging.form_records WHERE committee_code IS NOT NULL").fetchall()})  # fmt: skip
+    data = inputs.load_shared(con, districts)
+    every, forms = data["committees"], data["forms"]
     frequency = dict(forms.select("form_code", "frequency").iter_rows())
     periods = roster.next_periods(dict(data["latest"].iter_rows()), frequency, targets)
-    pairs = roster.applicable_pairs(committees, forms, periods, targets)
-    rosters = roster.build_rosters(pairs, data["last"], data["persons"], targets, data["exits"])
+    # the forms every delivering committee is sent: a person's last form counts wherever it was (moves
+    # between districts), while rosters are built only for the districts asked
+    known = roster.applicable_pairs(every, forms, periods, targets)
     fields = prefill.form_fields_for_prefill(data["fields"], set(gate.policy.elements))
     fields = fields.filter(pl.col("field_label") != prefill.SEQ_LABEL)
+    committees = every.filter(pl.col("district_code").is_in(districts))
     any_committee = committees["committee_code"][0] if committees.height else "310101001001"
     allowed = prefill.decisions(gate, targets, fields, any_committee)
     # Who is on a form is itself personal data: a form that may not show the person's name or ID to the
     # committee for its purpose (统计分析 surveys) goes out as an empty template; its roster is withheld.
     withheld = withheld_forms(fields, allowed)
+    written = _written_digests(con)
+    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
+    totals = dict(files=0, rows=0, cells=0, cells_prefilled=0, dropped=0)
+    with FilePool(workers) as pool:
+        for district in districts:
+            t0 = time.perf_counter()
+            part = _build_district(
+                con, district, data, known, committees, forms, fields, allowed, withheld, targets, gate, out_root,
+                run_id, written, pool,
+            )  # fmt: skip
+            for k, v in part.items():
+                totals[k] += v
+            log.info("prefill %s: %s in %.1fs", district, part, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        pool.wait()
+        log.info("prefill: waited %.1fs for the last workbooks", time.perf_counter() - t0)
+    inputs.drop_temporary(con)
+    _mark_current(con, districts)
+    _remember_digests(con, written)
+    return BuildResult(**totals, seconds=time.perf_counter() - start)
+
+
+def _build_district(
+    con: duckdb.DuckDBPyConnection, district: str, data: dict[str, pl.DataFrame], known: pl.DataFrame,
+    committees: pl.DataFrame, forms: pl.DataFrame, fields: pl.DataFrame, allowed: pl.DataFrame,
+    withheld: set[str], targets: Targets, gate: AccessGate, out_root: Path, run_id: str,
+    written: dict[str, str], pool: FilePool,
+) -> dict[str, int]:  # fmt: skip
+    """One district: rosters, cells, prefill ids, workbooks (queued to the pool) and its reflow rows."""
+    local = committees.filter(pl.col("district_code") == district)
+    own = known.filter(pl.col("committee_code").is_in(local["committee_code"].implode()))
+    share = inputs.load_district(con, district)
+    persons = share["persons"]
+    exits = data["exits"].filter(pl.col("person_id").is_in(persons["person_id"].implode()))
+    rosters = roster.build_rosters(own, share["last"], persons, targets, exits, known=known)
+    status_on = pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on")
     rosters = rosters.with_columns(
-        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
-        .then(pl.lit("withheld"))
-        .otherwise(pl.col("status"))
-        .alias("status"),
-        pl.when(pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on"))
+        pl.when(status_on).then(pl.lit("withheld")).otherwise(pl.col("status")).alias("status"),
+        pl.when(status_on)
         .then(pl.col("reason") + pl.lit("; withheld: the form's purpose may not see who is on it"))
         .otherwise(pl.col("reason"))
         .alias("reason"),
     )
-    on = _with_seq(rosters.filter(pl.col("status") == "on"), data["persons"])
-    cells = prefill.build_cells(on, fields, data["persons"], data["delivered"], allowed)
+    on = _with_seq(rosters.filter(pl.col("status") == "on"), persons)
+    cells = prefill.build_cells(on, fields, persons, share["delivered"], allowed)
     on, cells = prefill.assign_ids(on, cells)
     rosters = rosters.join(on.select("committee_code", "form_code", "person_id", "seq", "prefill_id"),
                            on=["committee_code", "form_code", "person_id"], how="left")  # fmt: skip
-    written = _written_digests(con)
     files = _write_files(
-        out_root, pairs, on, cells, fields, committees, forms, targets, gate.policy.version, run_id, written
+        out_root, own, on, cells, fields, local, forms, targets, gate.policy.version, run_id, written, pool
     )
-    district_filter = "TRUE" if not districts else "left(committee_code, 6) IN (" + ",".join(
-        f"'{d}'" for d in districts) + ")"  # fmt: skip
-    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
-    warehouse.replace_rows(con, ROSTERS, rosters, district_filter)
+    warehouse.replace_rows(con, ROSTERS, rosters, f"left(committee_code, 6) = '{district}'")
     _keep_history(con, files, cells)
-    _remember_digests(con, written)
-    return BuildResult(
-        files=files.height, rows=on.height, cells=cells.height, cells_prefilled=int(cells["prefilled"].sum()),
-        dropped=rosters.filter(pl.col("status") == "dropped").height, seconds=time.perf_counter() - start,
-    )  # fmt: skip
+    return dict(files=files.height, rows=on.height, cells=cells.height,
+                cells_prefilled=int(cells["prefilled"].sum()), dropped=rosters.filter(pl.col("status") == "dropped").height)  # fmt: skip
 
 
 def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl.DataFrame) -> None:
@@ -225,11 +183,18 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
         warehouse.replace_rows(con, CELLS, cells, where)
     finally:
         con.unregister("_new_ids")
+
+
+def _mark_current(con: duckdb.DuckDBPyConnection, districts: list[str]) -> None:
+    """`current` = the newest prefill per committee × form × period, for the districts just built."""
+    if not warehouse.table_exists(con, FILES):
+        return
     con.execute(f"""
         UPDATE {FILES} f SET current = coalesce(f.prefill_id = n.newest, TRUE)
         FROM (SELECT committee_code, form_code, period, arg_max(prefill_id, built_at) AS newest
-              FROM {FILES} GROUP BY ALL) n
-        WHERE f.committee_code = n.committee_code AND f.form_code = n.form_code AND f.period = n.period""")
+              FROM {FILES} WHERE left(committee_code, 6) IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL) n
+        WHERE f.committee_code = n.committee_code AND f.form_code = n.form_code AND f.period = n.period""",
+                [districts])  # fmt: skip
 
 
 WORKBOOKS = "ops.prefill_workbooks"  # path -> digest of the sheet written there (operational state)
@@ -250,14 +215,16 @@ def _remember_digests(con: duckdb.DuckDBPyConnection, written: dict[str, str]) -
 def _write_files(
     out_root: Path, pairs: pl.DataFrame, on: pl.DataFrame, cells: pl.DataFrame, fields: pl.DataFrame,
     committees: pl.DataFrame, forms: pl.DataFrame, targets: Targets, policy_version: str, run_id: str,
-    written: dict[str, str] | None = None,
+    written: dict[str, str] | None = None, pool: FilePool | None = None,
 ) -> pl.DataFrame:  # fmt: skip
     """One workbook per (committee, form, period) of `pairs`, also when nobody is on the roster yet.
 
     `written` maps a workbook's path to the digest of the sheet last written there: a workbook whose sheet
-    is the same is left as it is (same bytes, same mtime), the rest are written and their digest updated."""
+    is the same is left as it is (same bytes, same mtime), the rest are written (by `pool` when given: queued
+    to its workers) and their digest updated."""
     written = {} if written is None else written
-    code = fp.code_fingerprint(["assets/reflow/workbook.py"])
+    to_write: list[tuple[Path, FormSheet, bool]] = []
+    code = fp.code_fingerprint(["assets/reflow/workbook.py", "assets/reflow/xlsxfast.py"])
     names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
     form_info = {r["form_code"]: r for r in forms.iter_rows(named=True)}
     by_form = {f: part.sort("field_order") for (f,), part in fields.group_by("form_code")}
@@ -292,12 +259,17 @@ def _write_files(
         rel = Path(committee[:6]) / form / period / _file_name(committee, info["form_name"], period)
         target, digest = out_root / rel, fp.digest(code, repr(sheet))
         if written.get(str(target)) != digest or not target.is_file():
-            write_workbook(target, sheet)
+            to_write.append((target, sheet, True))
             written[str(target)] = digest
         n_cells = len(values) * len(sheet.labels)
         n_pre = sum(sum(f) for f in flags)
         rows.append((pid, committee, committee[:6], form, info["form_name"], info["department"], period, cov,
                      str(out_root / rel), rel.as_posix(), len(values), n_cells, n_pre, policy_version, run_id))  # fmt: skip
+    if pool is None:
+        with FilePool(workers=1) as inline:
+            inline.write(to_write)
+    else:
+        pool.write(to_write)
     schema = {"prefill_id": pl.String, "committee_code": pl.String, "district_code": pl.String,
               "form_code": pl.String, "form_name": pl.String, "department": pl.String, "period": pl.String,
               "coverage_date": pl.String, "path": pl.String, "relative_path": pl.String, "rows": pl.Int64,

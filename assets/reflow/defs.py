@@ -133,10 +133,10 @@ def reconciled_returns(
 
     keys = _districts(context, config)
     if config.simulate_returns:
-        from synth.generator.returns import simulate_returns
+        from assets.reflow.pool import simulate_districts
 
-        summary = simulate_returns(prefill_root(config, reflow_folders, warehouse), returns_root(config, reflow_folders, warehouse),
-                                   seed=config.simulation_seed, districts=keys)  # fmt: skip
+        summary = simulate_districts(prefill_root(config, reflow_folders, warehouse), returns_root(config, reflow_folders, warehouse),
+                                     config.simulation_seed, keys)  # fmt: skip
         context.log.info(f"simulated returns: {summary}")
     with warehouse.connect() as con:
         files = reconcile_returns(

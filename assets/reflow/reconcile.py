@@ -11,14 +11,17 @@ map of the hidden sheet), so staff may reorder, correct a name or an ID, delete 
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 
 from assets.reflow.workbook import NOTE_LABEL, SEQ_LABEL, ReturnedSheet
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def norm(value: str | None) -> str:
-    """What counts as the same value: NFKC, no surrounding or inner whitespace, upper-case x in IDs."""
+    """What counts as the same value: NFKC, no surrounding or inner whitespace, upper-case x in IDs.
+    (Remembered: the same few values — 男, 是, a committee's street — recur on every row.)"""
     return "".join(unicodedata.normalize("NFKC", value or "").split()).upper()
 
 

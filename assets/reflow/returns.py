@@ -23,8 +23,10 @@ from assets.common import fingerprint as fp
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
 from assets.reflow import reuse
+from assets.reflow.inputs import memory_limit
+from assets.reflow.ordinary import OrdinaryReader
+from assets.reflow.pool import FilePool
 from assets.reflow.targets import period_bounds
-from assets.reflow.workbook import read_returned
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +80,17 @@ def _prefilled_rows_many(
     frame = warehouse.read_frame(
         con,
         "SELECT prefill_id, seq, person_id, field_order, field_label, value, prefilled, element_code "
-        "FROM reflow.prefill_cells WHERE prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
-        [sorted(set(prefill_ids))],
+        "FROM reflow.prefill_cells WHERE prefill_id BETWEEN ? AND ? AND prefill_id IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY prefill_id, seq, field_order",  # the range lets DuckDB skip other districts' row groups
+        [min(prefill_ids, default=""), max(prefill_ids, default=""), sorted(set(prefill_ids))],
     )
     out: dict[str, dict[int, rc.PrefilledRow]] = {}
-    for r in frame.iter_rows(named=True):
-        rows = out.setdefault(r["prefill_id"], {})
-        row = rows.setdefault(r["seq"], rc.PrefilledRow(r["seq"], r["person_id"], {}))
-        row.cells[r["field_order"]] = (r["field_label"], r["value"], bool(r["prefilled"]), r["element_code"])
+    for pid, seq, person, order, label, value, prefilled, element in frame.iter_rows():
+        rows = out.setdefault(pid, {})
+        row = rows.get(seq)
+        if row is None:
+            row = rows[seq] = rc.PrefilledRow(seq, person, {})
+        row.cells[order] = (label, value, bool(prefilled), element)
     return {pid: list(rows.values()) for pid, rows in out.items()}
 
 
@@ -103,41 +108,55 @@ def reconcile_returns(
     districts: list[str],
     landing_root: Path,
     run_id: str = "",
+    workers: int | None = None,
 ) -> pl.DataFrame:
     """Reconcile every returned file of `districts` under `root`; replace their rows in the reflow tables.
 
-    `landing_root` holds the form catalog ingestion reads for ordinary deliveries. Returns reflow.returns
-    rows of this run."""
+    `landing_root` holds the form catalog ingestion reads for ordinary deliveries. One district at a time
+    (its rows are written and released before the next); returned workbooks are parsed by a process pool
+    (assets/reflow/pool.py). Returns reflow.returns rows of this run."""
+    from assets.reflow import ordinary
+
+    known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
+        if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
+    reader = ordinary.OrdinaryReader(con, landing_root)
+    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
+    out: list[pl.DataFrame] = []
+    with FilePool(workers) as pool, memory_limit(con):
+        for district in districts:
+            out.append(_reconcile_district(con, Path(root), district, known, reader, pool, run_id))
+    return pl.concat(out) if out else pl.DataFrame(schema=RETURN_SCHEMA)
+
+
+def _reconcile_district(
+    con: duckdb.DuckDBPyConnection, root: Path, district: str, known: set[str], reader: OrdinaryReader,
+    pool: FilePool, run_id: str,
+) -> pl.DataFrame:  # fmt: skip
+    """One district's returns: parsed (pool), reconciled or staged, its rows in the reflow tables replaced."""
     from assets.reflow import ordinary
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    known = set(warehouse.read_frame(con, "SELECT prefill_id FROM reflow.prefill_files")["prefill_id"].to_list()) \
-        if warehouse.table_exists(con, "reflow.prefill_files") else set()  # fmt: skip
     files, rows, cells, plain = [], [], [], []
-    returned = []
-    found = [(path, path.read_bytes()) for path in discover_returns(root, districts)]
+    found = [(path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in discover_returns(root, [district])]
     # unchanged prefill returns reconciled on an earlier night: their rows are kept (assets/reflow/reuse.py)
-    kept = reuse.reusable(con, {_location(root, p)[0]: hashlib.sha256(d).hexdigest() for p, d in found})
-    for path, data in found:
-        if _location(root, path)[0] in kept:
-            continue
-        sheet = None
-        if path.suffix.lower() == ".xlsx":
-            try:
-                sheet = read_returned(data)
-            except Exception as exc:  # calamine raises several types for broken workbooks
-                log.warning(
-                    "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], exc
-                )
-        returned.append((path, data, sheet))
+    kept = reuse.reusable(con, {_location(root, p)[0]: h for p, h in found})
+    todo = [(p, h) for p, h in found if _location(root, p)[0] not in kept]
+    workbooks = [p for p, _ in todo if p.suffix.lower() == ".xlsx"]
+    parsed = dict(zip(workbooks, pool.read(workbooks), strict=True))
+    returned = []
+    for path, digest in todo:
+        sheet = parsed.get(path)
+        if isinstance(sheet, str):  # calamine raises several types for broken workbooks
+            log.warning("%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], sheet)
+            sheet = None
+        returned.append((path, digest, sheet))
     prefilled_by_id = _prefilled_rows_many(
         con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
     ) if known else {}  # fmt: skip
-    for path, data, sheet in returned:
-        rel, district, committee, form, period = _location(root, path)
-        digest = hashlib.sha256(data).hexdigest()
+    for path, digest, sheet in returned:
+        rel, district_code, committee, form, period = _location(root, path)
         base = {k: None for k in RETURN_SCHEMA} | {
-            "return_file": rel, "file_hash": digest, "district_code": district, "committee_code": committee,
+            "return_file": rel, "file_hash": digest, "district_code": district_code, "committee_code": committee,
             "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
         if sheet is None or sheet.prefill_id is None or sheet.prefill_id not in known:
             base["kind"] = (
@@ -166,13 +185,14 @@ def reconcile_returns(
             "cells_typed": ccount["typed"],
             "message": ("unmapped columns: " + ", ".join(result.unmapped_headers)) if result.unmapped_headers else None,
         })  # fmt: skip
-    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, landing_root, run_id)
+    plain_files, plain_cells = ordinary.stage_ordinary(con, plain, reader, run_id)
     files += plain_files
     cells += plain_cells
     out_files = pl.DataFrame(files, schema=RETURN_SCHEMA, orient="row") if files else pl.DataFrame(
         schema=RETURN_SCHEMA)  # fmt: skip
     out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
     out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
+    del rows, cells
     old_files, old_rows, old_cells = reuse.previous_rows(
         con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
     )
@@ -181,38 +201,37 @@ def reconcile_returns(
     # would be new evidence every night, and the loop would not settle)
     evidence = pl.concat([
         # (ordinary deliveries, read again every night, give cells and no rows: their evidence is built here too)
-        evidence_frame(out_rows, out_cells, _golden(con) if out_rows.height else None),
+        evidence_frame(out_rows, out_cells, _golden(con, out_rows["person_id"].drop_nulls().unique().to_list())
+                       if out_rows.height else None),
         reuse.previous_evidence(con, sorted(kept), EVIDENCE, EVIDENCE_SCHEMA),
     ])  # fmt: skip
     out_files = pl.concat([out_files, old_files])
     out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
-    log.info("returns of %s: %s files reconciled, %s unchanged and kept", districts, len(files), len(kept))
-    con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
-    where = "district_code IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    dwhere = (
-        "left(committee_code, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    )
-    # files of these districts whose committee is not known from the name still carry their district folder
-    fwhere = (
-        "left(return_file, 6) IN (" + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE"
-    )
+    log.info("returns of %s: %s files reconciled, %s unchanged and kept", district, len(files), len(kept))
+    where = f"district_code = '{district}'"
+    dwhere = f"left(committee_code, 6) = '{district}'"
+    # files of this district whose committee is not known from the name still carry their district folder
+    fwhere = f"left(return_file, 6) = '{district}'"
     warehouse.replace_rows(con, RETURNS, out_files, where)
     reuse.remember(con, out_files, fwhere)
     warehouse.replace_rows(con, ROWS, out_rows, fwhere)
     warehouse.replace_rows(con, CELLS, out_cells, fwhere)
     warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
-    warehouse.replace_rows(con, EVIDENCE, evidence, "left(district_code, 6) IN ("
-                           + ",".join(f"'{d}'" for d in districts) + ")" if districts else "TRUE")  # fmt: skip
+    warehouse.replace_rows(con, EVIDENCE, evidence, f"left(district_code, 6) = '{district}'")
     # who last wrote the returns' tables: the nightly runner's reflow fingerprints are kept until this moves
     fp.record(con, {"written:reflow.returns": fp.digest(run_id, now)}, run_id=run_id)
     return out_files
 
 
-def _golden(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+def _golden(con: duckdb.DuckDBPyConnection, person_ids: list[str]) -> pl.DataFrame | None:
+    """The golden identity of the persons the returned rows were reconciled to."""
     if not warehouse.table_exists(con, "core.persons"):
         return None
     cols = ", ".join(EVIDENCE_ELEMENTS.values())
-    return warehouse.read_frame(con, f"SELECT person_id, {cols} FROM core.persons")
+    return warehouse.read_frame(
+        con, f"SELECT person_id, {cols} FROM core.persons WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+        [person_ids],
+    )  # fmt: skip
 
 
 def exits_frame(rows: pl.DataFrame) -> pl.DataFrame:

@@ -90,21 +90,44 @@ def _fits(rule: ResolvedRule, birth: dt.date | None, sex: str | None, day: dt.da
     return True, ""
 
 
+class _RuleCache:
+    """`Targets.rule` remembered per form (it resolves defaults each call; rosters ask once per row)."""
+
+    def __init__(self, targets: Targets) -> None:
+        self._targets = targets
+        self._rules: dict[str, ResolvedRule] = {}
+        self.drop_after_removal = targets.drop_after_removal
+
+    def rule(self, form_code: str) -> ResolvedRule:
+        rule = self._rules.get(form_code)
+        if rule is None:
+            rule = self._rules[form_code] = self._targets.rule(form_code)
+        return rule
+
+
 def build_rosters(
     pairs: pl.DataFrame,
     last: pl.DataFrame,
     persons: pl.DataFrame,
     targets: Targets,
     exits: pl.DataFrame | None = None,
+    known: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The roster of every (committee, form, period) of `pairs`.
 
     last:    committee_code, form_code, period, person_id — each committee's latest delivery of each form
     persons: person_id, committee_code (where the golden record says the person lives), birth_date, sex
     exits:   person_id, committee_code, form_code, reason — removals staff gave on returned files
+    known:   every (committee, form) the forms are sent to, beyond `pairs` (default: `pairs`): a person on
+             such a form last period who now lives in a committee of `pairs` has moved in, wherever the
+             form was — so building one district at a time gives the rosters of building all at once
     """
     info = {r["person_id"]: r for r in persons.iter_rows(named=True)}
+    targets = _RuleCache(targets)  # type: ignore[assignment]  # one rule lookup per form, not per row
     pair_period = {(r["committee_code"], r["form_code"]): r["period"] for r in pairs.iter_rows(named=True)}
+    sent = set(pair_period) | (
+        set(known.select("committee_code", "form_code").iter_rows()) if known is not None else set()
+    )
     kept_exits = set(targets.drop_after_removal)
     gone_everywhere: dict[str, str] = {}
     gone_committee: dict[tuple[str, str], str] = {}
@@ -132,14 +155,16 @@ def build_rosters(
 
     for r in last.unique(["committee_code", "form_code", "person_id"]).iter_rows(named=True):
         key = (r["committee_code"], r["form_code"])
-        if key not in pair_period or not targets.rule(r["form_code"]).carry_forward:
+        if key not in sent or not targets.rule(r["form_code"]).carry_forward:
             continue
         p = info.get(r["person_id"])
         home = p["committee_code"] if p else r["committee_code"]
         if home == r["committee_code"]:
-            offer(key, r["person_id"], "carried_forward", r["period"], r["committee_code"])
+            if key in pair_period:
+                offer(key, r["person_id"], "carried_forward", r["period"], r["committee_code"])
             continue
-        dropped.append((*key, r["person_id"], "moved_out", r["period"], r["committee_code"]))
+        if key in pair_period:
+            dropped.append((*key, r["person_id"], "moved_out", r["period"], r["committee_code"]))
         if (home, r["form_code"]) in pair_period:
             offer((home, r["form_code"]), r["person_id"], "moved_in", r["period"], r["committee_code"])
     enrol_forms = {f for (_, f) in pair_period if targets.rule(f).enrol}
