@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ROSTERS, FILES, CELLS = "reflow.rosters", "reflow.prefill_files", "reflow.prefill_cells"
 
+
 @dataclass
 class BuildResult:
     files: int

@@ -33,7 +33,8 @@ class OrdinaryReader:
             from assets.ingest.pipeline import IngestContext
 
             self._ctx = IngestContext.build(
-                load_catalog(self.landing_root), warehouse.read_frame(self.con, "SELECT * FROM core.divisions")
+                load_catalog(self.landing_root),
+                warehouse.read_frame(self.con, "SELECT * FROM core.divisions"),
             )
         return self._ctx
 
@@ -88,7 +89,9 @@ def stage_ordinary(
     values = staged.values.drop("form_code").join(
         staged.records.select("record_id", "row_number", "committee_code", "source_file"), on="record_id", how="inner"
     ).join(where, on="source_file", how="left").filter(pl.col("value_raw").is_not_null() & (pl.col("value_raw").str.strip_chars() != ""))  # fmt: skip
-    values = values.filter((pl.col("field_label") != "序号") & pl.col("field_order").is_not_null())  # no notes
+    values = values.filter(
+        (pl.col("field_label") != "序号") & pl.col("field_order").is_not_null()
+    )  # no notes
     out_cells = values.select(
         pl.col("source_file").alias("return_file"), pl.lit(None, pl.String).alias("prefill_id"), "committee_code",
         "form_code", "period", pl.lit(None, pl.Int64).alias("seq"), pl.lit(None, pl.String).alias("person_id"),

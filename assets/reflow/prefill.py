@@ -106,10 +106,13 @@ def build_cells(
     )
     # targets.age_on, vectorized: whole years, a birthday on the coverage date counts
     cov, birth = pl.col("coverage_date").cast(pl.Date), pl.col("_birth")
+
     def month_day(d: pl.Expr) -> pl.Expr:  # month and day are Int8: widen before multiplying
         return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
 
-    age = (cov.dt.year() - birth.dt.year()).cast(pl.Int64) - (month_day(cov) < month_day(birth)).cast(pl.Int64)
+    age = (cov.dt.year() - birth.dt.year()).cast(pl.Int64) - (month_day(cov) < month_day(birth)).cast(
+        pl.Int64
+    )
     valid_id = pl.col("_id").str.contains(r"^\d{17}[\dX]$")
     derived = (
         pl.when(pl.col("element_code") == "birth_month")

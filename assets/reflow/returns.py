@@ -137,7 +137,9 @@ def _reconcile_district(
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     files, rows, cells, plain = [], [], [], []
-    found = [(path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in discover_returns(root, [district])]
+    found = [
+        (path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in discover_returns(root, [district])
+    ]
     # unchanged prefill returns reconciled on an earlier night: their rows are kept (assets/reflow/reuse.py)
     kept = reuse.reusable(con, {_location(root, p)[0]: h for p, h in found})
     todo = [(p, h) for p, h in found if _location(root, p)[0] not in kept]
@@ -147,7 +149,9 @@ def _reconcile_district(
     for path, digest in todo:
         sheet = parsed.get(path)
         if isinstance(sheet, str):  # calamine raises several types for broken workbooks
-            log.warning("%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], sheet)
+            log.warning(
+                "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], sheet
+            )
             sheet = None
         returned.append((path, digest, sheet))
     prefilled_by_id = _prefilled_rows_many(
