@@ -13,7 +13,7 @@ from assets.common.expectations import load_suite_json, run_suite, suite_columns
 from assets.common.meta import table_metadata
 from assets.common.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
-from assets.ingest import accounting, pipeline, store_views
+from assets.ingest import accounting, district_pool, pipeline, store_views
 from assets.ingest.catalog import Catalog, load_catalog
 from assets.ingest.parquet_store import DistrictStore
 from assets.ingest.rules import load_delivery_rules
@@ -58,6 +58,7 @@ VIEW_NOTE = " A view over each district's current Parquet file (staging.ingest_s
 
 class IngestConfig(dg.Config):
     full_refresh: bool = False  # read every file again even when its content and the parser are unchanged
+    workers: int = 0  # processes ingesting districts at once; 0 = one per core
 
 
 @dg.multi_asset(
@@ -120,13 +121,13 @@ def district_files(
         divisions = read_frame(con, "SELECT * FROM core.divisions")
     ctx = pipeline.IngestContext.build(catalog, divisions)
     store = DistrictStore.beside(warehouse.path)
-    results = []
     as_of = dt.datetime.now(dt.UTC).date()  # the run date: the latest birth date an ID may encode
-    for district in districts:
-        result = pipeline.ingest_district_to_store(store, Path(landing.root), district, ctx, run_id,
-                                                   full_refresh=config.full_refresh, as_of=as_of)  # fmt: skip
-        context.log.info(f"district {district}: {result}")
-        results.append(result)
+    # one process per core, one district per task (assets/ingest/district_pool.py)
+    results = district_pool.ingest_districts(store, Path(landing.root), districts, ctx, run_id,
+                                             full_refresh=config.full_refresh, as_of=as_of,
+                                             workers=config.workers)  # fmt: skip
+    for result in results:
+        context.log.info(f"district {result.district_code}: {result}")
         for name, value in vars(result).items():
             if isinstance(value, int):
                 totals[name] = totals.get(name, 0) + value
