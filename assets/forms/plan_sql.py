@@ -54,9 +54,15 @@ _STEPS = [
     # each (person, element)'s two earliest holders, in (date, form) order
     """
     CREATE OR REPLACE TEMP TABLE _pl_first2 AS
+    WITH k AS (
+        SELECT pid, element, form_code, first_collected,
+               row_number() OVER (PARTITION BY pid, element ORDER BY first_collected, form_code) AS k
+        FROM _pl_held QUALIFY k <= 2
+    )
     SELECT pid, element,
-           list(struct_pack(d := first_collected, g := form_code) ORDER BY first_collected, form_code)[1:2] AS top
-    FROM _pl_held GROUP BY ALL
+           any_value(first_collected) FILTER (WHERE k = 1) AS d1, any_value(form_code) FILTER (WHERE k = 1) AS g1,
+           any_value(first_collected) FILTER (WHERE k = 2) AS d2, any_value(form_code) FILTER (WHERE k = 2) AS g2
+    FROM k GROUP BY ALL
     """,
     # the cells of the committees in scope that may be covered (a person, a shareable element), per source
     """
@@ -72,13 +78,14 @@ _STEPS = [
     CREATE OR REPLACE TEMP TABLE _pl_cover AS
     WITH x AS (
         SELECT c.rid, c.field_order, c.form_code, c.collected,
-               CASE WHEN t.top[1].g <> c.form_code THEN t.top[1] ELSE t.top[2] END AS other,
+               CASE WHEN t.g1 <> c.form_code THEN t.d1 ELSE t.d2 END AS other_d,
+               CASE WHEN t.g1 <> c.form_code THEN t.g1 ELSE t.g2 END AS other_g,
                c.is_self, c.source_element, c.pid
         FROM _pl_cell_src c LEFT JOIN _pl_first2 t ON t.pid = c.pid AND t.element = c.source_element
     )
     SELECT x.rid, x.field_order,
-           bool_or(coalesce(x.other.d < x.collected
-                            OR (x.other.d = x.collected AND x.other.g < x.form_code), false)
+           bool_or(coalesce(x.other_d < x.collected
+                            OR (x.other_d = x.collected AND x.other_g < x.form_code), false)
                    OR coalesce(? AND o.first_collected < x.collected, false)) AS returned,
            bool_or(NOT x.is_self AND fv.rid IS NOT NULL) AS derived
     FROM x
