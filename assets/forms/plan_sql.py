@@ -126,6 +126,7 @@ LEFT JOIN _pl_src s ON s.form_code = r.form_code AND s.committee_code = r.commit
 WHERE r.in_scope
 GROUP BY r.form_code, r.committee_code, f.field_order
 """
+_DONE_AFTER = {"_pl_cover": ["_pl_first2", "_pl_filled"], "_pl_src": ["_pl_cell_src", "_pl_held"]}
 _TEMP = ["_pl_rec", "_pl_filled", "_pl_held", "_pl_first2", "_pl_cell_src", "_pl_cover", "_pl_src"]
 
 
@@ -136,6 +137,8 @@ def plan_counts(con: duckdb.DuckDBPyConnection, reuse_own_earlier_periods: bool)
     try:
         for step in _STEPS:
             con.execute(step, [reuse] * step.count("?"))
+            for table in _DONE_AFTER.get(step.split("TEMP TABLE ", 1)[1].split()[0], []):
+                con.execute(f"DROP TABLE {table}")  # no later step reads it: DuckDB may reuse its memory
         return warehouse.read_frame(con, _RESULT)
     finally:
         for table in _TEMP:
