@@ -73,60 +73,83 @@ _STEPS = [
     JOIN _sources s ON s.form_code = f.form_code AND s.field_order = f.field_order
     WHERE r.in_scope AND r.pid IS NOT NULL AND f.sharing IS DISTINCT FROM '不予共享'
     """,
-    # per cell: covered by another form's earlier collection (returned), or derived from the same record
+    # per (form, committee, field): cells covered by another form's earlier collection (returned), or derived
+    # from another field of the same record; a cell is covered when any of its source elements is
     """
     CREATE OR REPLACE TEMP TABLE _pl_cover AS
     WITH x AS (
-        SELECT c.rid, c.field_order, c.form_code, c.collected,
+        SELECT c.rid, c.committee_code, c.field_order, c.form_code, c.collected,
                CASE WHEN t.g1 <> c.form_code THEN t.d1 ELSE t.d2 END AS other_d,
                CASE WHEN t.g1 <> c.form_code THEN t.g1 ELSE t.g2 END AS other_g,
                c.is_self, c.source_element, c.pid
         FROM _pl_cell_src c LEFT JOIN _pl_first2 t ON t.pid = c.pid AND t.element = c.source_element
+    ),
+    cell AS (
+        SELECT x.form_code, x.committee_code, x.field_order, x.rid,
+               bool_or(coalesce(x.other_d < x.collected
+                                OR (x.other_d = x.collected AND x.other_g < x.form_code), false)
+                       OR coalesce(? AND o.first_collected < x.collected, false)) AS returned,
+               bool_or(NOT x.is_self AND fv.rid IS NOT NULL) AS derived
+        FROM x
+        LEFT JOIN _pl_held o
+               ON ? AND o.pid = x.pid AND o.element = x.source_element AND o.form_code = x.form_code
+        LEFT JOIN (SELECT rid, element FROM _pl_filled) fv
+               ON NOT x.is_self AND fv.rid = x.rid AND fv.element = x.source_element
+        GROUP BY ALL
     )
-    SELECT x.rid, x.field_order,
-           bool_or(coalesce(x.other_d < x.collected
-                            OR (x.other_d = x.collected AND x.other_g < x.form_code), false)
-                   OR coalesce(? AND o.first_collected < x.collected, false)) AS returned,
-           bool_or(NOT x.is_self AND fv.rid IS NOT NULL) AS derived
-    FROM x
-    LEFT JOIN _pl_held o ON ? AND o.pid = x.pid AND o.element = x.source_element AND o.form_code = x.form_code
-    LEFT JOIN (SELECT rid, element FROM _pl_filled) fv ON NOT x.is_self AND fv.rid = x.rid AND fv.element = x.source_element
-    GROUP BY ALL
+    SELECT form_code, committee_code, field_order,
+           count(*) FILTER (WHERE returned OR derived) AS rows_covered,
+           count(*) FILTER (WHERE returned) AS rows_returned,
+           count(*) FILTER (WHERE derived) AS rows_derived
+    FROM cell GROUP BY ALL
     """,
-    # the forms a (form, committee, field)'s cells are returned from: per person, before their latest cell
+    # the forms a (form, committee, field)'s cells are returned from: for each person there, the forms
+    # holding a source element before the person's latest record of the form there (the condition only
+    # widens with the collection date, and every field of a record shares its date)
     """
     CREATE OR REPLACE TEMP TABLE _pl_src AS
     WITH g AS (
-        SELECT form_code, committee_code, field_order, pid, source_element, max(collected) AS collected
-        FROM _pl_cell_src GROUP BY ALL
+        SELECT form_code, committee_code, pid, max(collected) AS collected
+        FROM _pl_rec WHERE in_scope AND pid IS NOT NULL GROUP BY ALL
+    ),
+    fs AS (  -- the source elements of each form's shareable fields
+        SELECT s.form_code, s.field_order, s.source_element
+        FROM _sources s JOIN _fields f USING (form_code, field_order)
+        WHERE f.sharing IS DISTINCT FROM '不予共享'
+    ),
+    by_element AS (
+        SELECT g.form_code, g.committee_code, e.source_element, list(DISTINCT h.form_code) AS forms
+        FROM g
+        JOIN (SELECT DISTINCT form_code, source_element FROM fs) e USING (form_code)
+        JOIN _pl_held h ON h.pid = g.pid AND h.element = e.source_element
+        WHERE (h.form_code <> g.form_code
+               AND (h.first_collected < g.collected
+                    OR (h.first_collected = g.collected AND h.form_code < g.form_code)))
+           OR (? AND h.form_code = g.form_code AND h.first_collected < g.collected)
+        GROUP BY ALL
     )
-    SELECT g.form_code, g.committee_code, g.field_order, list_sort(list(DISTINCT h.form_code)) AS source_forms
-    FROM g JOIN _pl_held h ON h.pid = g.pid AND h.element = g.source_element
-    WHERE (h.form_code <> g.form_code
-           AND (h.first_collected < g.collected OR (h.first_collected = g.collected AND h.form_code < g.form_code)))
-       OR (? AND h.form_code = g.form_code AND h.first_collected < g.collected)
+    SELECT b.form_code, b.committee_code, fs.field_order,
+           list_sort(list_distinct(flatten(list(b.forms)))) AS source_forms
+    FROM by_element b JOIN fs USING (form_code, source_element)
     GROUP BY ALL
     """,
 ]
 
 _RESULT = """
-SELECT r.form_code, r.committee_code, any_value(r.district_code) AS district_code,
-       any_value(r.township_code) AS township_code, f.field_order,
-       count(DISTINCT r.period) AS deliveries,
-       count(*) AS rows,
-       count(*) FILTER (WHERE c.returned OR c.derived) AS rows_covered,
-       count(*) FILTER (WHERE c.returned) AS rows_returned,
-       count(*) FILTER (WHERE c.derived) AS rows_derived,
-       coalesce(any_value(s.source_forms), []) AS source_forms
-FROM _pl_rec r
+WITH base AS (
+    SELECT form_code, committee_code, any_value(district_code) AS district_code,
+           any_value(township_code) AS township_code, count(DISTINCT period) AS deliveries, count(*) AS rows
+    FROM _pl_rec WHERE in_scope GROUP BY ALL
+)
+SELECT b.form_code, b.committee_code, b.district_code, b.township_code, f.field_order, b.deliveries, b.rows,
+       coalesce(c.rows_covered, 0) AS rows_covered, coalesce(c.rows_returned, 0) AS rows_returned,
+       coalesce(c.rows_derived, 0) AS rows_derived, coalesce(s.source_forms, []) AS source_forms
+FROM base b
 JOIN _fields f USING (form_code)
-LEFT JOIN _pl_cover c ON c.rid = r.rid AND c.field_order = f.field_order
-LEFT JOIN _pl_src s ON s.form_code = r.form_code AND s.committee_code = r.committee_code
-     AND s.field_order = f.field_order
-WHERE r.in_scope
-GROUP BY r.form_code, r.committee_code, f.field_order
+LEFT JOIN _pl_cover c USING (form_code, committee_code, field_order)
+LEFT JOIN _pl_src s USING (form_code, committee_code, field_order)
 """
-_DONE_AFTER = {"_pl_cover": ["_pl_first2", "_pl_filled"], "_pl_src": ["_pl_cell_src", "_pl_held"]}
+_DONE_AFTER = {"_pl_cover": ["_pl_first2", "_pl_filled", "_pl_cell_src"], "_pl_src": ["_pl_held"]}
 _TEMP = ["_pl_rec", "_pl_filled", "_pl_held", "_pl_first2", "_pl_cell_src", "_pl_cover", "_pl_src"]
 
 
