@@ -44,7 +44,6 @@ def main() -> None:
         "--out", type=Path, required=True, help="folder of the fresh warehouse (emptied first)"
     )
     parser.add_argument("--stages", default="catalog,ingest,downstream")
-    parser.add_argument("--keep", action="store_true", help="keep the warehouse under --out (default: keep)")
     args = parser.parse_args()
     stages = args.stages.split(",")
     warehouse = args.out / "warehouse" / "jianfu.duckdb"
