@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 
 from assets.common import warehouse
+from assets.forms import plan_sql
 from assets.forms.dictionary import MergeSettings, PlanSettings
 from assets.forms.matching import id_check_ok
 
@@ -118,62 +119,6 @@ PLAN_SCHEMA = {
     "reason": pl.String,
     "source_forms": pl.List(pl.String),
 }
-
-
-_PLAN_SQL = """
-WITH rec AS (
-    SELECT r.*, p.period_end AS collected FROM _rec0 r JOIN _periods p USING (period)
-),
-filled AS (  -- (record, field) pairs holding a non-empty value
-    SELECT DISTINCT v.record_id, v.field_order
-    FROM staging.form_values v SEMI JOIN rec USING (record_id)
-    WHERE v.field_order IS NOT NULL AND nullif(trim(coalesce(v.value, v.value_raw)), '') IS NOT NULL
-),
-held AS (  -- first collection of each (person, element) by each form
-    SELECT rec.person, f.plan_element AS element_code, rec.form_code, min(rec.collected) AS first_collected
-    FROM filled JOIN rec USING (record_id)
-    JOIN _fields f ON f.form_code = rec.form_code AND f.field_order = filled.field_order
-    WHERE rec.person IS NOT NULL AND f.plan_element IS NOT NULL
-    GROUP BY ALL
-),
-cells AS (
-    SELECT rec.record_id, rec.form_code, rec.committee_code, rec.district_code, rec.township_code, rec.period,
-           rec.collected, rec.person, f.field_order, f.plan_element, f.sharing
-    FROM rec JOIN _fields f USING (form_code)
-    WHERE rec.in_scope  -- a partial rebuild: only the committees being recomputed (assets/forms/plan_delta.py)
-),
-returned AS (  -- another form (or, if allowed, an earlier delivery of this one) already holds it
-    SELECT c.record_id, c.field_order, list(DISTINCT h.form_code) AS src
-    FROM cells c
-    JOIN _sources s ON s.form_code = c.form_code AND s.field_order = c.field_order
-    JOIN held h ON h.person = c.person AND h.element_code = s.source_element
-    WHERE c.person IS NOT NULL AND c.sharing IS DISTINCT FROM '不予共享'
-      AND ((h.form_code <> c.form_code
-            AND (h.first_collected < c.collected OR (h.first_collected = c.collected AND h.form_code < c.form_code)))
-           OR (? AND h.form_code = c.form_code AND h.first_collected < c.collected))
-    GROUP BY ALL
-),
-derived AS (  -- computed from another field of the same record (出生日期 from the ID beside it)
-    SELECT DISTINCT c.record_id, c.field_order
-    FROM cells c
-    JOIN _sources s ON s.form_code = c.form_code AND s.field_order = c.field_order AND NOT s.is_self
-    JOIN _fields d ON d.form_code = c.form_code AND d.plan_element = s.source_element
-    JOIN filled fv ON fv.record_id = c.record_id AND fv.field_order = d.field_order
-    WHERE c.person IS NOT NULL AND c.sharing IS DISTINCT FROM '不予共享'
-)
-SELECT c.form_code, c.committee_code, any_value(c.district_code) AS district_code,
-       any_value(c.township_code) AS township_code, c.field_order,
-       count(DISTINCT c.period) AS deliveries,
-       count(*) AS rows,
-       count(*) FILTER (WHERE r.record_id IS NOT NULL OR d.record_id IS NOT NULL) AS rows_covered,
-       count(*) FILTER (WHERE r.record_id IS NOT NULL) AS rows_returned,
-       count(*) FILTER (WHERE d.record_id IS NOT NULL) AS rows_derived,
-       coalesce(list_sort(list_distinct(flatten(list(r.src) FILTER (WHERE r.src IS NOT NULL)))), []) AS source_forms
-FROM cells c
-LEFT JOIN returned r ON r.record_id = c.record_id AND r.field_order = c.field_order
-LEFT JOIN derived d ON d.record_id = c.record_id AND d.field_order = c.field_order
-GROUP BY c.form_code, c.committee_code, c.field_order
-"""
 
 
 def person_keys(
@@ -339,7 +284,7 @@ def build_prefill_plan_raw(
     for name, frame in names.items():
         con.register(name, frame.to_arrow())
     try:
-        plan = warehouse.read_frame(con, _PLAN_SQL, [settings.prefill.reuse_own_earlier_periods])
+        plan = plan_sql.plan_counts(con, settings.prefill.reuse_own_earlier_periods)
     finally:
         for name in names:
             con.unregister(name)

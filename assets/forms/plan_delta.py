@@ -71,7 +71,9 @@ def global_digest(con: duckdb.DuckDBPyConnection, settings: PlanSettings) -> str
         ),
         _content(con, "SELECT element_code, status, sharing, derivable_from FROM catalog.data_elements"),
         str(versions),
-        fp.code_fingerprint(["assets/forms/plan.py", "assets/forms/plan_delta.py"]),
+        fp.code_fingerprint(
+            ["assets/forms/plan.py", "assets/forms/plan_sql.py", "assets/forms/plan_delta.py"]
+        ),
     )
 
 

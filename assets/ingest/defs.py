@@ -9,11 +9,11 @@ import polars as pl
 from dagster._core.errors import DagsterInvalidPropertyError  # not exported at the top level
 
 from assets.common.checks import check_result
-from assets.common.expectations import load_suite_json, run_suite, suite_columns
+from assets.common.expectations import load_suite_json, suite_columns
 from assets.common.meta import table_metadata
 from assets.common.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource
 from assets.common.warehouse import markdown_preview, read_frame, replace_table
-from assets.ingest import accounting, pipeline, store_views
+from assets.ingest import accounting, district_pool, pipeline, store_views, suite_chunks
 from assets.ingest.catalog import Catalog, load_catalog
 from assets.ingest.parquet_store import DistrictStore
 from assets.ingest.rules import load_delivery_rules
@@ -58,6 +58,7 @@ VIEW_NOTE = " A view over each district's current Parquet file (staging.ingest_s
 
 class IngestConfig(dg.Config):
     full_refresh: bool = False  # read every file again even when its content and the parser are unchanged
+    workers: int = 0  # processes ingesting districts at once; 0 = one per core
 
 
 @dg.multi_asset(
@@ -120,13 +121,13 @@ def district_files(
         divisions = read_frame(con, "SELECT * FROM core.divisions")
     ctx = pipeline.IngestContext.build(catalog, divisions)
     store = DistrictStore.beside(warehouse.path)
-    results = []
     as_of = dt.datetime.now(dt.UTC).date()  # the run date: the latest birth date an ID may encode
-    for district in districts:
-        result = pipeline.ingest_district_to_store(store, Path(landing.root), district, ctx, run_id,
-                                                   full_refresh=config.full_refresh, as_of=as_of)  # fmt: skip
-        context.log.info(f"district {district}: {result}")
-        results.append(result)
+    # one process per core, one district per task (assets/ingest/district_pool.py)
+    results = district_pool.ingest_districts(store, Path(landing.root), districts, ctx, run_id,
+                                             full_refresh=config.full_refresh, as_of=as_of,
+                                             workers=config.workers)  # fmt: skip
+    for result in results:
+        context.log.info(f"district {result.district_code}: {result}")
         for name, value in vars(result).items():
             if isinstance(value, int):
                 totals[name] = totals.get(name, 0) + value
@@ -283,11 +284,11 @@ def _suite_check(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, suite: str, table: str
 ) -> dg.AssetCheckResult:
     """Run a GX suite from schemas/expectations/ over the run's districts of the table."""
-    columns = ", ".join(sorted(suite_columns(load_suite_json(suite))))
+    columns = sorted(suite_columns(load_suite_json(suite)))
     districts = _run_districts(context)
-    with _run_tables(context, warehouse) as con:
-        frame = read_frame(con, f"SELECT {columns} FROM {table}")
-    outcome = run_suite(frame, suite)
+    # a few districts' files at a time, never the whole table in pandas (assets/ingest/suite_chunks.py)
+    files = store_views.run_files(DistrictStore.beside(warehouse.path), table, districts)
+    outcome, rows = suite_chunks.run_suite_chunked(suite_chunks.table_chunks(table, files, columns), suite)
     failing = pl.DataFrame(
         [{"expectation": o.expectation, "column": o.column, "unexpected": o.unexpected_count,
           "unexpected_percent": round(o.unexpected_percent, 3), "examples": ", ".join(map(str, o.examples))}
@@ -296,10 +297,10 @@ def _suite_check(
                 "unexpected_percent": pl.Float64, "examples": pl.String},
     )  # fmt: skip
     return check_result(
-        what=f"expectations of suite {suite} failing on {frame.height:,} rows",
+        what=f"expectations of suite {suite} failing on {rows:,} rows",
         failing=failing,
         total=len(outcome.outcomes),
-        extra={"rows_validated": dg.MetadataValue.int(frame.height),
+        extra={"rows_validated": dg.MetadataValue.int(rows),
                "districts": dg.MetadataValue.text(", ".join(districts) if districts else "all"),
                "suite": dg.MetadataValue.path(f"schemas/expectations/{suite}.json")},
     )  # fmt: skip

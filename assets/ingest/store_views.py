@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.common.warehouse import spill_directory
 from assets.ingest.parquet_store import REJECTED_FILES_VIEW, TABLES, UNPLACED, DistrictStore, select_sql
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,15 @@ def refresh_views(
     return {d: g.name for d, g in listed.items()}
 
 
+def run_files(store: DistrictStore, table: str, districts: list[str] | None = None) -> list[Path]:
+    """The current Parquet files of `table` for `districts` (all when None) and the unplaced files."""
+    wanted = store.districts() if districts is None else [*districts, UNPLACED]
+    return [g.path(table) for d in wanted if (g := store.current(d)) is not None]
+
+
+SCRATCH_MEMORY = "2GB"  # an in-memory connection's DuckDB share (its default is 80% of the machine)
+
+
 def scratch_connection(store: DistrictStore, districts: list[str] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose ingestion views list only `districts` (all when None) and the unplaced files.
 
@@ -111,6 +121,8 @@ def scratch_connection(store: DistrictStore, districts: list[str] | None = None)
     wanted = store.districts() if districts is None else [*districts, UNPLACED]
     generations = [g for d in wanted if (g := store.current(d)) is not None]
     con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = '{SCRATCH_MEMORY}'")
+    con.execute(f"SET temp_directory = '{spill_directory()}'")
     for layer in {t.split(".")[0] for t in TABLES}:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
     for table in TABLES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +38,15 @@ class Decoded:
     notes: list[str] = field(default_factory=list)
 
 
+# ASCII printable, tab and line breaks; ° · × in Latin-1; CJK ideographs (with extension A); punctuation, number
+# forms, ① ② …, arrows, shapes, √; CJK punctuation; compatibility ideographs; full-width forms; CJK extensions
+# B… (GB18030 four-byte codes)
+_PLAUSIBLE = re.compile(
+    "[\x20-\x7e\t\r\n\xa0-\xff\u3400-\u9fff\u2000-\u2bff\u3000-\u303f\uf900-\ufaff\uff00-\uffef"
+    "\U00020000-\U0003ffff]+"
+)
+
+
 def _plausible(text: str) -> float:
     """Share of characters a Chinese office file is made of (ASCII, CJK, CJK and full-width punctuation).
 
@@ -46,21 +56,7 @@ def _plausible(text: str) -> float:
     sample = text[:20000]
     if not sample:
         return 1.0
-    good = 0
-    for ch in sample:
-        o = ord(ch)
-        if (
-            (32 <= o < 127)
-            or ch in "\t\r\n"
-            or 0xA0 <= o <= 0xFF  # ° · × in Latin-1
-            or 0x3400 <= o <= 0x9FFF  # CJK ideographs (with extension A)
-            or 0x2000 <= o <= 0x2BFF  # punctuation, number forms, ① ② …, arrows, shapes, √
-            or 0x3000 <= o <= 0x303F  # CJK punctuation
-            or 0xF900 <= o <= 0xFAFF  # compatibility ideographs
-            or 0xFF00 <= o <= 0xFFEF  # full-width forms
-            or 0x20000 <= o <= 0x3FFFF  # CJK extensions B… (GB18030 four-byte codes)
-        ):
-            good += 1
+    good = sum(len(run) for run in _PLAUSIBLE.findall(sample))
     score = good / len(sample)
     if len(sample) > 200 and "\n" not in sample and "\r" not in sample:
         score /= 2  # a real export of that size has line breaks

@@ -89,18 +89,25 @@ def _select(con: duckdb.DuckDBPyConnection, only: str | None = None) -> str:
     )
 
 
-def build_person_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Person rows for every staged record, sorted by record_id."""
-    frame = warehouse.read_frame(con, _select(con) + " ORDER BY record_id")
+def _all_rows_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Person rows of every staged record, plus the return evidence, sorted by record_id."""
+    cols = ", ".join(PERSON_ROW_COLUMNS)
+    sql = f"SELECT {cols} FROM ({_select(con)})"
     # reflow (issue 13): corrections and new residents from returned prefilled files, source_file = the return
     if warehouse.table_exists(con, "reflow.person_evidence"):
-        extra = warehouse.read_frame(con, "SELECT * FROM reflow.person_evidence").select(PERSON_ROW_COLUMNS)
-        frame = pl.concat([frame.select(PERSON_ROW_COLUMNS), extra], how="vertical_relaxed").sort("record_id")
-    return frame.select(PERSON_ROW_COLUMNS)
+        sql += f" UNION ALL BY NAME SELECT {cols} FROM reflow.person_evidence"
+    return f"SELECT {cols} FROM ({sql}) ORDER BY record_id"
+
+
+def build_person_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Person rows for every staged record, sorted by record_id."""
+    return warehouse.read_frame(con, _all_rows_sql(con))
 
 
 def write_person_rows(con: duckdb.DuckDBPyConnection) -> int:
-    n = warehouse.replace_table(con, PERSON_ROWS, build_person_rows(con))
+    """The whole table, built inside DuckDB (no frame of every row in Python: it spills within its limit)."""
+    con.execute(f"CREATE OR REPLACE TABLE {PERSON_ROWS} AS {_all_rows_sql(con)}")
+    n = con.execute(f"SELECT count(*) FROM {PERSON_ROWS}").fetchall()[0][0]
     fp.record(con, {GLOBAL_STAGE: _global_digest(con)})
     return n
 
