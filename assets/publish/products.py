@@ -180,7 +180,7 @@ def publish(
     try:
         if unsafe_test_crypto:
             con.execute("SET force_mbedtls_unsafe = true")
-        bound, denials = bind_datasets(con, policy)
+        bound, denials = bind_datasets(con, policy, lazy=True)  # copied into memory once a product is written
         forms = binding.form_classes(con)
         names, committees = division_names(con)
         present = jurisdictions_present(con, bound)
@@ -258,6 +258,9 @@ def publish(
                                                   dict(old["scan"]), steps, generation.stat_of(target),
                                                   {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
                     continue
+                if uid == 0:
+                    binding.materialize(con, bound)
+                    lap("stage")
                 uid += 1
                 base = inputs.base_digest(digests, profile_digest, principal.model_dump(), policy.version,
                                           mask_key.fingerprint, key is not None)  # fmt: skip
