@@ -58,6 +58,35 @@ def fixed_cost(result: products.PublishResult) -> tuple[float, float, int]:
     return my - slope * mx, slope * 1e6, len(pts)
 
 
+def change_district(con: duckdb.DuckDBPyConnection, district: str) -> int:
+    """Append a space to `period` of the district's form records: a table is updated; a view (ingestion's
+    Parquet store) is redefined over its old definition. Returns the rows changed."""
+    n = int(con.execute("SELECT count(*) FROM staging.form_records WHERE starts_with(committee_code, ?)",
+                        [district]).fetchall()[0][0])  # fmt: skip
+    view = con.execute("SELECT sql FROM duckdb_views() WHERE schema_name = 'staging' "
+                       "AND view_name = 'form_records'").fetchall()  # fmt: skip
+    if not view:
+        con.execute("UPDATE staging.form_records SET period = period || ' ' WHERE starts_with(committee_code, ?)",
+                    [district])  # fmt: skip
+        return n
+    body = view[0][0].split(" AS ", 1)[1].rstrip().rstrip(";")
+    lit = "'" + district.replace("'", "''") + "'"
+    con.execute(f"CREATE OR REPLACE VIEW staging.form_records AS SELECT * REPLACE (CASE WHEN "
+                f"starts_with(committee_code, {lit}) THEN period || ' ' ELSE period END AS period) FROM ({body})")  # fmt: skip
+    return n
+
+
+def restrict(share: list[str]) -> None:
+    """Publish only the principals under these jurisdiction prefixes (a measured share of the city; the
+    city product is included only if "31" is given)."""
+    original = products.principals_for
+
+    def principals(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return [p for p in original(*args, **kwargs) if p.jurisdiction.startswith(tuple(share))]
+
+    products.principals_for = principals
+
+
 def timed_publish(*args, **kwargs) -> tuple[products.PublishResult, float]:  # noqa: ANN002, ANN003
     """One run and its CPU seconds (this process, every DuckDB thread): steadier than wall time on a shared box."""
     cpu = time.process_time()
@@ -87,7 +116,11 @@ def main() -> None:
     parser.add_argument("--district", help="the district whose rows change (default: the first)")
     parser.add_argument("--tier", action="append", choices=sorted(TIER_BY_NAME), help="only these tiers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
+    parser.add_argument("--share", action="append", help="only products under this jurisdiction prefix (repeat; "
+                        "'31' adds the city): a measured share when the machine is busy")  # fmt: skip
     args = parser.parse_args()
+    if args.share:
+        restrict(args.share)
 
     if not args.warehouse.exists():
         raise SystemExit(f"{args.warehouse} does not exist: run `jianfu run` first or pass --warehouse")
@@ -125,14 +158,9 @@ def main() -> None:
 
         con = duckdb.connect(str(wh))
         try:
-            district = (
-                args.district
-                or con.execute("SELECT min(left(committee_code, 6)) FROM staging.form_records").fetchall()[0][
-                    0
-                ]
-            )
-            n_rows = con.execute("UPDATE staging.form_records SET period = period || ' ' "
-                                 "WHERE starts_with(committee_code, ?)", [district]).fetchall()[0][0]  # fmt: skip
+            district = args.district or (args.share[0][:6] if args.share else None) or con.execute(
+                "SELECT min(left(committee_code, 6)) FROM staging.form_records").fetchall()[0][0]  # fmt: skip
+            n_rows = change_district(con, district)
         finally:
             con.close()
         before = files(out)

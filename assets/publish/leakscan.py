@@ -105,15 +105,13 @@ def _token_queries(policy: Policy, bound: Iterable[BoundDataset]) -> list[tuple[
             q = quote_ident(col)
             if spec is not None and spec.element_from:
                 driver = quote_ident(spec.element_from)
+                by_kind: dict[str, list[str]] = {}  # one pass over a long table per kind, not per element
                 for elem in policy.elements.values():
                     kind = spec.semantic or elem.value_semantic
                     if kind in KINDS:
-                        out.append(
-                            (
-                                kind,
-                                f"SELECT {q} AS v FROM {b.relation} WHERE {driver} = {quote_literal(elem.code)}",
-                            )
-                        )
+                        by_kind.setdefault(kind, []).append(quote_literal(elem.code))
+                for kind, codes in sorted(by_kind.items()):
+                    out.append((kind, f"SELECT {q} AS v FROM {b.relation} WHERE {driver} IN ({', '.join(codes)})"))
                 continue
             _, semantic, _, _ = policy.column_class(ds, col)
             if semantic in KINDS:
