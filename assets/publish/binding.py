@@ -6,13 +6,14 @@ elements each form collects (a roster's membership class) and where each golden 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from assets.common.warehouse import DEFAULT_MEMORY_LIMIT, spill_directory
+from assets.common.warehouse import spill_directory
 from assets.publish.masking import quote_ident, quote_literal, register_hmac
 from assets.publish.policy import Policy
 from assets.publish.policy_model import Dataset, Source
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_ALIAS = "wh"
 FORM_CLASS_TABLE = "memory.main._form_class"  # form_code -> membership level (sensitive rosters only)
+# staged sources and treated tables spill to `spill_directory()` beyond this (publishing's peak RSS goal: 4 GB)
+PUBLISH_MEMORY_LIMIT = "3GB"
 LINEAGE_PREFIX = "_lineage_"  # memory.main._lineage_<dataset>: (key, element_code, value, committee_code)
 
 
@@ -60,7 +63,7 @@ def open_sources(warehouse_path: str | Path, mask_key: object | None = None) -> 
         raise PublishError(f"warehouse {path} does not exist")
     con = duckdb.connect(":memory:")
     # Staged masked tables live in memory: bound them and spill to a temp folder at city scale.
-    con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {quote_literal(os.environ.get('JIANFU_PUBLISH_MEMORY_LIMIT', PUBLISH_MEMORY_LIMIT))}")
     con.execute(f"SET temp_directory = {quote_literal(spill_directory())}")
     con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
     con.execute(f"USE {WAREHOUSE_ALIAS}")
