@@ -180,7 +180,12 @@ def publish(
     try:
         if unsafe_test_crypto:
             con.execute("SET force_mbedtls_unsafe = true")
-        bound, denials = bind_datasets(con, policy, lazy=True)  # copied into memory once a product is written
+        # sources are copied into memory once a product is written; with no previous record to carry from
+        # (a first build) every product will be, so copy them now and digest them from memory
+        bound, denials = bind_datasets(con, policy, lazy=True)
+        if not prev_products:
+            binding.materialize(con, bound)
+            lap("stage")
         forms = binding.form_classes(con)
         names, committees = division_names(con)
         present = jurisdictions_present(con, bound)
@@ -258,8 +263,7 @@ def publish(
                                                   dict(old["scan"]), steps, generation.stat_of(target),
                                                   {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
                     continue
-                if uid == 0:
-                    binding.materialize(con, bound)
+                if uid == 0 and binding.materialize(con, bound):
                     lap("stage")
                 uid += 1
                 base = inputs.base_digest(digests, profile_digest, principal.model_dump(), policy.version,
