@@ -118,7 +118,7 @@ def _record_entry(rec: ProductRecord) -> dict[str, object]:
 def _drop(con: duckdb.DuckDBPyConnection, plans: Iterable[TablePlan]) -> None:
     for p in plans:
         for table in (p.staged, p.suppressed_in):
-            if table:
+            if table and not table.startswith("("):  # a SELECT written straight into the product
                 con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
