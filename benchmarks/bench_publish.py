@@ -30,7 +30,7 @@ import duckdb
 from assets.common import paths
 from assets.publish import checks, products
 from assets.publish.masking import resolve_mask_key
-from assets.publish.policy import TIER_BY_NAME, TIER_CODES, load_policy
+from assets.publish.policy import TIER_BY_NAME, TIER_CODES, Tier, load_policy
 from assets.publish.run import DICTIONARY, POLICY_DIR
 
 
@@ -47,8 +47,12 @@ def files(out: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def fixed_cost(result: products.PublishResult) -> tuple[float, float, int]:
-    """(seconds per product at zero rows, seconds per million rows, products fitted) over written products."""
-    pts = [(sum(t.rows for t in p.tables), p.seconds) for p in result.products if not p.carried]
+    """(seconds per product at zero rows, seconds per million rows, products fitted) over written township and
+    committee products: the many small products whose count grows with the city (a few city and district
+    products of 0.5M+ rows would dominate the line and push its intercept below zero)."""
+    small = (Tier.TOWNSHIP, Tier.COMMITTEE)
+    pts = [(sum(t.rows for t in p.tables), p.seconds) for p in result.products
+           if not p.carried and p.principal.tier in small]  # fmt: skip
     if len(pts) < 2:
         return float("nan"), float("nan"), len(pts)
     xs, ys = [x for x, _ in pts], [y for _, y in pts]
@@ -56,6 +60,35 @@ def fixed_cost(result: products.PublishResult) -> tuple[float, float, int]:
     var = sum((x - mx) ** 2 for x in xs)
     slope = sum((x - mx) * (y - my) for x, y in pts) / var if var else 0.0
     return my - slope * mx, slope * 1e6, len(pts)
+
+
+def change_district(con: duckdb.DuckDBPyConnection, district: str) -> int:
+    """Append a space to `period` of the district's form records: a table is updated; a view (ingestion's
+    Parquet store) is redefined over its old definition. Returns the rows changed."""
+    n = int(con.execute("SELECT count(*) FROM staging.form_records WHERE starts_with(committee_code, ?)",
+                        [district]).fetchall()[0][0])  # fmt: skip
+    view = con.execute("SELECT sql FROM duckdb_views() WHERE schema_name = 'staging' "
+                       "AND view_name = 'form_records'").fetchall()  # fmt: skip
+    if not view:
+        con.execute("UPDATE staging.form_records SET period = period || ' ' WHERE starts_with(committee_code, ?)",
+                    [district])  # fmt: skip
+        return n
+    body = view[0][0].split(" AS ", 1)[1].rstrip().rstrip(";")
+    lit = "'" + district.replace("'", "''") + "'"
+    con.execute(f"CREATE OR REPLACE VIEW staging.form_records AS SELECT * REPLACE (CASE WHEN "
+                f"starts_with(committee_code, {lit}) THEN period || ' ' ELSE period END AS period) FROM ({body})")  # fmt: skip
+    return n
+
+
+def restrict(share: list[str]) -> None:
+    """Publish only the principals under these jurisdiction prefixes (a measured share of the city; the
+    city product is included only if "31" is given)."""
+    original = products.principals_for
+
+    def principals(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return [p for p in original(*args, **kwargs) if p.jurisdiction.startswith(tuple(share))]
+
+    products.principals_for = principals
 
 
 def timed_publish(*args, **kwargs) -> tuple[products.PublishResult, float]:  # noqa: ANN002, ANN003
@@ -75,7 +108,8 @@ def show(name: str, result: products.PublishResult, load: tuple[float, float, fl
     if written >= 2:
         a, b, n = fixed_cost(result)
         print(
-            f"   fixed cost per written product {a * 1000:.0f} ms (+ {b:.2f}s per million rows; fitted on {n})"
+            f"   fixed cost per written product {a * 1000:.0f} ms (+ {b:.2f}s per million rows; fitted on {n} "
+            "township and committee products)"
         )
     if result.carried:
         print(f"   per carried product {result.phases.get('carry', 0) / result.carried * 1000:.1f} ms")
@@ -87,7 +121,11 @@ def main() -> None:
     parser.add_argument("--district", help="the district whose rows change (default: the first)")
     parser.add_argument("--tier", action="append", choices=sorted(TIER_BY_NAME), help="only these tiers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print its path")
+    parser.add_argument("--share", action="append", help="only products under this jurisdiction prefix (repeat; "
+                        "'31' adds the city): a measured share when the machine is busy")  # fmt: skip
     args = parser.parse_args()
+    if args.share:
+        restrict(args.share)
 
     if not args.warehouse.exists():
         raise SystemExit(f"{args.warehouse} does not exist: run `jianfu run` first or pass --warehouse")
@@ -125,14 +163,9 @@ def main() -> None:
 
         con = duckdb.connect(str(wh))
         try:
-            district = (
-                args.district
-                or con.execute("SELECT min(left(committee_code, 6)) FROM staging.form_records").fetchall()[0][
-                    0
-                ]
-            )
-            n_rows = con.execute("UPDATE staging.form_records SET period = period || ' ' "
-                                 "WHERE starts_with(committee_code, ?)", [district]).fetchall()[0][0]  # fmt: skip
+            district = args.district or (args.share[0][:6] if args.share else None) or con.execute(
+                "SELECT min(left(committee_code, 6)) FROM staging.form_records").fetchall()[0][0]  # fmt: skip
+            n_rows = change_district(con, district)
         finally:
             con.close()
         before = files(out)

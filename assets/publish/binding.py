@@ -6,13 +6,14 @@ elements each form collects (a roster's membership class) and where each golden 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from assets.common.warehouse import DEFAULT_MEMORY_LIMIT, spill_directory
+from assets.common.warehouse import spill_directory
 from assets.publish.masking import quote_ident, quote_literal, register_hmac
 from assets.publish.policy import Policy
 from assets.publish.policy_model import Dataset, Source
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_ALIAS = "wh"
 FORM_CLASS_TABLE = "memory.main._form_class"  # form_code -> membership level (sensitive rosters only)
+# staged sources and treated tables spill to `spill_directory()` beyond this (publishing's peak RSS goal: 4 GB)
+PUBLISH_MEMORY_LIMIT = "3GB"
 LINEAGE_PREFIX = "_lineage_"  # memory.main._lineage_<dataset>: (key, element_code, value, committee_code)
 
 
@@ -34,6 +37,12 @@ class BoundDataset:
     rows: int = 0
     element_rows: dict[str | None, int] = field(default_factory=dict)
     lineage: str | None = None  # staged lineage table of a golden dataset
+    staged_as: str = ""  # lazily bound: the memory table `materialize` copies `relation` into
+    lineage_staged_as: str = ""
+
+    @property
+    def source_relation(self) -> str:
+        return f"({self.source.select_sql})"
 
     @property
     def name(self) -> str:
@@ -54,7 +63,7 @@ def open_sources(warehouse_path: str | Path, mask_key: object | None = None) -> 
         raise PublishError(f"warehouse {path} does not exist")
     con = duckdb.connect(":memory:")
     # Staged masked tables live in memory: bound them and spill to a temp folder at city scale.
-    con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {quote_literal(os.environ.get('JIANFU_PUBLISH_MEMORY_LIMIT', PUBLISH_MEMORY_LIMIT))}")
     con.execute(f"SET temp_directory = {quote_literal(spill_directory())}")
     con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
     con.execute(f"USE {WAREHOUSE_ALIAS}")
@@ -82,9 +91,13 @@ def _first_binding(
 
 
 def bind_datasets(
-    con: duckdb.DuckDBPyConnection, policy: Policy, stage: bool = True
+    con: duckdb.DuckDBPyConnection, policy: Policy, stage: bool = True, lazy: bool = False
 ) -> tuple[list[BoundDataset], list[Denial]]:
-    """Bind each dataset to the first source that exists; stage it in memory (sorted by jurisdiction)."""
+    """Bind each dataset to the first source that exists; stage it in memory (sorted by jurisdiction).
+
+    `lazy`: measure now (rows, element rows, rows without a jurisdiction: what resolving and fingerprinting
+    need) but leave each relation a filtered SELECT over the source; `materialize` copies them into memory
+    once a product must really be written. A run that carries every product never copies a table."""
     bound: list[BoundDataset] = []
     denials: list[Denial] = []
     for ds in policy.datasets.values():
@@ -108,44 +121,68 @@ def bind_datasets(
             continue
         b = BoundDataset(ds, src, columns, relation=f"({src.select_sql})")
         if stage:
-            _stage(con, b, denials)
+            _stage(con, b, denials, lazy)
             if ds.golden is not None:
-                _stage_lineage(con, b, denials)
+                _stage_lineage(con, b, denials, lazy)
         bound.append(b)
     if stage:
         stage_form_classes(con, policy)
     return bound, denials
 
 
-def _stage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial]) -> None:
+def _stage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False) -> None:
     table = f"memory.main.{quote_ident('_src_' + b.name)}"
     jcol = b.spec.jurisdiction
     if jcol is None:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.relation} AS s")
+        selected = f"(SELECT * FROM {b.relation} AS s)"
     else:
         j = quote_ident(jcol)
-        total = con.execute(f"SELECT count(*) FROM {b.relation} AS s").fetchall()[0][0]
         digits = b.spec.jurisdiction_digits
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.relation} AS s "
-            f"WHERE regexp_full_match(CAST({j} AS VARCHAR), '[0-9]{{{digits}}}') ORDER BY {j}"
-        )
+        ok = f"regexp_full_match(CAST({j} AS VARCHAR), '[0-9]{{{digits}}}')"
+        selected = f"(SELECT * FROM {b.relation} AS s WHERE {ok})"
+    if lazy:
+        b.staged_as, b.relation = table, selected
+        total, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {ok}) FROM {b.source_relation} AS s"
+                                  if jcol is not None else f"SELECT count(*), count(*) FROM {selected}").fetchall()[0]  # fmt: skip
+    else:
+        total = con.execute(f"SELECT count(*) FROM {b.relation} AS s").fetchall()[0][0]
+        order = f" ORDER BY {quote_ident(jcol)}" if jcol is not None else ""
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {selected}{order}")
+        b.relation = table
         kept = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        if total - kept:
-            denials.append(Denial("rows", b.name, "no_jurisdiction",
-                                  f"{total - kept} rows have no {digits}-digit {jcol}: no principal receives them",
-                                  column=jcol, rows_affected=int(total - kept)))  # fmt: skip
-    b.relation = table
-    b.rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    if jcol is not None and total - kept:
+        denials.append(Denial("rows", b.name, "no_jurisdiction",
+                              f"{total - kept} rows have no {b.spec.jurisdiction_digits}-digit {jcol}: "
+                              "no principal receives them", column=jcol, rows_affected=int(total - kept)))  # fmt: skip
+    b.rows = int(kept)
     if b.spec.driver:
         d = quote_ident(b.spec.driver)
         b.element_rows = {
             (None if e is None else str(e)): int(n)
-            for e, n in con.execute(f"SELECT {d}, count(*) FROM {table} GROUP BY 1").fetchall()
+            for e, n in con.execute(f"SELECT {d}, count(*) FROM {b.relation} GROUP BY 1").fetchall()
         }
 
 
-def _stage_lineage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial]) -> None:
+def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset]) -> int:
+    """Copy lazily bound datasets (and lineage) into memory, sorted by jurisdiction, so that each product's
+    scoped reads skip row groups; returns how many tables were copied. Digests and measurements taken on
+    the lazy relations stay valid: the same rows, only stored."""
+    n = 0
+    for b in bound:
+        if b.staged_as:
+            jcol = b.spec.jurisdiction
+            order = f" ORDER BY {quote_ident(jcol)}" if jcol is not None else ""
+            con.execute(f"CREATE OR REPLACE TABLE {b.staged_as} AS SELECT * FROM {b.relation}{order}")
+            b.relation, b.staged_as = b.staged_as, ""
+            n += 1
+        if b.lineage_staged_as:
+            con.execute(f"CREATE OR REPLACE TABLE {b.lineage_staged_as} AS SELECT * FROM {b.lineage}")
+            b.lineage, b.lineage_staged_as = b.lineage_staged_as, ""
+            n += 1
+    return n
+
+
+def _stage_lineage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False) -> None:
     """Stage (key, element_code, value, committee_code, form_code): where each value of a golden record was delivered."""
     assert b.spec.golden is not None
     src, _, errors = _first_binding(con, b.spec.golden.lineage)
@@ -156,15 +193,17 @@ def _stage_lineage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: lis
                     "committee_code VARCHAR, form_code VARCHAR)")  # fmt: skip
         denials.append(Denial("dataset", b.name, "lineage_missing",
                               "golden values without lineage are not shown: " + " | ".join(errors)))  # fmt: skip
+        b.lineage = table
+        return
+    select = ("SELECT DISTINCT CAST(key AS VARCHAR) AS key, "
+              "CAST(element_code AS VARCHAR) AS element_code, trim(CAST(value AS VARCHAR)) AS value, "
+              "CAST(committee_code AS VARCHAR) AS committee_code, CAST(form_code AS VARCHAR) AS form_code "
+              f"FROM ({src.select_sql}) WHERE value IS NOT NULL AND committee_code IS NOT NULL")  # fmt: skip
+    if lazy:
+        b.lineage, b.lineage_staged_as = f"({select})", table
     else:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT CAST(key AS VARCHAR) AS key, "
-            "CAST(element_code AS VARCHAR) AS element_code, trim(CAST(value AS VARCHAR)) AS value, "
-            "CAST(committee_code AS VARCHAR) AS committee_code, CAST(form_code AS VARCHAR) AS form_code "
-            f"FROM ({src.select_sql}) "
-            "WHERE value IS NOT NULL AND committee_code IS NOT NULL"
-        )
-    b.lineage = table
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
+        b.lineage = table
 
 
 def stage_form_classes(con: duckdb.DuckDBPyConnection, policy: Policy) -> dict[str, str]:

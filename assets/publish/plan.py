@@ -339,10 +339,9 @@ class Compiler:
         if ds.golden is not None and d.b.lineage is not None and ds.jurisdiction is not None:
             keep = self._lineage_exists(d, principal, None, None)
             where = f"{where} AND {keep}" if where else f" WHERE {keep}"
-        staged = f"memory.main.{quote_ident(f'_p{idx}_{ds.name}')}"
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE {staged} AS SELECT {', '.join(exprs)} FROM {b.relation} AS s{where}"
-        )
+        # not staged: the writer's one CREATE TABLE AS runs this SELECT straight into the product file (a row
+        # table is read by nothing else), instead of copying every row into memory first
+        staged = f"(SELECT {', '.join(exprs)} FROM {b.relation} AS s{where})"
         return TablePlan(
             ds.name, ds.name, "reference" if ds.reference else "rows", staged, ds.jurisdiction, outs
         )

@@ -118,7 +118,7 @@ def _record_entry(rec: ProductRecord) -> dict[str, object]:
 def _drop(con: duckdb.DuckDBPyConnection, plans: Iterable[TablePlan]) -> None:
     for p in plans:
         for table in (p.staged, p.suppressed_in):
-            if table:
+            if table and not table.startswith("("):  # a SELECT written straight into the product
                 con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -180,7 +180,12 @@ def publish(
     try:
         if unsafe_test_crypto:
             con.execute("SET force_mbedtls_unsafe = true")
-        bound, denials = bind_datasets(con, policy)
+        # sources are copied into memory once a product is written; with no previous record to carry from
+        # (a first build) every product will be, so copy them now and digest them from memory
+        bound, denials = bind_datasets(con, policy, lazy=True)
+        if not prev_products:
+            binding.materialize(con, bound)
+            lap("stage")
         forms = binding.form_classes(con)
         names, committees = division_names(con)
         present = jurisdictions_present(con, bound)
@@ -258,6 +263,8 @@ def publish(
                                                   dict(old["scan"]), steps, generation.stat_of(target),
                                                   {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
                     continue
+                if uid == 0 and binding.materialize(con, bound):
+                    lap("stage")
                 uid += 1
                 base = inputs.base_digest(digests, profile_digest, principal.model_dump(), policy.version,
                                           mask_key.fingerprint, key is not None)  # fmt: skip

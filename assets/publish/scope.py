@@ -47,6 +47,16 @@ class Stats:
     elem: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     cols: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
+    def columns(self, con: duckdb.DuckDBPyConnection, dataset: str, cols: list[str]) -> None:
+        """(distinct values, rows) of several columns of one dataset in a single pass over it."""
+        todo = [c for c in cols if (dataset, c) not in self.cols]
+        if not todo:
+            return
+        picks = ", ".join(f"count(DISTINCT {quote_ident(c)})" for c in todo)
+        got = con.execute(f"SELECT count(*), {picks} FROM {self.full[dataset].relation}").fetchall()[0]
+        for c, nd in zip(todo, got[1:], strict=True):
+            self.cols[(dataset, c)] = (int(nd), int(got[0]))
+
     def column(self, con: duckdb.DuckDBPyConnection, dataset: str, col: str) -> tuple[int, int]:
         """(distinct values, rows) of one column over the whole dataset."""
         if (dataset, col) not in self.cols:
@@ -77,6 +87,8 @@ def dimension_safety(con: duckdb.DuckDBPyConnection, policy: Policy, stats: Stat
         ds = b.spec
         if ds.aggregate is None or ds.jurisdiction is None:
             continue
+        stats.columns(con, name, [c for c in b.column_names if (spec := ds.columns.get(c)) is not None
+                                  and spec.aggregate_dimension and not spec.element_from])  # fmt: skip
         for col in b.column_names:
             spec = ds.columns.get(col)
             if spec is None or not spec.aggregate_dimension:

@@ -69,8 +69,8 @@ def write_product(
         for plan in tables:
             where = f" WHERE {prefix_filter(plan.jurisdiction, prefix)}" if plan.jurisdiction else ""
             target = f"{PRODUCT_ALIAS}.main.{quote_ident(plan.name)}"
-            con.execute(f"CREATE TABLE {target} AS SELECT * FROM {plan.staged}{where}")
-            rows = int(con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0])
+            # CREATE TABLE AS returns its row count: no second query per table
+            rows = int(con.execute(f"CREATE TABLE {target} AS SELECT * FROM {plan.staged}{where}").fetchall()[0][0])
             suppressed = 0
             if plan.suppressed_in:
                 sql = f"SELECT count(*) FROM {plan.suppressed_in} WHERE {prefix_filter('jurisdiction_code', prefix)}"

@@ -148,3 +148,24 @@ def test_audit_key_differs_from_mask_key() -> None:
         resolve_audit_key(key, None, resolve_mask_key(key, None).key)
     with pytest.raises(MaskKeyError, match="JIANFU_AUDIT_KEY"):
         resolve_audit_key(None, None)
+
+
+def test_native_hmac_macro_equals_stdlib_and_udf(tmp_path) -> None:  # noqa: ANN001
+    # RFC 4231 test case 6: a 131-byte key (longer than SHA-256's block: hashed first), and Han/odd values
+    long_key = b"\xaa" * 131
+    expected6 = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    values = ["Test Using Larger Than Block-Size Key - Hash Key First", "张三", "", " 310101 ", "a'b"]
+    ro = tmp_path / "ro.duckdb"
+    duckdb.connect(str(ro)).close()
+    for key in (long_key, b"Jefe", b"k" * 64):
+        native, udf = duckdb.connect(), duckdb.connect()
+        native.execute(f"ATTACH '{ro}' AS wh (READ_ONLY)")
+        native.execute("USE wh")  # publishing's connection: the macro must resolve with a read-only default
+        register_hmac(native, key)
+        register_hmac(udf, key, native=False)
+        for v in values:
+            want = hmac_hex(key, v)
+            assert native.execute("SELECT jianfu_hmac(?)", [v]).fetchall()[0][0] == want
+            assert udf.execute("SELECT jianfu_hmac(?)", [v]).fetchall()[0][0] == want
+        assert native.execute("SELECT jianfu_hmac(NULL)").fetchall()[0][0] is None
+    assert hmac_hex(long_key, values[0]) == expected6
