@@ -63,7 +63,9 @@ def open_sources(warehouse_path: str | Path, mask_key: object | None = None) -> 
         raise PublishError(f"warehouse {path} does not exist")
     con = duckdb.connect(":memory:")
     # Staged masked tables live in memory: bound them and spill to a temp folder at city scale.
-    con.execute(f"SET memory_limit = {quote_literal(os.environ.get('JIANFU_PUBLISH_MEMORY_LIMIT', PUBLISH_MEMORY_LIMIT))}")
+    con.execute(
+        f"SET memory_limit = {quote_literal(os.environ.get('JIANFU_PUBLISH_MEMORY_LIMIT', PUBLISH_MEMORY_LIMIT))}"
+    )
     con.execute(f"SET temp_directory = {quote_literal(spill_directory())}")
     con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
     con.execute(f"USE {WAREHOUSE_ALIAS}")
@@ -130,7 +132,9 @@ def bind_datasets(
     return bound, denials
 
 
-def _stage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False) -> None:
+def _stage(
+    con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False
+) -> None:
     table = f"memory.main.{quote_ident('_src_' + b.name)}"
     jcol = b.spec.jurisdiction
     if jcol is None:
@@ -182,7 +186,9 @@ def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset]) -
     return n
 
 
-def _stage_lineage(con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False) -> None:
+def _stage_lineage(
+    con: duckdb.DuckDBPyConnection, b: BoundDataset, denials: list[Denial], lazy: bool = False
+) -> None:
     """Stage (key, element_code, value, committee_code, form_code): where each value of a golden record was delivered."""
     assert b.spec.golden is not None
     src, _, errors = _first_binding(con, b.spec.golden.lineage)

@@ -111,7 +111,9 @@ def _token_queries(policy: Policy, bound: Iterable[BoundDataset]) -> list[tuple[
                     if kind in KINDS:
                         by_kind.setdefault(kind, []).append(quote_literal(elem.code))
                 for kind, codes in sorted(by_kind.items()):
-                    out.append((kind, f"SELECT {q} AS v FROM {b.relation} WHERE {driver} IN ({', '.join(codes)})"))
+                    out.append(
+                        (kind, f"SELECT {q} AS v FROM {b.relation} WHERE {driver} IN ({', '.join(codes)})")
+                    )
                 continue
             _, semantic, _, _ = policy.column_class(ds, col)
             if semantic in KINDS:

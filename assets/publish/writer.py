@@ -70,7 +70,9 @@ def write_product(
             where = f" WHERE {prefix_filter(plan.jurisdiction, prefix)}" if plan.jurisdiction else ""
             target = f"{PRODUCT_ALIAS}.main.{quote_ident(plan.name)}"
             # CREATE TABLE AS returns its row count: no second query per table
-            rows = int(con.execute(f"CREATE TABLE {target} AS SELECT * FROM {plan.staged}{where}").fetchall()[0][0])
+            rows = int(
+                con.execute(f"CREATE TABLE {target} AS SELECT * FROM {plan.staged}{where}").fetchall()[0][0]
+            )
             suppressed = 0
             if plan.suppressed_in:
                 sql = f"SELECT count(*) FROM {plan.suppressed_in} WHERE {prefix_filter('jurisdiction_code', prefix)}"
