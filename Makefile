@@ -31,7 +31,7 @@ run: setup  ## run the main job end to end on the bundled sample and print a sum
 	$(BIN)/jianfu run
 
 test: setup  ## run the test suite on every core (pytest-xdist; shared warehouses stay on one worker, see tests/conftest.py)
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadgroup --durations=15
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth

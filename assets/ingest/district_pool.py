@@ -26,6 +26,9 @@ from assets.ingest.parquet_store import DistrictStore
 log = logging.getLogger(__name__)
 
 _CTX: pipeline.IngestContext | None = None  # the worker's copy, received once at start
+# with `workers` left to its default, fewer files than this are ingested in this process: a spawned worker
+# pays about a second of imports and context, which a few hundred small files (~6 ms each) do not repay
+MIN_FILES_FOR_POOL = 1_000
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,11 @@ def ingest_districts(
     workers: int = 0,
 ) -> list[pipeline.DistrictResult]:
     """Each district's result, in the order given. `workers` 0 means one per core; with one worker, or one
-    district, everything runs in this process. Raises DistrictsFailed after every district was tried."""
+    district, or (by default) fewer than MIN_FILES_FOR_POOL files, everything runs in this process. Raises
+    DistrictsFailed after every district was tried."""
+    if not workers and len(districts) > 1:
+        small = sum(_folder_files(Path(landing_root) / d) for d in districts) < MIN_FILES_FOR_POOL
+        workers = 1 if small else default_workers()
     workers = min(workers or default_workers(), len(districts))
     job = Job(str(store.root), str(landing_root), run_id, full_refresh, as_of)
     results: dict[str, pipeline.DistrictResult] = {}
