@@ -26,7 +26,7 @@ from assets.reflow.workbook import FormSheet, ReturnedSheet, read_returned, writ
 
 log = logging.getLogger(__name__)
 
-MIN_BATCH = 400  # fewer files than this are handled in process: starting workers would cost more
+MIN_BATCH = 200  # fewer files than this are handled in process: starting workers would cost more
 CHUNK = 32  # files per task: amortizes pickling and scheduling
 
 
