@@ -12,6 +12,10 @@ from tests.worlds import TinyWorld
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("JIANFU_ENV", "dev")  # the synthetic test data may use the documented dev masking key
+# pytest-xdist already runs a test per core: pipeline runs inside tests ingest and write workbooks in process
+# (the pools have their own tests, which ask for workers explicitly)
+os.environ.setdefault("JIANFU_INGEST_WORKERS", "1")
+os.environ.setdefault("JIANFU_REFLOW_WORKERS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,13 @@ class DistrictsFailed(RuntimeError):
 
 
 def default_workers() -> int:
-    """The cores this process may run on."""
+    """`JIANFU_INGEST_WORKERS` when set (1 = in process), else the cores this process may run on."""
+    raw = os.environ.get("JIANFU_INGEST_WORKERS", "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            log.warning("JIANFU_INGEST_WORKERS=%r is not a number; using the cores", raw)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
