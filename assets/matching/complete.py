@@ -16,8 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from assets.matching import sql as S
-from assets.matching.pairs import Coder, Pairs
+from assets.matching.pairs import Coder, Pairs, tf_select
 from assets.matching.spec import MatchSpec
 
 
@@ -63,12 +62,7 @@ def compare_pairs_by_index(
     coder = Coder(spec)
     want = pl.DataFrame({"rid_l": a.astype(np.int32), "rid_r": b.astype(np.int32)})
     want_arrow = want.to_arrow()  # noqa: F841
-    tf_idx = [ci for ci, c in enumerate(spec.comparisons) if c.term_frequency]
-    tf_sel = "".join(
-        f", CASE WHEN l.{S.q(spec.comparisons[ci].feature)} = r.{S.q(spec.comparisons[ci].feature)} "
-        f"THEN greatest(l.__tf_{ci}, r.__tf_{ci}) END AS __tf_{ci}"
-        for ci in tf_idx
-    )
+    tf_idx, tf_sel = tf_select(spec)
     res = con.execute(
         f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) AS __code{tf_sel} FROM want_arrow c "
         f"JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"

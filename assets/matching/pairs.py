@@ -112,17 +112,24 @@ def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return uniq.astype(np.int64), lookup[code], tally[uniq]
 
 
-def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
-    t0 = time.perf_counter()
-    coder = Coder(spec)
-    con.execute(f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(spec, table, restrict_new)}")
-    per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
+def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
+    """The term-frequency comparisons and the select-list items giving each pair's frequency of the value it
+    agrees on (`__tf_<i>`, the larger of the two sides), for a join of pairs `l` and `r`."""
     tf_idx = [ci for ci, c in enumerate(spec.comparisons) if c.term_frequency]
     tf_sel = "".join(
         f", CASE WHEN l.{S.q(spec.comparisons[ci].feature)} = r.{S.q(spec.comparisons[ci].feature)} "
         f"THEN greatest(l.__tf_{ci}, r.__tf_{ci}) END AS __tf_{ci}"
         for ci in tf_idx
     )
+    return tf_idx, tf_sel
+
+
+def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
+    t0 = time.perf_counter()
+    coder = Coder(spec)
+    con.execute(f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(spec, table, restrict_new)}")
+    per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
+    tf_idx, tf_sel = tf_select(spec)
     res = con.execute(
         f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * ({_mask_expr(spec)}) AS __code"
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
