@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from assets.matching.pairs import Coder, Pairs, tf_select
+from assets.matching.pairs import Coder, Pairs, decode_pairs, tf_select
 from assets.matching.spec import MatchSpec
 
 
@@ -67,15 +67,7 @@ def compare_pairs_by_index(
         f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) AS __code{tf_sel} FROM want_arrow c "
         f"JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
-    code = np.asarray(res["__code"], dtype=np.int64)
-    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
-    gammas, masks = coder.decode(uniq)
-    tf = {}
-    for ci in tf_idx:
-        col = res[f"__tf_{ci}"]
-        tf[ci] = np.asarray(
-            np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
-        )
+    inverse, counts, gammas, masks, tf = decode_pairs(res, coder, tf_idx)
     return Pairs(
         a=np.asarray(res["rid_l"], dtype=np.int32),
         b=np.asarray(res["rid_r"], dtype=np.int32),

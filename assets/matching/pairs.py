@@ -124,6 +124,22 @@ def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
     return tf_idx, tf_sel
 
 
+def decode_pairs(
+    res: dict[str, np.ndarray], coder: Coder, tf_idx: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """From fetched pair rows (`__code`, `__tf_<i>`): each pair's pattern index, the patterns' counts, gammas
+    and masks, and the term frequencies as floats (NaN where the pair does not agree)."""
+    uniq, inverse, counts = _patterns(np.asarray(res["__code"], dtype=np.int64))
+    gammas, masks = coder.decode(uniq)
+    tf = {}
+    for ci in tf_idx:
+        col = res[f"__tf_{ci}"]
+        tf[ci] = np.asarray(
+            np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
+        )
+    return inverse, counts, gammas, masks, tf
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
     t0 = time.perf_counter()
     coder = Coder(spec)
@@ -135,14 +151,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
     con.execute("DROP TABLE __cand")
-    uniq, inverse, counts = _patterns(np.asarray(res["__code"], dtype=np.int64))
-    gammas, masks = coder.decode(uniq)
-    tf = {}
-    for ci in tf_idx:
-        col = res[f"__tf_{ci}"]
-        tf[ci] = np.asarray(
-            np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
-        )
+    inverse, counts, gammas, masks, tf = decode_pairs(res, coder, tf_idx)
     totals = {
         ci: int(
             con.execute(f"SELECT count({S.q(spec.comparisons[ci].feature)}) FROM {table}").fetchall()[0][0]
