@@ -82,23 +82,6 @@ def tf_columns(spec: MatchSpec, counted: dict[str, str] | None = None) -> list[s
     return out
 
 
-def _mask_expr(spec: MatchSpec) -> str:
-    """Bit i set when the pair meets blocking rule i; only for the rules that train m (EM sessions read
-    these bits, nothing else does), so the other rules' keys are not carried through the pair join."""
-    est = spec.estimation
-    training = set(est.em_blocking or [r.name for r in spec.blocking if r.masked_windows is None])
-    terms = ["0"]
-    for i, rule in enumerate(spec.blocking):
-        if rule.name not in training:
-            continue
-        if rule.masked_windows is None:
-            cond = f"l.__bk_{i} = r.__bk_{i}" + (f" AND ({rule.filter})" if rule.filter else "")
-            terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << i} ELSE 0 END")
-        else:
-            terms.append(f"CASE WHEN c.rule = {i} THEN {1 << i} ELSE 0 END")
-    return " + ".join(terms)
-
-
 def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """np.unique(code, return_inverse=True, return_counts=True), without its sort when the codes are
     small non-negative integers (the usual case: a few levels per comparison, a few rule bits): a count
@@ -147,7 +130,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
     per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
     tf_idx, tf_sel = tf_select(spec)
     res = con.execute(
-        f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * ({_mask_expr(spec)}) AS __code"
+        f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * c.__mask AS __code"
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
     con.execute("DROP TABLE __cand")

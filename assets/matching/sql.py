@@ -79,8 +79,41 @@ def _generated_by(i: int) -> str:
     return f"coalesce(l.__bk_{i} = r.__bk_{i}, false)"
 
 
+def training_rules(spec: MatchSpec) -> set[int]:
+    """The blocking rules whose pairs train m (EM sessions read their bits, nothing else does)."""
+    est = spec.estimation
+    names = set(est.em_blocking or [r.name for r in spec.blocking if r.masked_windows is None])
+    return {i for i, r in enumerate(spec.blocking) if r.name in names}
+
+
+def _plain_mask(spec: MatchSpec, i: int) -> str:
+    """The training-rule bits of a pair that plain rule i generates: its own bit; none of the earlier plain
+    rules (such pairs are skipped) nor any masked-window rule (whose bit is "this rule generated it");
+    a later plain rule's bit when the pair meets it (key and filter)."""
+    terms = ["0"]
+    for j in sorted(training_rules(spec)):
+        rule = spec.blocking[j]
+        if j == i:
+            terms.append(str(1 << j))
+        elif j > i and rule.masked_windows is None:
+            cond = f"l.__bk_{j} = r.__bk_{j}" + (f" AND ({rule.filter})" if rule.filter else "")
+            terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << j} ELSE 0 END")
+    return " + ".join(terms)
+
+
+def _masked_mask(spec: MatchSpec) -> str:
+    """The training-rule bits of a masked-window pair (column `rule`: the first masked rule finding it)."""
+    terms = ["0"] + [
+        f"CASE WHEN rule = {j} THEN {1 << j} ELSE 0 END"
+        for j in sorted(training_rules(spec))
+        if spec.blocking[j].masked_windows is not None
+    ]
+    return " + ".join(terms)
+
+
 def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
-    """One SELECT rid_l, rid_r, rule giving every candidate pair once.
+    """One SELECT rid_l, rid_r, rule, __mask giving every candidate pair once, with the bit mask of the
+    training rules it meets (computed here, where the block keys are at hand, not by a later join).
 
     As in Splink, each plain rule skips the pairs an earlier rule generates (an integer comparison of
     block keys), so no de-duplication of millions of pairs is needed. (A 64-bit hash collision could
@@ -100,12 +133,14 @@ def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
         skip = "".join(f" AND NOT {_generated_by(j)}" for j in plain if j < i)
         src = f"(SELECT * FROM {table} WHERE __bk_{i} IS NOT NULL)"
         parts.append(
-            f"SELECT l.__rid AS rid_l, r.__rid AS rid_r, {i} AS rule FROM {src} l JOIN {src} r "
+            f"SELECT l.__rid AS rid_l, r.__rid AS rid_r, {i} AS rule, ({_plain_mask(spec, i)}) AS __mask "
+            f"FROM {src} l JOIN {src} r "
             f"ON l.__bk_{i} = r.__bk_{i} AND l.__rid < r.__rid{newcond}{extra}{skip}"
         )
     if masked:
         union = " UNION ALL ".join(masked)
-        parts.append(f"SELECT rid_l, rid_r, min(rule) AS rule FROM ({union}) GROUP BY rid_l, rid_r")
+        found = f"SELECT rid_l, rid_r, min(rule) AS rule FROM ({union}) GROUP BY rid_l, rid_r"
+        parts.append(f"SELECT rid_l, rid_r, rule, ({_masked_mask(spec)}) AS __mask FROM ({found})")
     return " UNION ALL ".join(parts)
 
 
