@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import polars as pl
 
 from assets.matching import sql as S
 from assets.matching.spec import MatchSpec
@@ -123,10 +124,52 @@ def decode_pairs(
     return inverse, counts, gammas, masks, tf
 
 
+def masked_value_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, i: int, table: str) -> pl.DataFrame:
+    """(`__a` < `__b`): the distinct key values of masked-window rule i that are equal once some window of
+    `width` characters is masked (before the rule's filter, which sql._masked_pairs applies).
+
+    Works on the distinct values (an ID number repeats across forms). Windows start at 0, step, 2*step, ...
+    and the last one reaches the end of the key. Per window, the masked value is one 64-bit hash: values
+    pair when window and hash agree (a collision adds a value pair that the comparison levels then judge;
+    at ~10^6 masked keys the chance is ~10^-7). Nearly every masked key is held by one value: those never
+    enter the self-join. In polars: a hash self-join of a few million integers, cheaper than DuckDB's window
+    count over them."""
+    rule = spec.blocking[i]
+    mw = rule.masked_windows
+    assert mw is not None
+    key = S.q(rule.keys[0])
+    values = con.sql(f"SELECT DISTINCT {key} AS v FROM {table} WHERE {key} IS NOT NULL").pl()["v"]
+    text = values.cast(pl.String)
+    length = text.str.len_chars()
+    index = pl.Series("__i", np.arange(len(values), dtype=np.int64))
+    parts = []
+    for pos in range(0, 64, mw.step):
+        keep = (length > pos) & ((pos == 0) | (length > pos + mw.width - mw.step))
+        if not keep.any():
+            continue
+        t = text.filter(keep)
+        masked = (t.str.slice(0, pos) + t.str.slice(pos + mw.width)).hash(seed=0)
+        window = pl.repeat(pos, len(t), dtype=pl.Int32, eager=True)
+        parts.append(pl.DataFrame({"__i": index.filter(keep), "__p": window, "__k": masked}))
+    if not parts:
+        return pl.DataFrame({"__a": values.head(0), "__b": values.head(0)})
+    e = pl.concat(parts)
+    size = pl.len().over("__p", "__k")
+    e = e.filter((size >= 2) & (size <= rule.max_block_size) if rule.max_block_size else size >= 2)
+    e = e.with_columns(values.gather(e["__i"]).alias("__v")).drop("__i")
+    j = e.join(e, on=["__p", "__k"], suffix="_r").filter(pl.col("__v") < pl.col("__v_r"))
+    return j.select(pl.col("__v").alias("__a"), pl.col("__v_r").alias("__b")).unique()
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
     t0 = time.perf_counter()
     coder = Coder(spec)
+    masked = [i for i, r in enumerate(spec.blocking) if r.masked_windows is not None]
+    for i in masked:
+        con.register(S.masked_table(i), masked_value_pairs(con, spec, i, table).to_arrow())
     con.execute(f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(spec, table, restrict_new)}")
+    for i in masked:
+        con.unregister(S.masked_table(i))
     per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
     tf_idx, tf_sel = tf_select(spec)
     res = con.execute(

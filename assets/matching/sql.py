@@ -7,7 +7,6 @@ input order). Pairs always have rid_l < rid_r.
 from __future__ import annotations
 
 import math
-import re
 
 from assets.matching.levels import KINDS, q
 from assets.matching.spec import Comparison, Level, MatchSpec
@@ -144,41 +143,19 @@ def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str) -> str:
-    """Pairs whose key is equal once some window of `width` characters is masked.
+def masked_table(i: int) -> str:
+    """The table of value pairs (`__a` < `__b`) of masked-window rule i (pairs.masked_value_pairs)."""
+    return f"__mw_{i}"
 
-    Works on the distinct key values (an ID number repeats across forms), then expands the value pairs
-    to record pairs. The rule's filter may use the key and its companions only (e.g. `l.id__valid`)."""
-    rule = spec.blocking[i]
-    mw = rule.masked_windows
-    assert mw is not None
-    name = rule.keys[0]
-    key = q(name)
-    companions = sorted(
-        c for c in spec.columns() if c.startswith(f"{name}__") and re.search(rf"\b{c}\b", rule.filter or "")
-    )
-    cols = ", ".join([key, *(q(c) for c in companions)])
-    values = f"SELECT DISTINCT {cols} FROM {table} WHERE {key} IS NOT NULL"
-    # Windows start at 0, step, 2*step, ... and the last one reaches the end of the key. The masked key
-    # and its window are one 64-bit hash: the self-join then compares one integer, not a string and a
-    # number (a collision adds a value pair that the comparison levels then judge; at ~10^6 masked keys
-    # the chance is ~10^-7).
-    exploded = (
-        f"SELECT v.*, hash(w.pos, left({key}, w.pos) || substr({key}, w.pos + {mw.width} + 1)) AS __k "
-        f"FROM ({values}) v, (SELECT unnest(range(0, 64, {mw.step})) AS pos) w "
-        f"WHERE w.pos < length({key}) AND (w.pos = 0 OR w.pos + {mw.width} - {mw.step} < length({key}))"
-    )
-    # Only masked keys that two values share can pair (nearly all are held by one value): the rest
-    # never enter the self-join, and the exploded values are computed once (a materialized CTE).
-    size = "count(*) OVER (PARTITION BY __k)"
-    cap = f" AND {size} <= {rule.max_block_size}" if rule.max_block_size else ""
-    shared = f"SELECT * FROM ({exploded}) x QUALIFY {size} >= 2{cap}"
-    value_pairs = (
-        f"WITH __e AS MATERIALIZED ({shared}) SELECT DISTINCT l.{key} AS __a, r.{key} AS __b "
-        f"FROM __e l JOIN __e r ON l.__k = r.__k AND l.{key} < r.{key}{extra}"
-    )
+
+def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str) -> str:
+    """Record pairs of masked-window rule i: its key-value pairs (found before, see
+    pairs.masked_value_pairs) expanded to the records holding them. The rule's filter may use the key and
+    its companions only (e.g. `l.id__valid`), which are the same for every record holding a value, so it is
+    checked here on records as it would be on values."""
+    key = q(spec.blocking[i].keys[0])
     return (
         f"SELECT least(l.__rid, r.__rid) AS rid_l, greatest(l.__rid, r.__rid) AS rid_r, {i} AS rule "
-        f"FROM ({value_pairs}) vp JOIN {table} l ON l.{key} = vp.__a JOIN {table} r ON r.{key} = vp.__b "
-        f"WHERE TRUE{paircond}"
+        f"FROM {masked_table(i)} vp JOIN {table} l ON l.{key} = vp.__a JOIN {table} r ON r.{key} = vp.__b "
+        f"WHERE TRUE{extra}{paircond}"
     )
