@@ -11,9 +11,12 @@ same way: `id_number` (GB 11643: full-width digits, lowercase x, spaces and dash
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import json
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -71,13 +74,25 @@ def id_number_frame(frame: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
     return out.drop(t)
 
 
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[int, str]:
+    """pypinyin's character table (code point -> readings), read from its data file: importing the
+    `pypinyin` package also loads its phrase dictionary (~0.3 s), which a character table does not need."""
+    found = importlib.util.find_spec("pypinyin")  # (a top-level name: the package is not executed)
+    for where in (found.submodule_search_locations or []) if found else []:
+        path = Path(where) / "pinyin_dict.json"
+        if path.is_file():
+            return {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # another layout: the package's own loader
+
+    return pinyin_dict
+
+
 @lru_cache(maxsize=65536)
 def _char_pinyin(ch: str) -> str:
     """First reading of a character, toneless (ü as v): from pypinyin's character table only, which
     loads in a fraction of the time of its phrase dictionary."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    reading = pinyin_dict.get(ord(ch))
+    reading = _pinyin_table().get(ord(ch))
     if not reading:
         return ch
     first = unicodedata.normalize("NFD", reading.split(",")[0]).replace("u\u0308", "v")
