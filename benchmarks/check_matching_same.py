@@ -8,7 +8,7 @@
 Data sets are those of benchmarks/bench_matching.py (`febrl3`, `febrl4`, `en:N`, `zh:N`, `N`), written once
 as Parquet in the work directory and reused. For each, the engine resolves the records in this process (as
 `jianfu match` does: no golden attributes) and the assignments (entity, best link, weight, probability,
-agreed comparisons) and the scored candidate pairs are written; `--compare` checks them with
+agreed comparisons), the entities, the history and the scored candidate pairs are written; `--compare` checks them with
 `DataFrame.equals` and prints the CPU seconds per engine step of both runs.
 """
 
@@ -61,6 +61,8 @@ def run(size: str, label: str, work: Path, root: Path, splink_python: str | None
     cpu = time.process_time() - c0
     tag = f"{label}_{size.replace(':', '_')}"
     result.assignments.write_parquet(work / f"{tag}_assign.parquet")
+    result.entities.write_parquet(work / f"{tag}_entities.parquet")
+    result.history.write_parquet(work / f"{tag}_history.parquet")
     engine.predict().write_parquet(work / f"{tag}_pairs.parquet")
     steps = result.stats["cpu_seconds"]
     (work / f"{tag}_cpu.json").write_text(json.dumps({"total": cpu, "steps": steps}))
@@ -75,7 +77,9 @@ def compare(a: str, b: str, size: str, work: Path) -> bool:
 
     ok = True
     tag = size.replace(":", "_")
-    for what in ("assign", "pairs"):
+    for what in ("assign", "pairs", "entities", "history"):
+        if not all((work / f"{x}_{tag}_{what}.parquet").exists() for x in (a, b)):
+            continue
         fa, fb = (pl.read_parquet(work / f"{x}_{tag}_{what}.parquet") for x in (a, b))
         same = fa.equals(fb)
         ok &= same

@@ -418,12 +418,14 @@ class MatchEngine:
                 .fill_null(pl.lit([], dtype=pl.List(pl.String))),
             }
         )
+        # Entities in entity-id order: the mapping (one row per cluster, as golden) sorted once, then
+        # golden joined onto it in that order (ids are unique).
+        by_id = mapping[ascending_order(self.con, mapping["entity_id"])]
         entities = (
-            golden.join(mapping, on="cluster", how="left")
+            by_id.join(golden, on="cluster", how="left", maintain_order="left")
             .drop("cluster")
-            .select("entity_id", pl.exclude("entity_id"))
+            .select("entity_id", *(c for c in golden.columns if c != "cluster"))
         )
-        entities = entities[ascending_order(self.con, entities["entity_id"])]  # ids are unique
         step.__exit__()
         self._timings["total"] = time.perf_counter() - t_all
         self._cpu["total"] = time.process_time() - c_all

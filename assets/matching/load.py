@@ -10,8 +10,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from assets.matching import codes
 from assets.matching import sql as S
-from assets.matching.pairs import tf_columns
+from assets.matching.codes import code_column, null_column
+from assets.matching.pairs import tf_columns, tf_select
 from assets.matching.parse_report import Unparsed, unparsed_counts
 from assets.matching.spec import MatchSpec
 from assets.matching.transforms import FREQ, record_features
@@ -71,6 +73,13 @@ def required_pinyin(spec: MatchSpec) -> set[str]:
     return need
 
 
+def equality_codes(spec: MatchSpec) -> tuple[set[str], set[str]]:
+    """(features given integer codes, comparison features given null flags): see codes.py."""
+    conditions = [S.gamma_expr(spec, comp) for comp in spec.comparisons] + [tf_select(spec)[1]]
+    candidates = [n for n, f in spec.features.items() if f.column is not None and f.transform != "date"]
+    return codes.choose(conditions, candidates, {comp.feature for comp in spec.comparisons})
+
+
 def load_records(
     con: duckdb.DuckDBPyConnection,
     spec: MatchSpec,
@@ -99,16 +108,18 @@ def load_records(
         n: f for n, f in spec.features.items() if n in needed or any(c.startswith(n + "__") for c in needed)
     }
     tf_features = {c.feature for c in spec.comparisons if c.term_frequency}
+    coded, flagged = equality_codes(spec)
     feats = record_features(
         frame,
         features,
         required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed),
         tf_features,
+        coded & set(features),
     )
     counted = {f: f + FREQ for f in tf_features if f + FREQ in feats.columns}
     unparsed = unparsed_counts(frame, features, feats)
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
-    keep = needed | set(counted.values())
+    keep = needed | set(counted.values()) | {code_column(f) for f in coded}
     feats = feats.select([c for c in feats.columns if c in keep])
     # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
     wanted = ({spec.golden.recency} | {a.column for a in spec.golden.attributes}) if with_golden else set()
@@ -155,6 +166,7 @@ def load_records(
     sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
     extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
     block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec, counted)])
+    block_keys += "".join(f", ({S.q(f)} IS NULL) AS {S.q(null_column(f))}" for f in sorted(flagged))
     dropped = f" EXCLUDE ({', '.join(S.q(c) for c in counted.values())})" if counted else ""
     con.execute(
         f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from assets.matching import codes
 from assets.matching import sql as S
 from assets.matching.spec import MatchSpec
 
@@ -43,15 +45,16 @@ class Pairs:
 class Coder:
     """Packs and unpacks the gamma vector of a spec's comparisons."""
 
-    def __init__(self, spec: MatchSpec):
+    def __init__(self, spec: MatchSpec, columns: Collection[str] = ()):
         self.spec = spec
+        self.columns = columns  # the record table's columns (integer codes: sql.gamma_expr)
         self.levels = [len(c.levels) for c in spec.comparisons]
         self.radix = math.prod(k + 1 for k in self.levels)
 
     def gamma_code(self) -> str:
         terms, radix = [], 1
         for comp, k in zip(self.spec.comparisons, self.levels, strict=True):
-            terms.append(f"(({S.gamma_expr(self.spec, comp)}) + 1) * {radix}")
+            terms.append(f"(({S.gamma_expr(self.spec, comp, self.columns)}) + 1) * {radix}")
             radix *= k + 1
         return " + ".join(terms)
 
@@ -96,7 +99,7 @@ def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return uniq.astype(np.int64), lookup[code], tally[uniq]
 
 
-def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
+def tf_select(spec: MatchSpec, columns: Collection[str] = ()) -> tuple[list[int], str]:
     """The term-frequency comparisons and the select-list items giving each pair's frequency of the value it
     agrees on (`__tf_<i>`, the larger of the two sides), for a join of pairs `l` and `r`."""
     tf_idx = [ci for ci, c in enumerate(spec.comparisons) if c.term_frequency]
@@ -105,7 +108,7 @@ def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
         f"THEN greatest(l.__tf_{ci}, r.__tf_{ci}) END AS __tf_{ci}"
         for ci in tf_idx
     )
-    return tf_idx, tf_sel
+    return tf_idx, codes.rewrite(tf_sel, *S.table_codes(columns)) if columns else tf_sel
 
 
 def decode_pairs(
@@ -161,9 +164,14 @@ def masked_value_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, i: int, 
     return j.select(pl.col("__v").alias("__a"), pl.col("__v_r").alias("__b")).unique()
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str]:
+    return frozenset(r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall())
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
     t0 = time.perf_counter()
-    coder = Coder(spec)
+    columns = table_columns(con, table)
+    coder = Coder(spec, columns)
     masked = [i for i, r in enumerate(spec.blocking) if r.masked_windows is not None]
     for i in masked:
         con.register(S.masked_table(i), masked_value_pairs(con, spec, i, table).to_arrow())
@@ -171,7 +179,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
     for i in masked:
         con.unregister(S.masked_table(i))
     per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
-    tf_idx, tf_sel = tf_select(spec)
+    tf_idx, tf_sel = tf_select(spec, columns)
     res = con.execute(
         f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * c.__mask AS __code"
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
@@ -205,7 +213,7 @@ def random_pairs(
     about `estimation.u_max_pairs` pairs (Splink's `estimate_u_using_random_sampling`)."""
     est = spec.estimation
     k = min(n_records, max(2, math.ceil(math.sqrt(2 * est.u_max_pairs))))
-    coder = Coder(spec)
+    coder = Coder(spec, table_columns(con, table))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __samp AS SELECT * FROM {table} "
         f"ORDER BY hash(record_id, {int(est.seed)}), record_id LIMIT {k}"

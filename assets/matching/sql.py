@@ -7,7 +7,9 @@ input order). Pairs always have rid_l < rid_r.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
+from assets.matching import codes
 from assets.matching.levels import KINDS, q
 from assets.matching.spec import Comparison, Level, MatchSpec
 
@@ -19,8 +21,19 @@ def level_condition(spec: MatchSpec, comp: Comparison, level: Level) -> str:
     return KINDS[level.kind].sql(level.feature or comp.feature, level)
 
 
-def gamma_expr(spec: MatchSpec, comp: Comparison) -> str:
-    """CASE expression giving the level index (0 = first listed) or -1 when the feature is null."""
+def table_codes(columns: Collection[str]) -> tuple[set[str], set[str]]:
+    """(coded features, null-flagged features) of a record table, from its column names (codes.py)."""
+    cols = set(columns)
+    coded = {c.removeprefix(codes.CODE) for c in cols if c.startswith(codes.CODE)}
+    flagged = {c.removeprefix(codes.NULL) for c in cols if c.startswith(codes.NULL)}
+    return coded & cols, flagged & cols
+
+
+def gamma_expr(spec: MatchSpec, comp: Comparison, columns: Collection[str] = ()) -> str:
+    """CASE expression giving the level index (0 = first listed) or -1 when the feature is null.
+    `columns`: the record table's columns; equality on features with integer codes compares the codes."""
+    if columns:
+        return codes.rewrite(gamma_expr(spec, comp), *table_codes(columns))
     f = q(comp.feature)
     parts = [f"CASE WHEN l.{f} IS NULL OR r.{f} IS NULL THEN -1"]
     for i, level in enumerate(comp.levels):

@@ -30,6 +30,7 @@ from assets.ingest.normalize import (
     parse_date,
     parse_year_month,
 )
+from assets.matching.codes import code_column
 
 
 def id_to_18(raw: str | None) -> str | None:
@@ -177,8 +178,18 @@ def distinct_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     return distinct, codes
 
 
+def _value_codes(values: pl.Series) -> pl.Series:
+    """An integer per value, equal iff the values are equal, null iff null (codes.py)."""
+    _, idx = distinct_codes(values)
+    return idx.zip_with(values.is_not_null(), pl.repeat(None, len(idx), dtype=idx.dtype, eager=True))
+
+
 def record_features(
-    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str], counted: set[str] = frozenset()
+    frame: pl.DataFrame,
+    spec_features: dict,
+    need_pinyin: set[str],
+    counted: set[str] = frozenset(),
+    coded: set[str] = frozenset(),
 ) -> pl.DataFrame:
     """Every feature of every record, with the string work done once per distinct input value.
 
@@ -186,7 +197,9 @@ def record_features(
     values, normalized there, and the results are gathered back to the rows, so a million rows cost what
     their vocabulary costs. Features of date and number columns are computed per row (cheap). A feature
     named in `counted` also gets `<feature>__freq`: how many records hold its (normalized) value, null
-    when it is null (from the distinct values' counts, far cheaper than a window over all records)."""
+    when it is null (from the distinct values' counts, far cheaper than a window over all records). A
+    text feature named in `coded` also gets `__code_<feature>`, an integer code of its value (codes.py),
+    computed on the distinct values."""
     by_column: dict[str, list[str]] = {}
     for name, feat in spec_features.items():
         if feat.column is not None:
@@ -232,6 +245,8 @@ def record_features(
             if n in counted:
                 freq = pl.when(pl.col(n).is_not_null()).then(pl.col("__n").sum().over(n))
                 derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
+            if n in coded and derived.schema[n] == pl.String:
+                derived = derived.with_columns(_value_codes(derived[n]).alias(code_column(n)))
         derived = derived.drop("__src", "__n", strict=False)
         out = []
         for j, own in enumerate(names):
@@ -240,6 +255,8 @@ def record_features(
                 rename.update(
                     {c: n + c[len(t) :] for c in derived.columns if c == t or c.startswith(t + "__")}
                 )
+                if code_column(t) in derived.columns:
+                    rename[code_column(t)] = code_column(n)
             rows = codes.slice(j * frame.height, frame.height)
             out.append(derived.gather(rows).rename(rename))
         return out
@@ -255,6 +272,7 @@ def record_features(
                     spec_features[n].model_dump_json(exclude={"column"}),
                     n in need_pinyin,
                     n in counted,
+                    n in coded,
                 )
                 for n in names
             ),
