@@ -31,6 +31,7 @@ from assets.ingest.normalize import (
     parse_year_month,
 )
 from assets.matching.codes import code_column
+from assets.matching.parse_report import EXAMPLES, READING_TRANSFORMS, present_expr
 
 
 def id_to_18(raw: str | None) -> str | None:
@@ -184,12 +185,41 @@ def _value_codes(values: pl.Series) -> pl.Series:
     return idx.zip_with(values.is_not_null(), pl.repeat(None, len(idx), dtype=idx.dtype, eager=True))
 
 
+def _count_unread(
+    derived: pl.DataFrame,
+    codes: pl.Series,
+    height: int,
+    names: list[list[str]],
+    spec_features: dict,
+    unread: dict[str, tuple[int, int, tuple[str, ...]]],
+) -> None:
+    """parse_report.unparsed_counts on the distinct values `__src` of `derived`, weighted by how many rows
+    of each column hold them (column j's rows are `codes[j * height : (j + 1) * height]`)."""
+    template = names[0]
+    reading = [k for k, t in enumerate(template) if spec_features[t].transform in READING_TRANSFORMS]
+    if not reading:
+        return
+    present = derived.select(present_expr(pl.col("__src"))).to_series().to_numpy()
+    for j, own in enumerate(names):
+        count = np.bincount(codes.slice(j * height, height).to_numpy(), minlength=derived.height)
+        for k in reading:
+            hit = present & derived[template[k]].is_null().to_numpy()
+            idx = np.flatnonzero(hit & (count > 0))
+            top = (
+                pl.DataFrame({"v": derived["__src"].gather(idx).cast(pl.String), "n": count[idx]})
+                .sort(["n", "v"], descending=[True, False])
+                .head(EXAMPLES)
+            )
+            unread[own[k]] = (int(count[present].sum()), int(count[hit].sum()), tuple(top["v"].to_list()))
+
+
 def record_features(
     frame: pl.DataFrame,
     spec_features: dict,
     need_pinyin: set[str],
     counted: set[str] = frozenset(),
     coded: set[str] = frozenset(),
+    unread: dict[str, tuple[int, int, tuple[str, ...]]] | None = None,
 ) -> pl.DataFrame:
     """Every feature of every record, with the string work done once per distinct input value.
 
@@ -199,7 +229,9 @@ def record_features(
     named in `counted` also gets `<feature>__freq`: how many records hold its (normalized) value, null
     when it is null (from the distinct values' counts, far cheaper than a window over all records). A
     text feature named in `coded` also gets `__code_<feature>`, an integer code of its value (codes.py),
-    computed on the distinct values."""
+    computed on the distinct values. With `unread`, it receives per feature read from a text column by a
+    parsing transform (parse_report.py) the rows with a raw value, those whose feature came out empty,
+    and the most frequent such raw values (counted on the distinct values, not row by row)."""
     by_column: dict[str, list[str]] = {}
     for name, feat in spec_features.items():
         if feat.column is not None:
@@ -247,6 +279,8 @@ def record_features(
                 derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
             if n in coded and derived.schema[n] == pl.String:
                 derived = derived.with_columns(_value_codes(derived[n]).alias(code_column(n)))
+        if unread is not None:
+            _count_unread(derived, codes, frame.height, names, spec_features, unread)
         derived = derived.drop("__src", "__n", strict=False)
         out = []
         for j, own in enumerate(names):
