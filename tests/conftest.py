@@ -35,11 +35,32 @@ def _shared_folder(root: Path, rel: Path) -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _tag_group(config: pytest.Config, item: pytest.Item, group: str) -> None:
+    """Give the item the `@group` suffix that `--dist loadgroup` schedules by, if xdist did not.
+
+    pytest-xdist 3.8 appends it by assigning `item._nodeid`, which pytest 9.2 no longer reads (node ids are
+    structured, `item._id`): the marks are then silently ignored and every worker builds every shared world
+    (pytest-xdist issue 1386). Only on a loadgroup worker; a later xdist that tags the id itself wins.
+    """
+    if not getattr(config.option, "loadgroup", False) or item.nodeid.endswith(f"@{group}"):
+        return
+    tagged = f"{item.nodeid}@{group}"
+    node_id = getattr(item, "_id", None)
+    if node_id is not None and hasattr(type(node_id), "parse"):
+        item._id = type(node_id).parse(tagged)
+    else:
+        item._nodeid = tagged
+    if not item.nodeid.endswith(f"@{group}"):  # a pytest that changed node ids again: fail, never run ungrouped
+        raise pytest.UsageError(f"cannot tag {item.nodeid} with its xdist group {group!r}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), keep the tests that share an
     expensive fixture on one worker, so each shared warehouse is still built once: the users of
     `tiny_world` together, each folder whose conftest has session fixtures (the attack, publish and
-    matching worlds) together, every other test file on its own (its module fixtures stay in one place)."""
+    matching worlds) together, every other test file on its own (its module fixtures stay in one place).
+    A wrapper: the marks are set before xdist's own hook reads them, and the ids checked after it ran."""
     root = config.rootpath / "tests"
     shared: dict[Path, str | None] = {}
     for item in items:
@@ -53,3 +74,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 shared[rel.parent] = _shared_folder(root, rel)
             group = shared[rel.parent] or str(rel)
         item.add_marker(pytest.mark.xdist_group(group))
+    result = yield
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        _tag_group(config, item, "_".join(names))
+    return result
