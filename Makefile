@@ -21,8 +21,10 @@ $(UV): | $(BIN)/python
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --inexact --quiet --extra synth
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set (CI, containers) every process would
+# otherwise compile Dagster, GX, polars… from source on each import (~6 CPU-s per step process or CLI call).
+$(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) sync --locked --inexact --quiet --extra synth --compile-bytecode
 	touch $@
 
 setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependencies
