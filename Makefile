@@ -12,7 +12,7 @@ export JIANFU_LANDING ?= $(CURDIR)/data/sample/landing
 export JIANFU_ENV ?= dev
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: setup run test lint ui sample bench clean
+.PHONY: setup run test test-times lint ui sample bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,9 @@ run: setup  ## run the main job end to end on the bundled sample and print a sum
 
 test: setup  ## run the test suite on every core (pytest-xdist; shared warehouses stay on one worker, see tests/conftest.py)
 	$(BIN)/pytest -n auto --dist loadgroup --durations=15
+
+test-times: setup  ## the test suite, recording each xdist group's seconds: the longest are handed out first
+	$(BIN)/pytest -n auto --dist loadgroup --group-seconds tests/xdist_group_seconds.json
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth

@@ -26,11 +26,36 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> TinyWorld:
     return TinyWorld.build(tmp_path_factory.mktemp("tiny_world"))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--group-seconds", metavar="FILE", type=Path, default=None,
+                     help="write the seconds each xdist group took (what tests/xdist_balance.py orders by)")  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    out = config.getoption("--group-seconds")
+    if out is not None and not hasattr(config, "workerinput"):  # the controller sees every worker's reports
+        from tests.xdist_balance import GroupTimer
+
+        config.pluginmanager.register(GroupTimer(out), "jianfu-group-timer")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadgroup` with the longest groups first (tests/xdist_balance.py); other modes unchanged."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.xdist_balance import LongestFirstScheduling
+
+    return LongestFirstScheduling(config, log)
+
+
 def _shared_folder(root: Path, rel: Path) -> str | None:
-    """The sub-folder whose conftest builds session fixtures (a world shared by its tests), if any."""
+    """The sub-folder whose conftest builds session fixtures (a world shared by its tests), if any. A conftest
+    that shares its world between workers itself says `XDIST_GROUP_PER_FILE = True`: its files spread out."""
     for parent in reversed(rel.parents[:-1]):
         conftest = root / parent / "conftest.py"
-        if conftest.exists() and 'scope="session"' in conftest.read_text(encoding="utf-8"):
+        text = conftest.read_text(encoding="utf-8") if conftest.exists() else ""
+        if 'scope="session"' in text and "XDIST_GROUP_PER_FILE = True" not in text:
             return str(parent)
     return None
 
@@ -50,7 +75,8 @@ def _tag_group(config: pytest.Config, item: pytest.Item, group: str) -> None:
         item._id = type(node_id).parse(tagged)
     else:
         item._nodeid = tagged
-    if not item.nodeid.endswith(f"@{group}"):  # a pytest that changed node ids again: fail, never run ungrouped
+    # a pytest that changed node ids again: fail rather than run every shared world on every worker
+    if not item.nodeid.endswith(f"@{group}"):
         raise pytest.UsageError(f"cannot tag {item.nodeid} with its xdist group {group!r}")
 
 
@@ -58,8 +84,8 @@ def _tag_group(config: pytest.Config, item: pytest.Item, group: str) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), keep the tests that share an
     expensive fixture on one worker, so each shared warehouse is still built once: the users of
-    `tiny_world` together, each folder whose conftest has session fixtures (the attack, publish and
-    matching worlds) together, every other test file on its own (its module fixtures stay in one place).
+    `tiny_world` together, each folder whose conftest has session fixtures (the publish and matching
+    worlds) together, every other test file on its own (its module fixtures stay in one place).
     A wrapper: the marks are set before xdist's own hook reads them, and the ids checked after it ran."""
     root = config.rootpath / "tests"
     shared: dict[Path, str | None] = {}
