@@ -112,14 +112,14 @@ def _build_world(root: Path, landing: Path) -> World:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> World:
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Build the warehouse and every product once from the bundled sample (`jianfu run`, like `make run`)."""
     landing = support.REPO / "data" / "sample" / "landing"
     reuse = os.environ.get("JIANFU_ATTACK_REUSE")  # developer convenience: an already built world dir
     if reuse and (Path(reuse) / "jianfu.duckdb").exists():
         root = Path(reuse)
         return World(root, root / "jianfu.duckdb", landing, base_env(root, root / "jianfu.duckdb", landing))
-    if worker_id == "master":  # no xdist: this session's own world
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # no xdist: this session's own world
         return _build_world(tmp_path_factory.mktemp("attack_world"), landing)
     # xdist: one build per session in the folder all workers share, under a lock the other workers wait on
     shared = tmp_path_factory.getbasetemp().parent / "attack_world"
