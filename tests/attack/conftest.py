@@ -86,6 +86,10 @@ def base_env(root: Path, warehouse: Path, landing: Path) -> dict[str, str]:
         "GX_ANALYTICS_ENABLED": "false",
         "PYTHONPATH": str(support.REPO),
         "TMPDIR": str(root / "tmp"),
+        # pytest-xdist already runs a test per core (tests/conftest.py): no process pools inside the run
+        # (docs/deploy.md; the pools give the same tables, tests/ingest/test_district_pool.py and reflow's)
+        "JIANFU_INGEST_WORKERS": "1",
+        "JIANFU_REFLOW_WORKERS": "1",
     })  # fmt: skip
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     return env
