@@ -12,7 +12,7 @@ export JIANFU_LANDING ?= $(CURDIR)/data/sample/landing
 export JIANFU_ENV ?= dev
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: setup run test lint ui sample bench clean
+.PHONY: setup run test test-times lint ui sample bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,8 +21,10 @@ $(UV): | $(BIN)/python
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --inexact --quiet --extra synth
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set (CI, containers) every process would
+# otherwise compile Dagster, GX, polars… from source on each import (~6 CPU-s per step process or CLI call).
+$(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) sync --locked --inexact --quiet --extra synth --compile-bytecode
 	touch $@
 
 setup: $(VENV)/.synced  ## create the virtualenv and install the locked dependencies
@@ -32,6 +34,9 @@ run: setup  ## run the main job end to end on the bundled sample and print a sum
 
 test: setup  ## run the test suite on every core (pytest-xdist; shared warehouses stay on one worker, see tests/conftest.py)
 	$(BIN)/pytest -n auto --dist loadgroup --durations=15
+
+test-times: setup  ## the test suite, recording each xdist group's seconds: the longest are handed out first
+	$(BIN)/pytest -n auto --dist loadgroup --group-seconds tests/xdist_group_seconds.json
 
 lint: setup
 	$(BIN)/ruff check assets pipelines tests benchmarks synth

@@ -13,7 +13,7 @@ from assets.common import warehouse as wh
 from assets.common.gate import Gate
 from assets.common.meta import table_metadata
 from assets.common.resources import WAREHOUSE_POOL, RunEnvironmentResource, WarehouseResource
-from assets.forms import chart, pipeline, validate
+from assets.forms import pipeline, validate
 from assets.forms.dictionary import DICTIONARY_PATH, MATCHING_PATH, OVERRIDES_PATH, PLAN_PATH
 
 GROUP = "forms"
@@ -211,6 +211,8 @@ def burden_by_committee(
         gate.record()
         # the department mart is already built (was computed a second time here from the whole prefill plan)
         departments = wh.read_frame(con, "SELECT * FROM marts.burden_by_department")
+        from assets.forms import chart  # matplotlib: ~1 s of imports, paid only where a chart is drawn
+
         png = chart.burden_chart_png(frame, departments)
         head = pipeline.headline(con)
         context.log.info(pipeline.format_headline(head))

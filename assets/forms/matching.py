@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import polars as pl
-from pypinyin import lazy_pinyin
 
 from assets.forms.dictionary import (
     Dictionary,
@@ -87,6 +86,8 @@ class FieldMatch:
 
 def candidate_code(normalized: str) -> str:
     """A stable code for a new element, from the pinyin of its normalized label (残疾证号 → cand_can_ji_zheng_hao)."""
+    from pypinyin import lazy_pinyin  # its phrase dictionary: ~0.5 s of import, paid only for a new element
+
     syllables = [re.sub(r"[^a-z0-9]", "", s.lower()) for s in lazy_pinyin(normalized)]
     slug = "_".join(s for s in syllables if s)[:48].strip("_")
     return "cand_" + (slug or hashlib.sha1(normalized.encode()).hexdigest()[:8])

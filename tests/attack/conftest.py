@@ -7,6 +7,7 @@ code under attack (assets/publish/) except the documented development key consta
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -85,9 +86,33 @@ def base_env(root: Path, warehouse: Path, landing: Path) -> dict[str, str]:
         "GX_ANALYTICS_ENABLED": "false",
         "PYTHONPATH": str(support.REPO),
         "TMPDIR": str(root / "tmp"),
+        # pytest-xdist already runs a test per core (tests/conftest.py): no process pools inside the run
+        # (docs/deploy.md; the pools give the same tables, tests/ingest/test_district_pool.py and reflow's)
+        "JIANFU_INGEST_WORKERS": "1",
+        "JIANFU_REFLOW_WORKERS": "1",
     })  # fmt: skip
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     return env
+
+
+# Under pytest-xdist the attack files are spread over the workers (tests/conftest.py groups them per file, not
+# per folder): the world is still built once, by whichever worker asks first, and each worker attacks its own
+# clone of it (World.clone: the products every attack reads are hard links, the logs and warehouse copies).
+XDIST_GROUP_PER_FILE = True
+
+
+def _build_world(root: Path, landing: Path) -> World:
+    """`jianfu run` on the bundled sample into `root`, as `make run` does."""
+    warehouse = root / "jianfu.duckdb"
+    w = World(root=root, warehouse=warehouse, landing=landing, env=base_env(root, warehouse, landing))
+    proc = w.jianfu("run", "--warehouse", str(warehouse), "--landing", str(landing), timeout=900)
+    (root / "run.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
+    assert proc.returncode == 0, (
+        f"jianfu run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    assert support.visible_products(w.published), f"jianfu run published no product under {w.published}"
+    (root / "built").touch()
+    return w
 
 
 @pytest.fixture(scope="session")
@@ -98,16 +123,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     if reuse and (Path(reuse) / "jianfu.duckdb").exists():
         root = Path(reuse)
         return World(root, root / "jianfu.duckdb", landing, base_env(root, root / "jianfu.duckdb", landing))
-    root = tmp_path_factory.mktemp("attack_world")
-    warehouse = root / "jianfu.duckdb"
-    w = World(root=root, warehouse=warehouse, landing=landing, env=base_env(root, warehouse, landing))
-    proc = w.jianfu("run", "--warehouse", str(warehouse), "--landing", str(landing), timeout=900)
-    (root / "run.log").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-    assert proc.returncode == 0, (
-        f"jianfu run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    )
-    assert support.visible_products(w.published), f"jianfu run published no product under {w.published}"
-    return w
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # no xdist: this session's own world
+        return _build_world(tmp_path_factory.mktemp("attack_world"), landing)
+    # xdist: one build per session in the folder all workers share, under a lock the other workers wait on
+    shared = tmp_path_factory.getbasetemp().parent / "attack_world"
+    with open(str(shared) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "built").exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a build that failed half way is not reused
+            shared.mkdir()
+            _build_world(shared, landing)
+    warehouse = shared / "jianfu.duckdb"
+    built = World(shared, warehouse, landing, base_env(shared, warehouse, landing))
+    return built.clone(tmp_path_factory.mktemp("attack_world"))
 
 
 @pytest.fixture(scope="session")
