@@ -84,3 +84,19 @@ def test_a_sure_group_profile_needs_no_average_support():
     assert len(set(labels(19.0).tolist())) == 1  # -18 + 9 + 19 = +10 bits >= the strong link's 9.97
     got = labels(12.0)  # -18 + 9 + 12 = +3 bits: a plain weak link, the average refuses it
     assert got[0] == got[1] != got[2] == got[3]
+
+
+def test_explain_names_the_implied_levels():
+    from assets.matching.sanity import explain_model
+
+    spec = parse_spec(SPEC)
+    model = FSModel(
+        ["first", "surname", "home"],
+        [["exact", "else"], ["exact", "levenshtein_max_1", "else"], ["exact", "else"]],
+        [np.array([0.9, 0.1]), np.array([0.8, 0.1, 0.1]), np.array([0.8, 0.2])],
+        [np.array([0.01, 0.99]), np.array([0.01, 0.01, 0.98]), np.array([0.001, 0.999])],
+        1e-4,
+    )
+    assert "surname: levels before `else` count 0 where home is exact (implied_by)" in explain_model(
+        spec, model, None
+    )
