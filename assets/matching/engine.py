@@ -33,6 +33,7 @@ from assets.matching.em import FSModel
 from assets.matching.golden import golden_records
 from assets.matching.identity import assign_ids
 from assets.matching.levels import prepare_levels
+from assets.matching.links import best_links
 from assets.matching.load import InputError, ascending_order, by_rid, load_records
 from assets.matching.pairs import Pairs, candidate_pairs, random_pairs
 from assets.matching.resolution import Resolution
@@ -294,29 +295,8 @@ class MatchEngine:
 
     # ------------------------------------------------------------------ outputs
     def _best_links(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per record (by __rid): its strongest scored pair inside its own cluster (ties: the smaller
-        other record) as (other __rid or -1, probability or nan, pair index or -1)."""
         assert self._pairs is not None and self._labels is not None and self._p is not None
-        a, b = self._pairs.a, self._pairs.b
-        same = self._labels[a] == self._labels[b]
-        node = np.concatenate([a[same], b[same]])
-        other = np.concatenate([b[same], a[same]])
-        p = np.concatenate([self._p[same], self._p[same]])
-        idx = np.flatnonzero(same)
-        pat = np.concatenate([idx, idx])
-        # max probability per record, then the smallest other record among the pairs reaching it
-        best_p = np.full(self.n, -np.inf)
-        np.maximum.at(best_p, node, p)
-        top = p == best_p[node]
-        best_other = np.full(self.n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best_other, node[top], other[top])
-        chosen = top & (other == best_other[node])
-        best_pat = np.full(self.n, -1, dtype=np.int64)
-        best_pat[node[chosen]] = pat[chosen]
-        missing = best_pat < 0
-        best_other[missing] = -1
-        best_p[missing] = np.nan
-        return best_other, best_p, best_pat
+        return best_links(self.n, self._pairs.a, self._pairs.b, self._p, self._labels)
 
     def _agreed_lists(self) -> pl.Series:
         """Per comparison pattern, the comparisons whose level carries evidence for a match."""
@@ -395,7 +375,9 @@ class MatchEngine:
         with _Step(self, "best_links"):
             best_other, best_p, best_pat = self._best_links()
         step = _Step(self, "outputs").__enter__()
-        new_flags = pl.Series("__new", by_rid(self.con, "__new", self.n))
+        new_flags = pl.Series(
+            "__new", by_rid(self.con, "__new", self.n) if self._incremental else np.ones(self.n, dtype=bool)
+        )
         slot = np.zeros(self.n, dtype=np.int64)
         slot[mapping["cluster"].to_numpy()] = np.arange(mapping.height)
         has = best_other >= 0
@@ -418,12 +400,14 @@ class MatchEngine:
                 .fill_null(pl.lit([], dtype=pl.List(pl.String))),
             }
         )
+        # Entities in entity-id order: the mapping (one row per cluster, as golden) sorted once, then
+        # golden joined onto it in that order (ids are unique).
+        by_id = mapping[ascending_order(self.con, mapping["entity_id"])]
         entities = (
-            golden.join(mapping, on="cluster", how="left")
+            by_id.join(golden, on="cluster", how="left", maintain_order="left")
             .drop("cluster")
-            .select("entity_id", pl.exclude("entity_id"))
+            .select("entity_id", *(c for c in golden.columns if c != "cluster"))
         )
-        entities = entities[ascending_order(self.con, entities["entity_id"])]  # ids are unique
         step.__exit__()
         self._timings["total"] = time.perf_counter() - t_all
         self._cpu["total"] = time.process_time() - c_all

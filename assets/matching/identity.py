@@ -125,14 +125,16 @@ def assign_ids(
             taken.add(ids[i])
         fresh_ids = pl.Series(ids, dtype=pl.String)
     named = pl.concat([named, rest.select("cluster").with_columns(fresh_ids.alias("entity_id"))])
-    mapping = named.cast({"cluster": ctype, "entity_id": pl.String}).sort("cluster")
+    # in entity-id order: the order of a first run's history and of the engine's entities (one sort)
+    mapping = named.cast({"cluster": ctype, "entity_id": pl.String})
+    mapping = mapping[_id_order(mapping["entity_id"])]
     fresh = mapping.filter(~pl.col("entity_id").is_in(known.implode()))
 
     events: list[pl.DataFrame] = []
-    created = fresh.join(flows, on="cluster", how="anti")
+    created = fresh.join(flows, on="cluster", how="anti", maintain_order="left")
     sizes = per_cluster.select("cluster", "record_count")
     events.append(
-        created.join(sizes, on="cluster").select(
+        created.join(sizes, on="cluster", maintain_order="left").select(
             pl.lit("create").alias("event"),
             "entity_id",
             pl.lit(None, dtype=pl.String).alias("related_entity_id"),
@@ -187,11 +189,30 @@ def assign_ids(
     return mapping, _sorted_history(pl.concat([e.cast(HISTORY_SCHEMA) for e in events]))
 
 
+def _id_order(ids: pl.Series) -> np.ndarray:
+    """Row positions of `ids` (unique strings) in ascending byte order, by DuckDB (cheaper than polars'
+    sort of a few hundred thousand strings)."""
+    keys = ids.to_frame("k").with_row_index("__i").to_arrow()  # noqa: F841
+    con = duckdb.connect()
+    try:
+        return np.asarray(con.execute("SELECT __i FROM keys ORDER BY k, __i").fetchnumpy()["__i"], dtype=np.int64)
+    finally:
+        con.close()
+
+
 def _sorted_history(history: pl.DataFrame) -> pl.DataFrame:
     """`history.sort(["event", "entity_id", "related_entity_id"])` (nulls first, ties in row order), with
     the order computed by DuckDB: a first run creates one event per entity, and polars' multi-column sort
     of 334k string rows costs several times DuckDB's."""
     if history.height < 2:
+        return history
+    ids = history["entity_id"]
+    if (  # a first run: only creations, made in entity-id order (assign_ids)
+        history["related_entity_id"].null_count() == history.height
+        and history["event"].n_unique() == 1
+        and ids.null_count() == 0
+        and ids.is_sorted()
+    ):
         return history
     keys = history.select("event", "entity_id", "related_entity_id").with_row_index("__i").to_arrow()  # noqa: F841
     con = duckdb.connect()

@@ -3,6 +3,7 @@ term frequencies, and for an incremental run the previous entity of each old rec
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -10,11 +11,15 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from assets.matching import codes
 from assets.matching import sql as S
-from assets.matching.pairs import tf_columns
+from assets.matching.codes import code_column, null_column
+from assets.matching.pairs import tf_columns, tf_select
 from assets.matching.parse_report import Unparsed, unparsed_counts
 from assets.matching.spec import MatchSpec
 from assets.matching.transforms import FREQ, record_features
+
+log = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -71,6 +76,32 @@ def required_pinyin(spec: MatchSpec) -> set[str]:
     return need
 
 
+def _unparsed(
+    frame: pl.DataFrame, features: dict, feats: pl.DataFrame, unread: dict[str, tuple[int, int, tuple[str, ...]]]
+) -> list[Unparsed]:
+    """parse_report.unparsed_counts, with the counts that record_features made on distinct values taken
+    as they are (the rest, e.g. a date column already typed, counted row by row)."""
+    rest = unparsed_counts(frame, {n: f for n, f in features.items() if n not in unread}, feats)
+    by_name = {u.feature: u for u in rest}
+    out = []
+    for name, feat in features.items():
+        if name in unread:
+            item = Unparsed(name, feat.column, feat.transform, *unread[name])
+            if item.unparsed:
+                log.warning("%s", item.line().strip())
+            out.append(item)
+        elif name in by_name:
+            out.append(by_name[name])
+    return out
+
+
+def equality_codes(spec: MatchSpec) -> tuple[set[str], set[str]]:
+    """(features given integer codes, comparison features given null flags): see codes.py."""
+    conditions = [S.gamma_expr(spec, comp) for comp in spec.comparisons] + [tf_select(spec)[1]]
+    candidates = [n for n, f in spec.features.items() if f.column is not None and f.transform != "date"]
+    return codes.choose(conditions, candidates, {comp.feature for comp in spec.comparisons})
+
+
 def load_records(
     con: duckdb.DuckDBPyConnection,
     spec: MatchSpec,
@@ -99,16 +130,20 @@ def load_records(
         n: f for n, f in spec.features.items() if n in needed or any(c.startswith(n + "__") for c in needed)
     }
     tf_features = {c.feature for c in spec.comparisons if c.term_frequency}
+    coded, flagged = equality_codes(spec)
+    unread: dict[str, tuple[int, int, tuple[str, ...]]] = {}
     feats = record_features(
         frame,
         features,
         required_pinyin(spec) & needed.union(n.removesuffix("__py") for n in needed),
         tf_features,
+        coded & set(features),
+        unread,
     )
     counted = {f: f + FREQ for f in tf_features if f + FREQ in feats.columns}
-    unparsed = unparsed_counts(frame, features, feats)
+    unparsed = _unparsed(frame, features, feats, unread)
     # companions nobody reads (e.g. the sex encoded in an ID number) stay out of the table
-    keep = needed | set(counted.values())
+    keep = needed | set(counted.values()) | {code_column(f) for f in coded}
     feats = feats.select([c for c in feats.columns if c in keep])
     # Raw columns that later steps read (golden and recency), unless a feature of that name replaces it.
     wanted = ({spec.golden.recency} | {a.column for a in spec.golden.attributes}) if with_golden else set()
@@ -155,6 +190,7 @@ def load_records(
     sql_feats = [(n, f.sql) for n, f in spec.features.items() if f.sql is not None and n in needed]
     extra = "".join(f", ({expr}) AS {S.q(n)}" for n, expr in sql_feats)
     block_keys = "".join(f", {c}" for c in [*S.block_key_columns(spec), *tf_columns(spec, counted)])
+    block_keys += "".join(f", ({S.q(f)} IS NULL) AS {S.q(null_column(f))}" for f in sorted(flagged))
     dropped = f" EXCLUDE ({', '.join(S.q(c) for c in counted.values())})" if counted else ""
     con.execute(
         f"CREATE OR REPLACE TABLE __rec AS WITH x AS (SELECT {', '.join(select)} FROM __in i {' '.join(joins)}), "

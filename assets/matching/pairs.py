@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import polars as pl
 
+from assets.matching import codes
 from assets.matching import sql as S
 from assets.matching.spec import MatchSpec
 
@@ -42,15 +45,16 @@ class Pairs:
 class Coder:
     """Packs and unpacks the gamma vector of a spec's comparisons."""
 
-    def __init__(self, spec: MatchSpec):
+    def __init__(self, spec: MatchSpec, columns: Collection[str] = ()):
         self.spec = spec
+        self.columns = columns  # the record table's columns (integer codes: sql.gamma_expr)
         self.levels = [len(c.levels) for c in spec.comparisons]
         self.radix = math.prod(k + 1 for k in self.levels)
 
     def gamma_code(self) -> str:
         terms, radix = [], 1
         for comp, k in zip(self.spec.comparisons, self.levels, strict=True):
-            terms.append(f"(({S.gamma_expr(self.spec, comp)}) + 1) * {radix}")
+            terms.append(f"(({S.gamma_expr(self.spec, comp, self.columns)}) + 1) * {radix}")
             radix *= k + 1
         return " + ".join(terms)
 
@@ -82,23 +86,6 @@ def tf_columns(spec: MatchSpec, counted: dict[str, str] | None = None) -> list[s
     return out
 
 
-def _mask_expr(spec: MatchSpec) -> str:
-    """Bit i set when the pair meets blocking rule i; only for the rules that train m (EM sessions read
-    these bits, nothing else does), so the other rules' keys are not carried through the pair join."""
-    est = spec.estimation
-    training = set(est.em_blocking or [r.name for r in spec.blocking if r.masked_windows is None])
-    terms = ["0"]
-    for i, rule in enumerate(spec.blocking):
-        if rule.name not in training:
-            continue
-        if rule.masked_windows is None:
-            cond = f"l.__bk_{i} = r.__bk_{i}" + (f" AND ({rule.filter})" if rule.filter else "")
-            terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << i} ELSE 0 END")
-        else:
-            terms.append(f"CASE WHEN c.rule = {i} THEN {1 << i} ELSE 0 END")
-    return " + ".join(terms)
-
-
 def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """np.unique(code, return_inverse=True, return_counts=True), without its sort when the codes are
     small non-negative integers (the usual case: a few levels per comparison, a few rule bits): a count
@@ -112,7 +99,7 @@ def _patterns(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return uniq.astype(np.int64), lookup[code], tally[uniq]
 
 
-def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
+def tf_select(spec: MatchSpec, columns: Collection[str] = ()) -> tuple[list[int], str]:
     """The term-frequency comparisons and the select-list items giving each pair's frequency of the value it
     agrees on (`__tf_<i>`, the larger of the two sides), for a join of pairs `l` and `r`."""
     tf_idx = [ci for ci, c in enumerate(spec.comparisons) if c.term_frequency]
@@ -121,7 +108,7 @@ def tf_select(spec: MatchSpec) -> tuple[list[int], str]:
         f"THEN greatest(l.__tf_{ci}, r.__tf_{ci}) END AS __tf_{ci}"
         for ci in tf_idx
     )
-    return tf_idx, tf_sel
+    return tf_idx, codes.rewrite(tf_sel, *S.table_codes(columns)) if columns else tf_sel
 
 
 def decode_pairs(
@@ -140,14 +127,61 @@ def decode_pairs(
     return inverse, counts, gammas, masks, tf
 
 
+def masked_value_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, i: int, table: str) -> pl.DataFrame:
+    """(`__a` < `__b`): the distinct key values of masked-window rule i that are equal once some window of
+    `width` characters is masked (before the rule's filter, which sql._masked_pairs applies).
+
+    Works on the distinct values (an ID number repeats across forms). Windows start at 0, step, 2*step, ...
+    and the last one reaches the end of the key. Per window, the masked value is one 64-bit hash: values
+    pair when window and hash agree (a collision adds a value pair that the comparison levels then judge;
+    at ~10^6 masked keys the chance is ~10^-7). Nearly every masked key is held by one value: those never
+    enter the self-join. In polars: a hash self-join of a few million integers, cheaper than DuckDB's window
+    count over them."""
+    rule = spec.blocking[i]
+    mw = rule.masked_windows
+    assert mw is not None
+    key = S.q(rule.keys[0])
+    values = con.sql(f"SELECT DISTINCT {key} AS v FROM {table} WHERE {key} IS NOT NULL").pl()["v"]
+    text = values.cast(pl.String)
+    length = text.str.len_chars()
+    index = pl.Series("__i", np.arange(len(values), dtype=np.int64))
+    parts = []
+    for pos in range(0, 64, mw.step):
+        keep = (length > pos) & ((pos == 0) | (length > pos + mw.width - mw.step))
+        if not keep.any():
+            continue
+        t = text.filter(keep)
+        masked = (t.str.slice(0, pos) + t.str.slice(pos + mw.width)).hash(seed=0)
+        window = pl.repeat(pos, len(t), dtype=pl.Int32, eager=True)
+        parts.append(pl.DataFrame({"__i": index.filter(keep), "__p": window, "__k": masked}))
+    if not parts:
+        return pl.DataFrame({"__a": values.head(0), "__b": values.head(0)})
+    e = pl.concat(parts)
+    size = pl.len().over("__p", "__k")
+    e = e.filter((size >= 2) & (size <= rule.max_block_size) if rule.max_block_size else size >= 2)
+    e = e.with_columns(values.gather(e["__i"]).alias("__v")).drop("__i")
+    j = e.join(e, on=["__p", "__k"], suffix="_r").filter(pl.col("__v") < pl.col("__v_r"))
+    return j.select(pl.col("__v").alias("__a"), pl.col("__v_r").alias("__b")).unique()
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str]:
+    return frozenset(r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall())
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str, restrict_new: bool) -> Pairs:
     t0 = time.perf_counter()
-    coder = Coder(spec)
+    columns = table_columns(con, table)
+    coder = Coder(spec, columns)
+    masked = [i for i, r in enumerate(spec.blocking) if r.masked_windows is not None]
+    for i in masked:
+        con.register(S.masked_table(i), masked_value_pairs(con, spec, i, table).to_arrow())
     con.execute(f"CREATE OR REPLACE TABLE __cand AS {S.blocking_sql(spec, table, restrict_new)}")
+    for i in masked:
+        con.unregister(S.masked_table(i))
     per_rule = dict(con.execute("SELECT rule, count(*) FROM __cand GROUP BY rule").fetchall())
-    tf_idx, tf_sel = tf_select(spec)
+    tf_idx, tf_sel = tf_select(spec, columns)
     res = con.execute(
-        f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * ({_mask_expr(spec)}) AS __code"
+        f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) + {coder.radix}::BIGINT * c.__mask AS __code"
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
     con.execute("DROP TABLE __cand")
@@ -179,7 +213,7 @@ def random_pairs(
     about `estimation.u_max_pairs` pairs (Splink's `estimate_u_using_random_sampling`)."""
     est = spec.estimation
     k = min(n_records, max(2, math.ceil(math.sqrt(2 * est.u_max_pairs))))
-    coder = Coder(spec)
+    coder = Coder(spec, table_columns(con, table))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __samp AS SELECT * FROM {table} "
         f"ORDER BY hash(record_id, {int(est.seed)}), record_id LIMIT {k}"

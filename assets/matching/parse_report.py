@@ -14,8 +14,8 @@ import polars as pl
 
 log = logging.getLogger(__name__)
 
-_READING_TRANSFORMS = ("digits", "phone", "sex", "date", "id_number", "name", "address")
-_EXAMPLES = 3
+READING_TRANSFORMS = ("digits", "phone", "sex", "date", "id_number", "name", "address")
+EXAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Unparsed:
         )
 
 
-def _present(values: pl.Expr) -> pl.Expr:
+def present_expr(values: pl.Expr) -> pl.Expr:
     return values.cast(pl.String).str.strip_chars().str.len_chars().fill_null(0) > 0
 
 
@@ -46,15 +46,15 @@ def unparsed_counts(frame: pl.DataFrame, features: dict, feats: pl.DataFrame) ->
     frequent raw values that were not read. One pass per column."""
     out: list[Unparsed] = []
     for name, feat in features.items():
-        if feat.column is None or feat.transform not in _READING_TRANSFORMS or name not in feats.columns:
+        if feat.column is None or feat.transform not in READING_TRANSFORMS or name not in feats.columns:
             continue
         raw = frame.get_column(feat.column)
-        present = frame.select(_present(pl.col(feat.column))).to_series()
+        present = frame.select(present_expr(pl.col(feat.column))).to_series()
         hit = present & feats.get_column(name).is_null()
         n_hit = int(hit.sum())
         examples: tuple[str, ...] = ()
         if n_hit:
-            counts = raw.filter(hit).cast(pl.String).value_counts(sort=True).head(_EXAMPLES)
+            counts = raw.filter(hit).cast(pl.String).value_counts(sort=True).head(EXAMPLES)
             examples = tuple(counts.get_column(counts.columns[0]).to_list())
         out.append(Unparsed(name, feat.column, feat.transform, int(present.sum()), n_hit, examples))
     for item in out:

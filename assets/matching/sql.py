@@ -7,8 +7,9 @@ input order). Pairs always have rid_l < rid_r.
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Collection
 
+from assets.matching import codes
 from assets.matching.levels import KINDS, q
 from assets.matching.spec import Comparison, Level, MatchSpec
 
@@ -20,8 +21,19 @@ def level_condition(spec: MatchSpec, comp: Comparison, level: Level) -> str:
     return KINDS[level.kind].sql(level.feature or comp.feature, level)
 
 
-def gamma_expr(spec: MatchSpec, comp: Comparison) -> str:
-    """CASE expression giving the level index (0 = first listed) or -1 when the feature is null."""
+def table_codes(columns: Collection[str]) -> tuple[set[str], set[str]]:
+    """(coded features, null-flagged features) of a record table, from its column names (codes.py)."""
+    cols = set(columns)
+    coded = {c.removeprefix(codes.CODE) for c in cols if c.startswith(codes.CODE)}
+    flagged = {c.removeprefix(codes.NULL) for c in cols if c.startswith(codes.NULL)}
+    return coded & cols, flagged & cols
+
+
+def gamma_expr(spec: MatchSpec, comp: Comparison, columns: Collection[str] = ()) -> str:
+    """CASE expression giving the level index (0 = first listed) or -1 when the feature is null.
+    `columns`: the record table's columns; equality on features with integer codes compares the codes."""
+    if columns:
+        return codes.rewrite(gamma_expr(spec, comp), *table_codes(columns))
     f = q(comp.feature)
     parts = [f"CASE WHEN l.{f} IS NULL OR r.{f} IS NULL THEN -1"]
     for i, level in enumerate(comp.levels):
@@ -79,8 +91,41 @@ def _generated_by(i: int) -> str:
     return f"coalesce(l.__bk_{i} = r.__bk_{i}, false)"
 
 
+def training_rules(spec: MatchSpec) -> set[int]:
+    """The blocking rules whose pairs train m (EM sessions read their bits, nothing else does)."""
+    est = spec.estimation
+    names = set(est.em_blocking or [r.name for r in spec.blocking if r.masked_windows is None])
+    return {i for i, r in enumerate(spec.blocking) if r.name in names}
+
+
+def _plain_mask(spec: MatchSpec, i: int) -> str:
+    """The training-rule bits of a pair that plain rule i generates: its own bit; none of the earlier plain
+    rules (such pairs are skipped) nor any masked-window rule (whose bit is "this rule generated it");
+    a later plain rule's bit when the pair meets it (key and filter)."""
+    terms = ["0"]
+    for j in sorted(training_rules(spec)):
+        rule = spec.blocking[j]
+        if j == i:
+            terms.append(str(1 << j))
+        elif j > i and rule.masked_windows is None:
+            cond = f"l.__bk_{j} = r.__bk_{j}" + (f" AND ({rule.filter})" if rule.filter else "")
+            terms.append(f"CASE WHEN coalesce({cond}, false) THEN {1 << j} ELSE 0 END")
+    return " + ".join(terms)
+
+
+def _masked_mask(spec: MatchSpec) -> str:
+    """The training-rule bits of a masked-window pair (column `rule`: the first masked rule finding it)."""
+    terms = ["0"] + [
+        f"CASE WHEN rule = {j} THEN {1 << j} ELSE 0 END"
+        for j in sorted(training_rules(spec))
+        if spec.blocking[j].masked_windows is not None
+    ]
+    return " + ".join(terms)
+
+
 def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
-    """One SELECT rid_l, rid_r, rule giving every candidate pair once.
+    """One SELECT rid_l, rid_r, rule, __mask giving every candidate pair once, with the bit mask of the
+    training rules it meets (computed here, where the block keys are at hand, not by a later join).
 
     As in Splink, each plain rule skips the pairs an earlier rule generates (an integer comparison of
     block keys), so no de-duplication of millions of pairs is needed. (A 64-bit hash collision could
@@ -100,50 +145,30 @@ def blocking_sql(spec: MatchSpec, table: str, restrict_new: bool) -> str:
         skip = "".join(f" AND NOT {_generated_by(j)}" for j in plain if j < i)
         src = f"(SELECT * FROM {table} WHERE __bk_{i} IS NOT NULL)"
         parts.append(
-            f"SELECT l.__rid AS rid_l, r.__rid AS rid_r, {i} AS rule FROM {src} l JOIN {src} r "
+            f"SELECT l.__rid AS rid_l, r.__rid AS rid_r, {i} AS rule, ({_plain_mask(spec, i)}) AS __mask "
+            f"FROM {src} l JOIN {src} r "
             f"ON l.__bk_{i} = r.__bk_{i} AND l.__rid < r.__rid{newcond}{extra}{skip}"
         )
     if masked:
         union = " UNION ALL ".join(masked)
-        parts.append(f"SELECT rid_l, rid_r, min(rule) AS rule FROM ({union}) GROUP BY rid_l, rid_r")
+        found = f"SELECT rid_l, rid_r, min(rule) AS rule FROM ({union}) GROUP BY rid_l, rid_r"
+        parts.append(f"SELECT rid_l, rid_r, rule, ({_masked_mask(spec)}) AS __mask FROM ({found})")
     return " UNION ALL ".join(parts)
 
 
-def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str) -> str:
-    """Pairs whose key is equal once some window of `width` characters is masked.
+def masked_table(i: int) -> str:
+    """The table of value pairs (`__a` < `__b`) of masked-window rule i (pairs.masked_value_pairs)."""
+    return f"__mw_{i}"
 
-    Works on the distinct key values (an ID number repeats across forms), then expands the value pairs
-    to record pairs. The rule's filter may use the key and its companions only (e.g. `l.id__valid`)."""
-    rule = spec.blocking[i]
-    mw = rule.masked_windows
-    assert mw is not None
-    name = rule.keys[0]
-    key = q(name)
-    companions = sorted(
-        c for c in spec.columns() if c.startswith(f"{name}__") and re.search(rf"\b{c}\b", rule.filter or "")
-    )
-    cols = ", ".join([key, *(q(c) for c in companions)])
-    values = f"SELECT DISTINCT {cols} FROM {table} WHERE {key} IS NOT NULL"
-    # Windows start at 0, step, 2*step, ... and the last one reaches the end of the key. The masked key
-    # and its window are one 64-bit hash: the self-join then compares one integer, not a string and a
-    # number (a collision adds a value pair that the comparison levels then judge; at ~10^6 masked keys
-    # the chance is ~10^-7).
-    exploded = (
-        f"SELECT v.*, hash(w.pos, left({key}, w.pos) || substr({key}, w.pos + {mw.width} + 1)) AS __k "
-        f"FROM ({values}) v, (SELECT unnest(range(0, 64, {mw.step})) AS pos) w "
-        f"WHERE w.pos < length({key}) AND (w.pos = 0 OR w.pos + {mw.width} - {mw.step} < length({key}))"
-    )
-    # Only masked keys that two values share can pair (nearly all are held by one value): the rest
-    # never enter the self-join, and the exploded values are computed once (a materialized CTE).
-    size = "count(*) OVER (PARTITION BY __k)"
-    cap = f" AND {size} <= {rule.max_block_size}" if rule.max_block_size else ""
-    shared = f"SELECT * FROM ({exploded}) x QUALIFY {size} >= 2{cap}"
-    value_pairs = (
-        f"WITH __e AS MATERIALIZED ({shared}) SELECT DISTINCT l.{key} AS __a, r.{key} AS __b "
-        f"FROM __e l JOIN __e r ON l.__k = r.__k AND l.{key} < r.{key}{extra}"
-    )
+
+def _masked_pairs(spec: MatchSpec, i: int, table: str, paircond: str, extra: str) -> str:
+    """Record pairs of masked-window rule i: its key-value pairs (found before, see
+    pairs.masked_value_pairs) expanded to the records holding them. The rule's filter may use the key and
+    its companions only (e.g. `l.id__valid`), which are the same for every record holding a value, so it is
+    checked here on records as it would be on values."""
+    key = q(spec.blocking[i].keys[0])
     return (
         f"SELECT least(l.__rid, r.__rid) AS rid_l, greatest(l.__rid, r.__rid) AS rid_r, {i} AS rule "
-        f"FROM ({value_pairs}) vp JOIN {table} l ON l.{key} = vp.__a JOIN {table} r ON r.{key} = vp.__b "
-        f"WHERE TRUE{paircond}"
+        f"FROM {masked_table(i)} vp JOIN {table} l ON l.{key} = vp.__a JOIN {table} r ON r.{key} = vp.__b "
+        f"WHERE TRUE{extra}{paircond}"
     )

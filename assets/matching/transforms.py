@@ -11,9 +11,12 @@ same way: `id_number` (GB 11643: full-width digits, lowercase x, spaces and dash
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import json
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -27,6 +30,8 @@ from assets.ingest.normalize import (
     parse_date,
     parse_year_month,
 )
+from assets.matching.codes import code_column
+from assets.matching.parse_report import EXAMPLES, READING_TRANSFORMS, present_expr
 
 
 def id_to_18(raw: str | None) -> str | None:
@@ -71,13 +76,25 @@ def id_number_frame(frame: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
     return out.drop(t)
 
 
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[int, str]:
+    """pypinyin's character table (code point -> readings), read from its data file: importing the
+    `pypinyin` package also loads its phrase dictionary (~0.3 s), which a character table does not need."""
+    found = importlib.util.find_spec("pypinyin")  # (a top-level name: the package is not executed)
+    for where in (found.submodule_search_locations or []) if found else []:
+        path = Path(where) / "pinyin_dict.json"
+        if path.is_file():
+            return {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # another layout: the package's own loader
+
+    return pinyin_dict
+
+
 @lru_cache(maxsize=65536)
 def _char_pinyin(ch: str) -> str:
     """First reading of a character, toneless (ü as v): from pypinyin's character table only, which
     loads in a fraction of the time of its phrase dictionary."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    reading = pinyin_dict.get(ord(ch))
+    reading = _pinyin_table().get(ord(ch))
     if not reading:
         return ch
     first = unicodedata.normalize("NFD", reading.split(",")[0]).replace("u\u0308", "v")
@@ -162,8 +179,47 @@ def distinct_codes(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     return distinct, codes
 
 
+def _value_codes(values: pl.Series) -> pl.Series:
+    """An integer per value, equal iff the values are equal, null iff null (codes.py)."""
+    _, idx = distinct_codes(values)
+    return idx.zip_with(values.is_not_null(), pl.repeat(None, len(idx), dtype=idx.dtype, eager=True))
+
+
+def _count_unread(
+    derived: pl.DataFrame,
+    codes: pl.Series,
+    height: int,
+    names: list[list[str]],
+    spec_features: dict,
+    unread: dict[str, tuple[int, int, tuple[str, ...]]],
+) -> None:
+    """parse_report.unparsed_counts on the distinct values `__src` of `derived`, weighted by how many rows
+    of each column hold them (column j's rows are `codes[j * height : (j + 1) * height]`)."""
+    template = names[0]
+    reading = [k for k, t in enumerate(template) if spec_features[t].transform in READING_TRANSFORMS]
+    if not reading:
+        return
+    present = derived.select(present_expr(pl.col("__src"))).to_series().to_numpy()
+    for j, own in enumerate(names):
+        count = np.bincount(codes.slice(j * height, height).to_numpy(), minlength=derived.height)
+        for k in reading:
+            hit = present & derived[template[k]].is_null().to_numpy()
+            idx = np.flatnonzero(hit & (count > 0))
+            top = (
+                pl.DataFrame({"v": derived["__src"].gather(idx).cast(pl.String), "n": count[idx]})
+                .sort(["n", "v"], descending=[True, False])
+                .head(EXAMPLES)
+            )
+            unread[own[k]] = (int(count[present].sum()), int(count[hit].sum()), tuple(top["v"].to_list()))
+
+
 def record_features(
-    frame: pl.DataFrame, spec_features: dict, need_pinyin: set[str], counted: set[str] = frozenset()
+    frame: pl.DataFrame,
+    spec_features: dict,
+    need_pinyin: set[str],
+    counted: set[str] = frozenset(),
+    coded: set[str] = frozenset(),
+    unread: dict[str, tuple[int, int, tuple[str, ...]]] | None = None,
 ) -> pl.DataFrame:
     """Every feature of every record, with the string work done once per distinct input value.
 
@@ -171,7 +227,11 @@ def record_features(
     values, normalized there, and the results are gathered back to the rows, so a million rows cost what
     their vocabulary costs. Features of date and number columns are computed per row (cheap). A feature
     named in `counted` also gets `<feature>__freq`: how many records hold its (normalized) value, null
-    when it is null (from the distinct values' counts, far cheaper than a window over all records)."""
+    when it is null (from the distinct values' counts, far cheaper than a window over all records). A
+    text feature named in `coded` also gets `__code_<feature>`, an integer code of its value (codes.py),
+    computed on the distinct values. With `unread`, it receives per feature read from a text column by a
+    parsing transform (parse_report.py) the rows with a raw value, those whose feature came out empty,
+    and the most frequent such raw values (counted on the distinct values, not row by row)."""
     by_column: dict[str, list[str]] = {}
     for name, feat in spec_features.items():
         if feat.column is not None:
@@ -217,6 +277,10 @@ def record_features(
             if n in counted:
                 freq = pl.when(pl.col(n).is_not_null()).then(pl.col("__n").sum().over(n))
                 derived = derived.with_columns(freq.cast(pl.Float64).alias(n + FREQ))
+            if n in coded and derived.schema[n] == pl.String:
+                derived = derived.with_columns(_value_codes(derived[n]).alias(code_column(n)))
+        if unread is not None:
+            _count_unread(derived, codes, frame.height, names, spec_features, unread)
         derived = derived.drop("__src", "__n", strict=False)
         out = []
         for j, own in enumerate(names):
@@ -225,6 +289,8 @@ def record_features(
                 rename.update(
                     {c: n + c[len(t) :] for c in derived.columns if c == t or c.startswith(t + "__")}
                 )
+                if code_column(t) in derived.columns:
+                    rename[code_column(t)] = code_column(n)
             rows = codes.slice(j * frame.height, frame.height)
             out.append(derived.gather(rows).rename(rename))
         return out
@@ -240,6 +306,7 @@ def record_features(
                     spec_features[n].model_dump_json(exclude={"column"}),
                     n in need_pinyin,
                     n in counted,
+                    n in coded,
                 )
                 for n in names
             ),
