@@ -150,7 +150,13 @@ def cluster(inp: ClusterInput) -> np.ndarray:
             )
         )
         between = between.join(profiles, on=["lo", "hi"], how="left")
-        ok = ok & (pl.col("profile") >= _weight_threshold(inp.threshold))
+        # a profile as sure as a strong link needs no support from the average of the other pairs
+        strong_profile = pl.col("profile") >= _weight_threshold(inp.strong_link)
+        ok = (
+            pl.col("link")
+            & ((pl.col("mean_p") >= inp.min_average_link) | strong_profile)
+            & (pl.col("profile") >= _weight_threshold(inp.threshold))
+        )
     between = between.with_columns(ok.fill_null(False).alias("ok"))
     accepted = between.filter("ok")
     comp = connected_components(
@@ -193,6 +199,7 @@ def cluster(inp: ClusterInput) -> np.ndarray:
         for x, y, row in zip(sa.tolist(), sb.tolist(), ev, strict=True):
             pair_w[(x, y) if x < y else (y, x)] = row
     w_threshold = _weight_threshold(inp.threshold)
+    w_strong = _weight_threshold(inp.strong_link)
     # Links of each suspicious component, strongest first, ties by node keys.
     lk = suspicious[comp[a]] & (comp[a] == comp[b])
     la, lb, lp = a[lk], b[lk], p[lk]
@@ -240,9 +247,12 @@ def cluster(inp: ClusterInput) -> np.ndarray:
                             seen += 1
                         if key in pair_w:
                             rows.append(pair_w[key])
-                if seen and total / seen < inp.min_average_link:
+                profile = round(profile_weight(inp.prior_log2, np.vstack(rows)), 9) if rows else None
+                if profile is not None and profile < w_threshold:
                     continue
-                if rows and round(profile_weight(inp.prior_log2, np.vstack(rows)), 9) < w_threshold:
+                if seen and total / seen < inp.min_average_link and not (
+                    profile is not None and profile >= w_strong
+                ):
                     continue
             groups.union(rx, ry)
         for members in groups.members.values():

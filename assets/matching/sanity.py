@@ -116,6 +116,10 @@ def explain_model(spec: MatchSpec, model: FSModel, sanity: SanityReport | None, 
                 f"{comp.name:<20} {lv.name + tf:<26} {ms[li]:>10.4g} {us[li]:>10.4g} {np.log2(ms[li] / us[li]):>+8.2f}"
             )
     lines.append(f"prior: lambda {model.lam:.4g} (log2 odds {model.prior_log2:+.2f})")
+    for comp in spec.comparisons:
+        if comp.implied_by:
+            when = " and ".join(f"{c} is {' or '.join(lv)}" for c, lv in comp.implied_by.items())
+            lines.append(f"{comp.name}: levels before `else` count 0 where {when} (implied_by)")
     if training is not None:
         lines.append(
             f"u from {training.u_pairs:,} random pairs of {training.u_records:,} records "

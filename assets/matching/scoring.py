@@ -40,21 +40,45 @@ def never_link_patterns(spec: MatchSpec, patterns: np.ndarray) -> np.ndarray:
     return mask
 
 
+def implied_patterns(spec: MatchSpec, gammas: np.ndarray) -> np.ndarray:
+    """The patterns with `implied_by` applied: a comparison's levels other than `else` become null (-1)
+    where the comparisons it names are at one of their listed levels (that agreement, exact or fuzzy, is
+    already counted there; all of them, so that m of the exact and the fuzzy levels stay comparable).
+    Only scoring uses these. Estimation sees the levels as they are: m is the same wherever two records of
+    one person live (a typo does not depend on the home), and random pairs almost never share a home, so
+    u is the one away from it; at the same home u of an agreeing surname is about its m, the weight ~0.
+    `never_link` and the deterministic rules read the levels as seen too."""
+    rules = [(ci, c.implied_by) for ci, c in enumerate(spec.comparisons) if c.implied_by]
+    if not rules:
+        return gammas
+    index = {c.name: (ci, [lv.name for lv in c.levels]) for ci, c in enumerate(spec.comparisons)}
+    out = gammas.copy()
+    for ci, rule in rules:
+        fires = (gammas[:, ci] >= 0) & (gammas[:, ci] < len(spec.comparisons[ci].levels) - 1)
+        for comp_name, levels in rule.items():
+            cj, names = index[comp_name]
+            fires &= np.isin(gammas[:, cj], [names.index(lv) for lv in levels])
+        out[fires, ci] = -1
+    return out
+
+
 def pair_scores(
     spec: MatchSpec, model: FSModel, pairs: Pairs, tf_total: dict[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(match weight, probability) of each pair: per pattern, plus the term-frequency adjustment of
     pairs agreeing exactly on a value of a `term_frequency` comparison; never_link patterns get 0."""
     weights = model.weights()
-    pw = np.full(len(pairs.gammas), model.prior_log2)
+    gammas = implied_patterns(spec, pairs.gammas)
+    pw = np.full(len(gammas), model.prior_log2)
     for ci, comp in enumerate(spec.comparisons):
         w = np.asarray(weights[comp.name])
-        g = pairs.gammas[:, ci]
+        g = gammas[:, ci]
         pw += np.where(g >= 0, w[np.clip(g, 0, None)], 0.0)
     never = never_link_patterns(spec, pairs.gammas)
     w_pair = pw[pairs.pattern]
     for ci, count in pairs.tf.items():
-        w_pair = w_pair + _tf_adjustment(model, ci, count, tf_total[ci])
+        adj = _tf_adjustment(model, ci, count, tf_total[ci])
+        w_pair = w_pair + np.where(gammas[pairs.pattern, ci] == 0, adj, 0.0)
     p = 1.0 / (1.0 + np.exp2(-w_pair))
     p[never[pairs.pattern]] = 0.0
     return w_pair, p
@@ -68,19 +92,24 @@ def pair_evidence(
     demand for the pairs asked)."""
     weights = model.weights()
     tables, patterns, offset = [], [], 0
+    implied = []
     for ps in sets:
+        gammas = implied_patterns(spec, ps.gammas)
+        implied.append(gammas)
         table = np.full(ps.gammas.shape, np.nan, dtype=np.float32)
         for ci, comp in enumerate(spec.comparisons):
-            w, g = np.asarray(weights[comp.name]), ps.gammas[:, ci]
+            w, g = np.asarray(weights[comp.name]), gammas[:, ci]
             table[:, ci] = np.where(g >= 0, w[np.clip(g, 0, None)], np.nan)
         tables.append(table)
         patterns.append(ps.pattern.astype(np.int64) + offset)
         offset += len(ps.gammas)
     table, pattern = np.vstack(tables), np.concatenate(patterns)
     adjust = {
-        ci: _tf_adjustment(model, ci, np.concatenate([ps.tf[ci] for ps in sets]), tf_total[ci]).astype(
-            np.float32
-        )
+        ci: np.where(
+            np.concatenate([g[ps.pattern, ci] == 0 for g, ps in zip(implied, sets, strict=True)]),
+            _tf_adjustment(model, ci, np.concatenate([ps.tf[ci] for ps in sets]), tf_total[ci]),
+            0.0,
+        ).astype(np.float32)
         for ci in sets[0].tf
     }
 

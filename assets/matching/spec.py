@@ -170,6 +170,11 @@ class Comparison(_Model):
     # Term-frequency adjustment of the first (exact) level: agreeing on a rare value says more than
     # agreeing on a common one (张伟 vs 欧阳明辉), as Splink's `term_frequency_adjustments`.
     term_frequency: bool = False
+    # Agreement that another comparison already implies: the levels before `else` count as null (weight 0)
+    # when every named comparison is at one of the listed levels. One household's members share a
+    # surname, so at the same home an agreeing surname is no further evidence (`{home: [same_phone]}`);
+    # counted twice, the household outweighs two different first names. Disagreement still counts.
+    implied_by: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _else_last(self) -> Comparison:
@@ -273,6 +278,16 @@ class MatchSpec(_Model):
                     raise ValueError(
                         f"threshold.never_link[{i}]: comparison `{comp_name}` has no level {unknown}; "
                         f"levels: {comps[comp_name] + ['missing']}"
+                    )
+        for comp in self.comparisons:
+            for comp_name, levels in comp.implied_by.items():
+                if comp_name not in comps or comp_name == comp.name:
+                    raise ValueError(f"comparison `{comp.name}` implied_by: no other comparison `{comp_name}`")
+                unknown = [lv for lv in levels if lv not in comps[comp_name]]
+                if unknown:
+                    raise ValueError(
+                        f"comparison `{comp.name}` implied_by: comparison `{comp_name}` has no level {unknown}; "
+                        f"levels: {comps[comp_name]}"
                     )
         est = self.estimation
         rule_names = {r.name for r in self.blocking}
