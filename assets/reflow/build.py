@@ -178,6 +178,9 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
         pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("built_at"), pl.lit(True).alias("current")
     )
     where = "prefill_id IN (SELECT prefill_id FROM _new_ids)"
+    if files.height:  # ids of a district share its prefix: the range lets DuckDB skip other districts' row groups
+        lo, hi = files["prefill_id"].min(), files["prefill_id"].max()
+        where = f"prefill_id BETWEEN '{lo}' AND '{hi}' AND " + where
     if warehouse.table_exists(con, FILES):  # tables of a build before these columns existed
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS built_at TIMESTAMP")
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS current BOOLEAN")
