@@ -47,7 +47,7 @@ def timed(name: str, fn: Callable[[], object]) -> object:
     result = fn()
     c1, k1, rss, kid_rss = _usage()
     print(f"{name:10s} wall {time.perf_counter() - t:7.1f}s  cpu {c1 - c0:6.1f}s + workers {k1 - k0:6.1f}s  "
-          f"peak RSS {rss:,} MB (workers {kid_rss:,} MB)  {result}", flush=True)  # fmt: skip
+          f"peak RSS {rss:,} MB (workers {kid_rss:,} MB)  load {os.getloadavg()[0]:.1f}  {result}", flush=True)  # fmt: skip
     return result
 
 

@@ -18,7 +18,7 @@ import polars as pl
 
 from assets.common import fingerprint as fp
 from assets.common import warehouse
-from assets.reflow import inputs, prefill, roster
+from assets.reflow import inputs, prefill, roster, tx
 from assets.reflow.access import AccessGate
 from assets.reflow.pool import FilePool
 from assets.reflow.targets import Targets, coverage_date, load_targets
@@ -103,6 +103,7 @@ def _build(
     # the forms every delivering committee is sent: a person's last form counts wherever it was (moves
     # between districts), while rosters are built only for the districts asked
     known = roster.applicable_pairs(every, forms, periods, targets)
+    sent = roster.known_pairs(known)  # once, not per district (234k pairs at city cardinality)
     fields = prefill.form_fields_for_prefill(data["fields"], set(gate.policy.elements))
     fields = fields.filter(pl.col("field_label") != prefill.SEQ_LABEL)
     committees = every.filter(pl.col("district_code").is_in(districts))
@@ -113,28 +114,33 @@ def _build(
     withheld = withheld_forms(fields, allowed)
     written = _written_digests(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
-    totals = dict(files=0, rows=0, cells=0, cells_prefilled=0, dropped=0)
-    with FilePool(workers) as pool:
-        for district in districts:
+    # one commit for every district (assets/reflow/tx.py): a commit per district and table made DuckDB
+    # checkpoint after each, most of the build's wall time
+    with tx.transaction(con):
+        totals = dict(files=0, rows=0, cells=0, cells_prefilled=0, dropped=0)
+        with FilePool(workers) as pool:
+            for district in districts:
+                t0, c0 = time.perf_counter(), time.process_time()
+                part = _build_district(
+                    con, district, data, known, sent, committees, forms, fields, allowed, withheld, targets, gate, out_root,
+                    run_id, written, pool,
+                )  # fmt: skip
+                for k, v in part.items():
+                    totals[k] += v
+                log.info("prefill %s: %s in %.1fs (%.1f CPU s in this process)", district, part,
+                         time.perf_counter() - t0, time.process_time() - c0)
             t0 = time.perf_counter()
-            part = _build_district(
-                con, district, data, known, committees, forms, fields, allowed, withheld, targets, gate, out_root,
-                run_id, written, pool,
-            )  # fmt: skip
-            for k, v in part.items():
-                totals[k] += v
-            log.info("prefill %s: %s in %.1fs", district, part, time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        pool.wait()
-        log.info("prefill: waited %.1fs for the last workbooks", time.perf_counter() - t0)
-    inputs.drop_temporary(con)
-    _mark_current(con, districts)
-    _remember_digests(con, written)
+            pool.wait()
+            log.info("prefill: waited %.1fs for the last workbooks", time.perf_counter() - t0)
+        inputs.drop_temporary(con)
+        _mark_current(con, districts)
+        _remember_digests(con, written)
     return BuildResult(**totals, seconds=time.perf_counter() - start)
 
 
 def _build_district(
     con: duckdb.DuckDBPyConnection, district: str, data: dict[str, pl.DataFrame], known: pl.DataFrame,
+    sent: set[tuple[str, str]],
     committees: pl.DataFrame, forms: pl.DataFrame, fields: pl.DataFrame, allowed: pl.DataFrame,
     withheld: set[str], targets: Targets, gate: AccessGate, out_root: Path, run_id: str,
     written: dict[str, str], pool: FilePool,
@@ -145,7 +151,7 @@ def _build_district(
     share = inputs.load_district(con, district)
     persons = share["persons"]
     exits = data["exits"].filter(pl.col("person_id").is_in(persons["person_id"].implode()))
-    rosters = roster.build_rosters(own, share["last"], persons, targets, exits, known=known)
+    rosters = roster.build_rosters(own, share["last"], persons, targets, exits, known=sent)
     status_on = pl.col("form_code").is_in(list(withheld)) & (pl.col("status") == "on")
     rosters = rosters.with_columns(
         pl.when(status_on).then(pl.lit("withheld")).otherwise(pl.col("status")).alias("status"),
@@ -162,7 +168,7 @@ def _build_district(
     files = _write_files(
         out_root, own, on, cells, fields, local, forms, targets, gate.policy.version, run_id, written, pool
     )
-    warehouse.replace_rows(con, ROSTERS, rosters, f"left(committee_code, 6) = '{district}'")
+    tx.replace_rows(con, ROSTERS, rosters, f"left(committee_code, 6) = '{district}'")
     _keep_history(con, files, cells)
     return dict(files=files.height, rows=on.height, cells=cells.height,
                 cells_prefilled=int(cells["prefilled"].sum()), dropped=rosters.filter(pl.col("status") == "dropped").height)  # fmt: skip
@@ -175,13 +181,16 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
         pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("built_at"), pl.lit(True).alias("current")
     )
     where = "prefill_id IN (SELECT prefill_id FROM _new_ids)"
+    if files.height:  # ids of a district share its prefix: the range lets DuckDB skip other districts' row groups
+        lo, hi = files["prefill_id"].min(), files["prefill_id"].max()
+        where = f"prefill_id BETWEEN '{lo}' AND '{hi}' AND " + where
     if warehouse.table_exists(con, FILES):  # tables of a build before these columns existed
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS built_at TIMESTAMP")
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS current BOOLEAN")
     con.register("_new_ids", files.select("prefill_id").to_arrow())
     try:
-        warehouse.replace_rows(con, FILES, files, where)
-        warehouse.replace_rows(con, CELLS, cells, where)
+        tx.replace_rows(con, FILES, files, where)
+        tx.replace_rows(con, CELLS, cells, where)
     finally:
         con.unregister("_new_ids")
 
@@ -228,21 +237,24 @@ def _write_files(
     code = fp.code_fingerprint(["assets/reflow/workbook.py", "assets/reflow/xlsxfast.py"])
     names = {r["committee_code"]: r["committee_name"] for r in committees.iter_rows(named=True)}
     form_info = {r["form_code"]: r for r in forms.iter_rows(named=True)}
-    by_form = {f: part.sort("field_order") for (f,), part in fields.group_by("form_code")}
-    # one row per person of each (committee, form): values and flags in field order (one pass, not one
-    # group_by per workbook)
+    # per form, its labels and types once (not one frame and two lists per workbook)
+    by_form = {
+        f: (part["field_label"].to_list(), part["field_type"].to_list())
+        for (f,), part in fields.sort("field_order").group_by("form_code", maintain_order=True)
+    }
+    # per (committee, form): one row per person, values and flags in field order — aggregated in one pass
+    # into lists (a frame per workbook cost ~50 µs each: seconds at city cardinality)
     per_person = (
-        cells.sort("seq", "field_order")
+        cells.sort("committee_code", "form_code", "seq", "field_order")
         .group_by("committee_code", "form_code", "seq", "person_id", maintain_order=True)
         .agg("value", "prefilled")
-        .sort("committee_code", "form_code", "seq", maintain_order=True)
+        .group_by("committee_code", "form_code", maintain_order=True)
+        .agg("value", "prefilled", "person_id")
     )
-    cells_by = {
-        (k[0], k[1]): (part["value"].to_list(), part["prefilled"].to_list(), part["person_id"].to_list())
-        for k, part in per_person.partition_by(["committee_code", "form_code"], as_dict=True).items()
-    }
+    cells_by = {(c, f): (v, fl, pe) for c, f, v, fl, pe in per_person.iter_rows()}
     ids = {(r["committee_code"], r["form_code"]): r["prefill_id"] for r in on.select(
         "committee_code", "form_code", "prefill_id").unique().iter_rows(named=True)}  # fmt: skip
+    cover: dict[tuple[str, str], str] = {}
     rows = []
     for committee, form, period in pairs.iter_rows():
         info, flds = form_info[form], by_form.get(form)
@@ -250,22 +262,25 @@ def _write_files(
             continue
         pid = ids.get((committee, form)) or prefill.prefill_id(committee, form, period, "")
         values, flags, persons = cells_by.get((committee, form), ([], [], []))
-        cov = coverage_date(period, targets.rule(form).coverage_date).isoformat()
+        cov = cover.get((form, period))
+        if cov is None:
+            cov = cover[(form, period)] = coverage_date(period, targets.rule(form).coverage_date).isoformat()
         sheet = FormSheet(
             prefill_id=pid, committee_code=committee, committee_name=names.get(committee, committee),
             form_code=form, form_name=info["form_name"], department=info["department"] or "", period=period,
-            coverage_date=cov, labels=flds["field_label"].to_list(), field_types=flds["field_type"].to_list(),
+            coverage_date=cov, labels=flds[0], field_types=flds[1],
             rows=values, prefilled=flags, person_ids=persons,
         )  # fmt: skip
-        rel = Path(committee[:6]) / form / period / _file_name(committee, info["form_name"], period)
-        target, digest = out_root / rel, fp.digest(code, repr(sheet))
-        if written.get(str(target)) != digest or not target.is_file():
+        rel = f"{committee[:6]}/{form}/{period}/{_file_name(committee, info['form_name'], period)}"
+        target = out_root / rel
+        key, digest = str(target), fp.digest(code, repr(sheet))
+        if written.get(key) != digest or not target.is_file():
             to_write.append((target, sheet, True))
-            written[str(target)] = digest
-        n_cells = len(values) * len(sheet.labels)
+            written[key] = digest
+        n_cells = len(values) * len(flds[0])
         n_pre = sum(sum(f) for f in flags)
         rows.append((pid, committee, committee[:6], form, info["form_name"], info["department"], period, cov,
-                     str(out_root / rel), rel.as_posix(), len(values), n_cells, n_pre, policy_version, run_id))  # fmt: skip
+                     key, rel, len(values), n_cells, n_pre, policy_version, run_id))  # fmt: skip
     if pool is None:
         with FilePool(workers=1) as inline:
             inline.write(to_write)

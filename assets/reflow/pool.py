@@ -128,10 +128,13 @@ class FilePool:
         self._pending = []
         return done
 
-    def map(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> list[Any]:
+    def map(self, fn: Callable[..., Any], calls: Sequence[tuple], items: int | None = None) -> list[Any]:
         """`fn(*args)` for each args tuple, on the workers when there are several calls (`fn` must be a
-        module-level function: it is pickled by name)."""
-        pool = self._pool(self.min_batch if len(calls) > 1 else 0)
+        module-level function: it is pickled by name). `items`: how many files the calls handle in all,
+        when they are batches (the pool starts from `min_batch` files, as for reads and writes)."""
+        if items is None:
+            items = self.min_batch if len(calls) > 1 else 0
+        pool = self._pool(items)
         if pool is None:
             return [fn(*args) for args in calls]
         with _without_main():

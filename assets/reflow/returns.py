@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -22,11 +23,13 @@ import polars as pl
 from assets.common import fingerprint as fp
 from assets.common import warehouse
 from assets.reflow import reconcile as rc
-from assets.reflow import reuse
+from assets.reflow import reconcile_batch as rb
+from assets.reflow import reuse, tx
 from assets.reflow.inputs import memory_limit
 from assets.reflow.ordinary import OrdinaryReader
-from assets.reflow.pool import FilePool
+from assets.reflow.pool import CHUNK, FilePool
 from assets.reflow.targets import period_bounds
+from assets.reflow.workbook import ReturnedSheet
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +46,7 @@ RETURN_SCHEMA = {
     "cells_confirmed": pl.Int64, "cells_corrected": pl.Int64, "cells_typed": pl.Int64, "message": pl.String,
     "run_id": pl.String, "reconciled_at": pl.Datetime("us"),
 }  # fmt: skip
-ROW_SCHEMA = {"return_file": pl.String, "prefill_id": pl.String, "committee_code": pl.String,
-              "form_code": pl.String, "period": pl.String, "seq": pl.Int64, "person_id": pl.String,
-              "row_number": pl.Int64, "outcome": pl.String, "staff_reason": pl.String,
-              "matched_by": pl.String}  # fmt: skip
-CELL_SCHEMA = {"return_file": pl.String, "prefill_id": pl.String, "committee_code": pl.String,
-               "form_code": pl.String, "period": pl.String, "seq": pl.Int64, "person_id": pl.String,
-               "row_number": pl.Int64, "field_order": pl.Int64, "field_label": pl.String,
-               "element_code": pl.String, "prefilled_value": pl.String, "returned_value": pl.String,
-               "outcome": pl.String}  # fmt: skip
+ROW_SCHEMA, CELL_SCHEMA = rb.ROW_SCHEMA, rb.CELL_SCHEMA  # one definition: the workers build these frames
 
 
 def discover_returns(root: Path, districts: list[str]) -> list[Path]:
@@ -79,19 +74,53 @@ def _prefilled_rows_many(
     """The prefilled rows of every prefill id asked for, in one query (one per returned file was the cost)."""
     frame = warehouse.read_frame(
         con,
-        "SELECT prefill_id, seq, person_id, field_order, field_label, value, prefilled, element_code "
-        "FROM reflow.prefill_cells WHERE prefill_id BETWEEN ? AND ? AND prefill_id IN (SELECT unnest(?::VARCHAR[])) "
-        "ORDER BY prefill_id, seq, field_order",  # the range lets DuckDB skip other districts' row groups
+        f"SELECT {rb.PREFILLED_COLUMNS} FROM reflow.prefill_cells WHERE prefill_id BETWEEN ? AND ? "
+        "AND prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
+        # the range lets DuckDB skip other districts' row groups
         [min(prefill_ids, default=""), max(prefill_ids, default=""), sorted(set(prefill_ids))],
     )
-    out: dict[str, dict[int, rc.PrefilledRow]] = {}
-    for pid, seq, person, order, label, value, prefilled, element in frame.iter_rows():
-        rows = out.setdefault(pid, {})
-        row = rows.get(seq)
-        if row is None:
-            row = rows[seq] = rc.PrefilledRow(seq, person, {})
-        row.cells[order] = (label, value, bool(prefilled), element)
-    return {pid: list(rows.values()) for pid, rows in out.items()}
+    return rb.prefilled_rows(frame)
+
+
+def _reconcile_on_workers(
+    con: duckdb.DuckDBPyConnection, root: Path, workbooks: list[Path], known: set[str], pool: FilePool
+) -> tuple[dict[Path, dict | ReturnedSheet | str], tuple[list[pl.DataFrame], list[pl.DataFrame]]]:
+    """Each workbook's counts when a worker reconciled it (it carried the current prefill id of its
+    committee, form and period), else its parsed sheet or why it could not be read; and the rows and cells
+    frames of the reconciled ones (assets/reflow/reconcile_batch.py)."""
+    places = {}
+    for path in workbooks:
+        rel, _, committee, form, period = _location(root, path)
+        places[path] = (rel, committee, form, period)
+    expected: dict[tuple, str] = {}
+    needed = {"committee_code", "form_code", "period", "current"}
+    if known and workbooks and needed <= {c for c, _ in warehouse.column_types(con, "reflow.prefill_files")}:
+        wanted = pl.DataFrame([p[1:] for p in places.values()], orient="row",
+                              schema={"committee_code": pl.String, "form_code": pl.String, "period": pl.String})  # fmt: skip
+        con.register("_rf_places", wanted.unique().to_arrow())
+        try:
+            expected = {(c, f, p): pid for c, f, p, pid in con.execute(
+                "SELECT f.committee_code, f.form_code, f.period, f.prefill_id FROM reflow.prefill_files f "
+                "JOIN _rf_places USING (committee_code, form_code, period) WHERE f.current").fetchall()}  # fmt: skip
+        finally:
+            con.unregister("_rf_places")
+    items = [(str(path), rel, c, f, p, expected.get((c, f, p), "")) for path, (rel, c, f, p) in places.items()]
+    ids = sorted({i[5] for i in items if i[5]})
+    prefilled = warehouse.read_frame(
+        con,
+        f"SELECT {rb.PREFILLED_COLUMNS} FROM reflow.prefill_cells WHERE prefill_id BETWEEN ? AND ? "
+        "AND prefill_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY prefill_id, seq, field_order",
+        [ids[0], ids[-1], ids],
+    ) if ids else pl.DataFrame(schema={"prefill_id": pl.String})  # fmt: skip
+    calls = list(rb.batches(items, prefilled, CHUNK))
+    results = pool.map(rb.reconcile_many, calls, items=len(items))
+    out: dict[Path, dict | ReturnedSheet | str] = {}
+    rows, cells = [], []
+    for (chunk, _), (per_file, chunk_rows, chunk_cells) in zip(calls, results, strict=True):
+        out.update(zip((Path(i[0]) for i in chunk), per_file, strict=True))
+        rows.append(chunk_rows)
+        cells.append(chunk_cells)
+    return out, (rows, cells)
 
 
 def _empty_form_labels(con: duckdb.DuckDBPyConnection, form: str) -> list[rc.PrefilledRow]:
@@ -122,7 +151,8 @@ def reconcile_returns(
     reader = ordinary.OrdinaryReader(con, landing_root)
     con.execute("CREATE SCHEMA IF NOT EXISTS reflow")
     out: list[pl.DataFrame] = []
-    with FilePool(workers) as pool, memory_limit(con):
+    # one commit for every district (assets/reflow/tx.py)
+    with FilePool(workers) as pool, memory_limit(con), tx.transaction(con):
         for district in districts:
             out.append(_reconcile_district(con, Path(root), district, known, reader, pool, run_id))
     return pl.concat(out) if out else pl.DataFrame(schema=RETURN_SCHEMA)
@@ -135,7 +165,7 @@ def _reconcile_district(
     """One district's returns: parsed (pool), reconciled or staged, its rows in the reflow tables replaced."""
     from assets.reflow import ordinary
 
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now, t0, c0 = dt.datetime.now(dt.UTC).replace(tzinfo=None), time.perf_counter(), time.process_time()
     files, rows, cells, plain = [], [], [], []
     found = [
         (path, hashlib.sha256(path.read_bytes()).hexdigest()) for path in discover_returns(root, [district])
@@ -144,10 +174,11 @@ def _reconcile_district(
     kept = reuse.reusable(con, {_location(root, p)[0]: h for p, h in found})
     todo = [(p, h) for p, h in found if _location(root, p)[0] not in kept]
     workbooks = [p for p, _ in todo if p.suffix.lower() == ".xlsx"]
-    parsed = dict(zip(workbooks, pool.read(workbooks), strict=True))
+    # parsed and, when they carry the prefill id of their place, reconciled on the workers
+    done, frames = _reconcile_on_workers(con, root, workbooks, known, pool)
     returned = []
     for path, digest in todo:
-        sheet = parsed.get(path)
+        sheet = done.get(path)
         if isinstance(sheet, str):  # calamine raises several types for broken workbooks
             log.warning(
                 "%s: not a readable workbook (%s); left to ingestion", _location(root, path)[0], sheet
@@ -155,13 +186,16 @@ def _reconcile_district(
             sheet = None
         returned.append((path, digest, sheet))
     prefilled_by_id = _prefilled_rows_many(
-        con, [s.prefill_id for _, _, s in returned if s is not None and s.prefill_id in known]
+        con, [s.prefill_id for _, _, s in returned if isinstance(s, ReturnedSheet) and s.prefill_id in known]
     ) if known else {}  # fmt: skip
     for path, digest, sheet in returned:
         rel, district_code, committee, form, period = _location(root, path)
         base = {k: None for k in RETURN_SCHEMA} | {
             "return_file": rel, "file_hash": digest, "district_code": district_code, "committee_code": committee,
             "form_code": form, "period": period, "run_id": run_id, "reconciled_at": now}  # fmt: skip
+        if isinstance(sheet, dict):  # reconciled on a worker
+            files.append(base | sheet)
+            continue
         if sheet is None or sheet.prefill_id is None or sheet.prefill_id not in known:
             base["kind"] = (
                 "ordinary_delivery" if sheet is None or sheet.prefill_id is None else "unknown_prefill_id"
@@ -170,32 +204,19 @@ def _reconcile_district(
             continue
         pid = sheet.prefill_id
         prefilled = prefilled_by_id.get(pid) or _empty_form_labels(con, form or "")
-        result = rc.reconcile(prefilled, sheet)
         keys = {"return_file": rel, "prefill_id": pid, "committee_code": committee, "form_code": form,
                 "period": period}  # fmt: skip
-        result_rows = [r for r in result.rows if r["seq"] != -1]
-        rows += [keys | r for r in result_rows]
-        cells += [keys | c for c in result.cells]
-        count = {o: sum(1 for r in result_rows if r["outcome"] == o) for o in ("confirmed", "corrected", "added",
-                                                                             "removed")}  # fmt: skip
-        ccount = {
-            o: sum(1 for c in result.cells if c["outcome"] == o) for o in ("confirmed", "corrected", "typed")
-        }
-        files.append(base | {
-            "kind": "prefill_return", "prefill_id": pid, "rows_read": len(sheet.rows),
-            "rows_confirmed": count["confirmed"], "rows_corrected": count["corrected"], "rows_added": count["added"],
-            "rows_removed": count["removed"], "rows_skipped": sheet.skipped,
-            "cells_confirmed": ccount["confirmed"], "cells_corrected": ccount["corrected"],
-            "cells_typed": ccount["typed"],
-            "message": ("unmapped columns: " + ", ".join(result.unmapped_headers)) if result.unmapped_headers else None,
-        })  # fmt: skip
+        counts, file_rows, file_cells = rb.reconcile_file(prefilled, sheet, keys)
+        rows += file_rows
+        cells += file_cells
+        files.append(base | counts)
     plain_files, plain_cells = ordinary.stage_ordinary(con, plain, reader, run_id)
     files += plain_files
     cells += plain_cells
     out_files = pl.DataFrame(files, schema=RETURN_SCHEMA, orient="row") if files else pl.DataFrame(
         schema=RETURN_SCHEMA)  # fmt: skip
-    out_rows = pl.DataFrame(rows, schema=ROW_SCHEMA) if rows else pl.DataFrame(schema=ROW_SCHEMA)
-    out_cells = pl.DataFrame(cells, schema=CELL_SCHEMA) if cells else pl.DataFrame(schema=CELL_SCHEMA)
+    out_rows = pl.concat([*frames[0], rb.rows_frame(rows)])
+    out_cells = pl.concat([*frames[1], rb.cells_frame(cells)])
     del rows, cells
     old_files, old_rows, old_cells = reuse.previous_rows(
         con, sorted(kept), (RETURN_SCHEMA, ROW_SCHEMA, CELL_SCHEMA)
@@ -211,19 +232,20 @@ def _reconcile_district(
     ])  # fmt: skip
     out_files = pl.concat([out_files, old_files])
     out_rows, out_cells = pl.concat([out_rows, old_rows]), pl.concat([out_cells, old_cells])
-    log.info("returns of %s: %s files reconciled, %s unchanged and kept", district, len(files), len(kept))
     where = f"district_code = '{district}'"
     dwhere = f"left(committee_code, 6) = '{district}'"
     # files of this district whose committee is not known from the name still carry their district folder
     fwhere = f"left(return_file, 6) = '{district}'"
-    warehouse.replace_rows(con, RETURNS, out_files, where)
+    tx.replace_rows(con, RETURNS, out_files, where)
     reuse.remember(con, out_files, fwhere)
-    warehouse.replace_rows(con, ROWS, out_rows, fwhere)
-    warehouse.replace_rows(con, CELLS, out_cells, fwhere)
-    warehouse.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
-    warehouse.replace_rows(con, EVIDENCE, evidence, f"left(district_code, 6) = '{district}'")
+    tx.replace_rows(con, ROWS, out_rows, fwhere)
+    tx.replace_rows(con, CELLS, out_cells, fwhere)
+    tx.replace_rows(con, EXITS, exits_frame(out_rows), dwhere)
+    tx.replace_rows(con, EVIDENCE, evidence, f"left(district_code, 6) = '{district}'")
     # who last wrote the returns' tables: the nightly runner's reflow fingerprints are kept until this moves
     fp.record(con, {"written:reflow.returns": fp.digest(run_id, now)}, run_id=run_id)
+    log.info("returns of %s: %s files reconciled, %s unchanged and kept in %.1fs (%.1f CPU s in this process)",
+             district, len(files), len(kept), time.perf_counter() - t0, time.process_time() - c0)
     return out_files
 
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from assets.common import fingerprint as fp
 from assets.common import warehouse
+from assets.reflow import tx
 
 STATE = "ops.reconciled_returns"
 CODE = ("assets/reflow/reconcile.py", "assets/reflow/returns.py", "assets/reflow/workbook.py",
@@ -87,7 +88,7 @@ def remember(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, where_sql: str
         pl.col("prefill_id").replace_strict(digests, default=None, return_dtype=pl.String).alias("digest")
     )
     con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-    warehouse.replace_rows(con, STATE, frame, where_sql)
+    tx.replace_rows(con, STATE, frame, where_sql)  # inside reconcile_returns' transaction
 
 
 def previous_evidence(

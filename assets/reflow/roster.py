@@ -105,13 +105,18 @@ class _RuleCache:
         return rule
 
 
+def known_pairs(known: pl.DataFrame) -> set[tuple[str, str]]:
+    """(committee, form) of every pair the forms are sent to: pass it to `build_rosters` once for many calls."""
+    return set(known.select("committee_code", "form_code").iter_rows())
+
+
 def build_rosters(
     pairs: pl.DataFrame,
     last: pl.DataFrame,
     persons: pl.DataFrame,
     targets: Targets,
     exits: pl.DataFrame | None = None,
-    known: pl.DataFrame | None = None,
+    known: pl.DataFrame | set[tuple[str, str]] | None = None,
 ) -> pl.DataFrame:
     """The roster of every (committee, form, period) of `pairs`.
 
@@ -120,13 +125,19 @@ def build_rosters(
     exits:   person_id, committee_code, form_code, reason — removals staff gave on returned files
     known:   every (committee, form) the forms are sent to, beyond `pairs` (default: `pairs`): a person on
              such a form last period who now lives in a committee of `pairs` has moved in, wherever the
-             form was — so building one district at a time gives the rosters of building all at once
+             form was — so building one district at a time gives the rosters of building all at once;
+             a set of (committee, form) pairs when the caller builds many districts (made once)
     """
-    info = {r["person_id"]: r for r in persons.iter_rows(named=True)}
+    # columns as lists, rows as tuples: named rows cost a dict per person and row (seconds per district)
+    ids, homes = persons["person_id"].to_list(), persons["committee_code"].to_list()
+    def column(name: str) -> list:
+        return persons[name].to_list() if name in persons.columns else [None] * persons.height
+
+    info = dict(zip(ids, zip(homes, column("birth_date"), column("sex"), strict=True), strict=True))
     targets = _RuleCache(targets)  # type: ignore[assignment]  # one rule lookup per form, not per row
     pair_period = {(r["committee_code"], r["form_code"]): r["period"] for r in pairs.iter_rows(named=True)}
     sent = set(pair_period) | (
-        set(known.select("committee_code", "form_code").iter_rows()) if known is not None else set()
+        known_pairs(known) if isinstance(known, pl.DataFrame) else (known or set())
     )
     kept_exits = set(targets.drop_after_removal)
     gone_everywhere: dict[str, str] = {}
@@ -153,27 +164,29 @@ def build_rosters(
         if pid not in have or rank[reason] < rank[have[pid][0]]:
             have[pid] = (reason, lp, lc)
 
-    for r in last.unique(["committee_code", "form_code", "person_id"]).iter_rows(named=True):
-        key = (r["committee_code"], r["form_code"])
-        if key not in sent or not targets.rule(r["form_code"]).carry_forward:
+    last_rows = last.unique(["committee_code", "form_code", "person_id"]).select(
+        "committee_code", "form_code", "period", "person_id")
+    for committee, form, period, pid in last_rows.iter_rows():
+        key = (committee, form)
+        if key not in sent or not targets.rule(form).carry_forward:
             continue
-        p = info.get(r["person_id"])
-        home = p["committee_code"] if p else r["committee_code"]
-        if home == r["committee_code"]:
+        p = info.get(pid)
+        home = p[0] if p else committee
+        if home == committee:
             if key in pair_period:
-                offer(key, r["person_id"], "carried_forward", r["period"], r["committee_code"])
+                offer(key, pid, "carried_forward", period, committee)
             continue
         if key in pair_period:
-            dropped.append((*key, r["person_id"], "moved_out", r["period"], r["committee_code"]))
-        if (home, r["form_code"]) in pair_period:
-            offer((home, r["form_code"]), r["person_id"], "moved_in", r["period"], r["committee_code"])
+            dropped.append((*key, pid, "moved_out", period, committee))
+        if (home, form) in pair_period:
+            offer((home, form), pid, "moved_in", period, committee)
     enrol_forms = {f for (_, f) in pair_period if targets.rule(f).enrol}
     if enrol_forms:
-        for p in persons.iter_rows(named=True):
+        for pid, home in zip(ids, homes, strict=True):
             for form in enrol_forms:
-                key = (p["committee_code"], form)
+                key = (home, form)
                 if key in pair_period:
-                    offer(key, p["person_id"], "enrolled", None, None)
+                    offer(key, pid, "enrolled", None, None)
 
     rows: list[tuple] = []
     for (committee, form), people in cand.items():
@@ -181,14 +194,14 @@ def build_rosters(
         period = pair_period[(committee, form)]
         day = coverage_date(period, rule.coverage_date)
         for pid, (reason, lp, lc) in people.items():
-            p = info.get(pid, {})
+            p = info.get(pid, (None, None, None))
             gone = (gone_everywhere.get(pid) or gone_committee.get((pid, committee))
                     or gone_form.get((pid, committee, form)))  # fmt: skip
             if gone:
                 if reason != "enrolled":
                     rows.append((committee, form, period, day, pid, "dropped", f"removed:{gone}", lp, lc))
                 continue
-            fits, why = _fits(rule, p.get("birth_date"), p.get("sex"), day)
+            fits, why = _fits(rule, p[1], p[2], day)
             if reason == "enrolled" and why == "age_unknown":
                 continue  # an age rule enrols only persons whose age is known; carried-forward ones stay
             if not fits:
