@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
 from assets.ingest.normalize import normalize_name, normalize_text
@@ -40,10 +41,25 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+def _distinct_chars(values: pl.Series) -> list[str]:
+    """The distinct non-ASCII characters of `values`, in code point order. Why not set("".join(...)):
+    a Python object per character costs ~0.1 s on 200k addresses; a bincount over the UTF-32 code
+    points of the joined text costs a tenth of that."""
+    text = values.drop_nulls().str.join("").item()
+    if not text:
+        return []
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    points = points[points >= 128]
+    if not len(points):
+        return []
+    present = np.flatnonzero(np.bincount(points))
+    return [chr(p) for p in present]
+
+
 def to_simplified(values: pl.Series) -> pl.Series:
     """Traditional → simplified, character by character (張偉 → 张伟, 歐陽 → 欧阳): one OpenCC call on the
     distinct characters, then one Aho-Corasick pass over the column."""
-    chars = sorted(set("".join(values.drop_nulls().unique().to_list())) - set(map(chr, range(128))))
+    chars = _distinct_chars(values)
     if not chars:
         return values
     converted = _t2s().convert("\n".join(chars)).split("\n")
