@@ -12,7 +12,8 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from assets.ingest.normalize import normalize_name, normalize_text
+from assets.ingest.normalize import normalize_name
+from assets.ingest.normalize_base import _ZERO_WIDTH
 
 # Character variants OpenCC keeps (both are "simplified") that addresses spell either way.
 _ADDRESS_VARIANTS = {"衖": "弄", "號": "号", "：": ":"}
@@ -27,11 +28,26 @@ _ADMIN_PREFIX = (
 )
 # Building and room, written 4号501, 4号楼501, 4栋501, 4幢501, 4号-501 or 4-501: one form, 4号501. A bare
 # a-b is read so only at the end and after a non-digit (弄2-301), never in 1-2-301 (lane-building-room).
+# Each rewrite comes with the text a value must contain for the pattern to match at all: only those values
+# go through the regex.
 _BUILDING_ROOM = (
-    (r"(\d+)(?:栋|幢|号楼)-?", "${1}号"),
-    (r"(\d+)号-(\d+)", "${1}号${2}"),
-    (r"(^|[^\d-])(\d+)-(\d+)(室?)$", "${1}${2}号${3}${4}"),
+    (r"(\d+)(?:栋|幢|号楼)-?", "${1}号", ("栋", "幢", "号楼")),
+    (r"(\d+)号-(\d+)", "${1}号${2}", ("号-",)),
+    (r"(^|[^\d-])(\d+)-(\d+)(室?)$", "${1}${2}号${3}${4}", ("-",)),
 )
+# What the address rules remove anyway, so ingestion's text cleaning beyond NFKC (strip, ="…" and '
+# unwrapping, whitespace runs) need not run first: whitespace and punctuation except '-'.
+_DROPPED = r"[\s\p{P}\p{S}&&[^-]]+"
+
+
+def _rewrite_where(text: pl.Series, needles: tuple[str, ...], pattern: str, replacement: str) -> pl.Series:
+    """`text.str.replace_all(pattern, replacement)`, run only on the values containing one of `needles`
+    (without one the pattern cannot match): a literal scan is several times cheaper than the regex."""
+    hit = text.str.contains_any(list(needles)).fill_null(False)
+    if not hit.any():
+        return text
+    changed = text.filter(hit).str.replace_all(pattern, replacement)
+    return text.scatter(np.flatnonzero(hit.to_numpy()), changed)
 
 
 @lru_cache(maxsize=1)
@@ -87,13 +103,16 @@ def address(values: pl.Series, strip_prefixes: tuple[str, ...] = ()) -> pl.Serie
     the '-' of 1-2-301, variant characters unified (衖 → 弄), building-room forms unified (4号楼501, 4栋501,
     4号-501, 弄4-501 → 4号501; 5幢 → 5号), a trailing 室 dropped, the given prefixes and then any
     province/city (上海 without 市 too)/district/township prefix stripped."""
-    text = pl.select(normalize_text(pl.lit(values.cast(pl.String)))).to_series()
+    # NFKC and zero-width characters as ingestion's normalize_text; its other steps are subsumed by _DROPPED
+    text = values.cast(pl.String).str.normalize("NFKC").str.replace_all(_ZERO_WIDTH, "")
     text = to_simplified(text).str.replace_many(list(_ADDRESS_VARIANTS), list(_ADDRESS_VARIANTS.values()))
-    text = text.str.replace_all(r"[\s\p{P}\p{S}&&[^-]]+", "")
+    text = text.str.replace_all(_DROPPED, "")
     for prefix in sorted(strip_prefixes, key=len, reverse=True):
         text = text.str.strip_prefix(prefix)
     text = text.str.replace(_ADMIN_PREFIX, "")
-    for pattern, replacement in _BUILDING_ROOM:
-        text = text.str.replace_all(pattern, replacement)
-    text = text.str.replace(r"(\d+)室$", "${1}")
+    for pattern, replacement, needles in _BUILDING_ROOM:
+        text = _rewrite_where(text, needles, pattern, replacement)
+    room = text.str.ends_with("室").fill_null(False)  # (\d+)室$ needs a last 室
+    if room.any():
+        text = text.scatter(np.flatnonzero(room.to_numpy()), text.filter(room).str.replace(r"(\d+)室$", "${1}"))
     return text.replace("", None).alias(values.name)

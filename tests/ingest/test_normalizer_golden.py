@@ -188,6 +188,45 @@ ADDRESS_CASES = [
 ]
 
 
+# More (raw, address(), address() with strip_prefixes ("上海市", "黄浦区")), also from the implementation
+# before the rewrite, which then ran ingestion's whole normalize_text first: ="…" and ' Excel protection,
+# zero-width/BOM, tab, newline, no-break and Ogham spaces, U+2028, a lone = or ', bare a-b forms, a
+# Unicode hyphen (‐, dropped as punctuation) vs a full-width hyphen (－ → -), Arabic-Indic digits (\d is
+# Unicode), 室 after a non-digit, a prefix written twice.
+ADDRESS_CASES_2 = [
+    ('="上海市黄浦区南京东路100号"', "南京东路100号", "南京东路100号"),
+    ("'上海市黄浦区南京东路100号", "南京东路100号", "南京东路100号"),
+    ("＝＂徐汇区虹梅路1001弄2号301室＂", "虹梅路1001弄2号301", "虹梅路1001弄2号301"),
+    ('=""', None, None),
+    ("'", None, None),
+    (" \u200b ", None, None),
+    ("\u200b上海市\u200b黄浦区南京东路100号\ufeff", "南京东路100号", "南京东路100号"),
+    ("上海市\t黄浦区\n南京东路100号", "南京东路100号", "南京东路100号"),
+    ("上海市\xa0黄浦区 南京东路100号", "南京东路100号", "南京东路100号"),
+    ("\u1680上海市黄浦区南京东路100号\u2028", "南京东路100号", "南京东路100号"),
+    ('= "上海路5号"', "上海路5号", "上海路5号"),
+    ("上海市黄浦区南京东路100号=", "南京东路100号", "南京东路100号"),
+    ("莘建路12弄4栋-501", "莘建路12弄4号501", "莘建路12弄4号501"),
+    ("莘建路12弄4号楼-501室", "莘建路12弄4号501", "莘建路12弄4号501"),
+    ("4栋", "4号", "4号"),
+    ("4-5", "4号5", "4号5"),
+    ("-5", "-5", "-5"),
+    ("5-", "5-", "5-"),
+    ("a-1-2", "a-1-2", "a-1-2"),
+    ("12弄4 - 501", "12弄4号501", "12弄4号501"),
+    ("莘建路12弄 4-501 室", "莘建路12弄4号501", "莘建路12弄4号501"),
+    ("莘建路12弄4－501", "莘建路12弄4号501", "莘建路12弄4号501"),
+    ("莘建路12弄4‐501", "莘建路12弄4501", "莘建路12弄4501"),
+    ("501室", "501", "501"),
+    ("五〇一室", "五〇一室", "五〇一室"),
+    ("A室", "A室", "A室"),
+    ("3室室", "3室室", "3室室"),
+    ("١٢٣室", "١٢٣", "١٢٣"),
+    ("莘建路１２弄٤号٥٠١室", "莘建路12弄٤号٥٠١", "莘建路12弄٤号٥٠١"),
+    ("上海市上海市黄浦区南京东路1号", "上海市黄浦区南京东路1号", "南京东路1号"),
+]
+
+
 def test_id_number_outputs_unchanged() -> None:
     raw = [case[0] for case in ID_CASES]
     out = (
@@ -226,3 +265,6 @@ def test_address_outputs_unchanged() -> None:
     values = pl.Series([case[0] for case in ADDRESS_CASES], dtype=pl.String)
     assert address(values).to_list() == [case[1] for case in ADDRESS_CASES]
     assert address(values, ("上海市", "浦东新区")).to_list() == [case[2] for case in ADDRESS_CASES]
+    values = pl.Series([case[0] for case in ADDRESS_CASES_2], dtype=pl.String)
+    assert address(values).to_list() == [case[1] for case in ADDRESS_CASES_2]
+    assert address(values, ("上海市", "黄浦区")).to_list() == [case[2] for case in ADDRESS_CASES_2]
