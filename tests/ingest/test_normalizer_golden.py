@@ -268,3 +268,38 @@ def test_address_outputs_unchanged() -> None:
     values = pl.Series([case[0] for case in ADDRESS_CASES_2], dtype=pl.String)
     assert address(values).to_list() == [case[1] for case in ADDRESS_CASES_2]
     assert address(values, ("上海市", "黄浦区")).to_list() == [case[2] for case in ADDRESS_CASES_2]
+
+
+def test_nfkc_shortcut_equals_full_nfkc() -> None:
+    """civil_text.nfkc runs NFKC only on values holding a character it may change; on random mixes of
+    characters that compose, decompose or fold, it must equal NFKC of every value."""
+    import random
+
+    from assets.common.civil_text import nfkc
+
+    pool = (
+        list("上海市黄浦区路弄号室ABCabc0123- ")
+        + list("１２３ＡＢＣｘ　＃（）")  # full-width forms, ideographic space
+        + ["e", "\u0301", "\u0308", "\u0323", "A", "\u030a", "\u212b"]  # combining marks, Å sign
+        + ["\u1100", "\u1161", "\u11a8", "\uac00", "\u3131"]  # conjoining and compatibility jamo, a syllable
+        + [
+            "\uf900",
+            "\u2f00",
+            "\u2460",
+            "\u3250",
+            "\ufb01",
+            "\u00bd",
+            "\u00b2",
+            "\u2168",
+        ]  # compatibility forms
+        + ["\u0b47", "\u0b3e", "\u09c7", "\u09be", "\u3099", "\u304b", "\u200b", "\U0001e030"]
+    )
+    rng = random.Random(11)
+    values = [
+        None if rng.random() < 0.05 else "".join(rng.choice(pool) for _ in range(rng.randint(0, 8)))
+        for _ in range(3000)
+    ]
+    series = pl.Series(values, dtype=pl.String)
+    assert nfkc(series).to_list() == series.str.normalize("NFKC").to_list()
+    clean = pl.Series(["上海市黄浦区", "abc", None], dtype=pl.String)  # nothing to change
+    assert nfkc(clean).to_list() == clean.to_list()
