@@ -120,7 +120,7 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     )
     frame = frame.with_columns(
         check=_check_chars(frame["n"]),
-        float_exact=_float_exact(frame["n"], frame["is18"], frame["c"]),
+        float_exact=_float_exact_series(frame["n"], frame["is18"], frame["c"]),
         birth=pl.when(pl.col("birth").is_between(pl.lit(min_birth), pl.lit(max_birth))).then("birth"),
     )
     wrong_check = pl.col("is18") & (c.str.slice(17, 1) != pl.col("check"))
@@ -187,9 +187,15 @@ def _is_placeholder(c: pl.Expr) -> pl.Expr:
     return (punctuation | repeated | c.is_in(_ID_PLACEHOLDERS)).fill_null(False)
 
 
-def _float_exact(first17: pl.Series, is18: pl.Series, text: pl.Series) -> pl.Series:
-    """True for an 18-digit number a float64 represents exactly (above 2^53 that is 1 in 16-128 numbers).
-    `first17` is the number's first 17 digits as Int64, `is18` marks 17 digits and a check character."""
+def _float_exact(c: pl.Expr) -> pl.Expr:
+    """True for an 18-digit number a float64 represents exactly (above 2^53 that is 1 in 16-128 numbers)."""
+    n = pl.when(c.str.contains(r"^[0-9]{18}$")).then(c.cast(pl.Int64, strict=False))
+    return (n.cast(pl.Float64).cast(pl.Int64, strict=False) == n).fill_null(False)
+
+
+def _float_exact_series(first17: pl.Series, is18: pl.Series, text: pl.Series) -> pl.Series:
+    """`_float_exact` in numpy, from the parts `_id_batch` already has: `first17` is the number's first 17
+    digits as Int64, `is18` marks 17 digits and a check character."""
     last = text.str.slice(17, 1).cast(pl.Int64, strict=False)  # null for X
     digits18 = (is18.fill_null(False) & last.is_not_null()).to_numpy()
     number = first17.fill_null(0).to_numpy() * 10 + last.fill_null(0).to_numpy()
