@@ -124,39 +124,42 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
         birth=pl.when(pl.col("birth").is_between(pl.lit(min_birth), pl.lit(max_birth))).then("birth"),
     )
     wrong_check = pl.col("is18") & (c.str.slice(17, 1) != pl.col("check"))
-    status = (
+    # The status as a small integer first (a chain of string when/then copies every string at each level),
+    # spelled out once at the end; codes index _STATUSES.
+    code = (
         pl.when(c.is_null())
-        .then(pl.lit("blank"))
+        .then(0)  # blank
         .when("placeholder")
-        .then(pl.lit("placeholder"))
+        .then(1)  # placeholder
         .when("via_float")
-        .then(pl.lit("precision_lost"))
+        .then(2)  # precision_lost
         .when(f17.is_null())
-        .then(pl.lit("malformed"))
+        .then(3)  # malformed
         .when(pl.col("birth").is_null())
-        .then(pl.lit("invalid_date"))
+        .then(4)  # invalid_date
         # A wrong check character on a number a float can hold exactly (every multiple of 16-128 at this size),
         # or one ending in 000 (Excel keeps 15 significant digits), is float damage, not a typo.
         .when(wrong_check & (c.str.ends_with("000") | pl.col("float_exact")))
-        .then(pl.lit("precision_lost"))
+        .then(2)  # precision_lost
         .when(wrong_check)
-        .then(pl.lit("wrong_check_digit"))
+        .then(5)  # wrong_check_digit
         .when("is15")
-        .then(pl.lit("converted_15"))
-        .otherwise(pl.lit("valid"))
+        .then(6)  # converted_15
+        .otherwise(7)  # valid
+        .cast(pl.UInt32)
     )
     sex = pl.col("sex_digit")
-    frame = frame.with_columns(status=status)
+    frame = frame.with_columns(code=code)
     # digits that are not the person's: no birth date, no sex
-    lost = pl.col("status").is_in(["precision_lost", "placeholder"])
+    lost = pl.col("code").is_between(1, 2)  # placeholder, precision_lost
     return frame.select(
         _struct(
-            value=pl.when(pl.col("status") == "placeholder")
+            value=pl.when(pl.col("code") == 1)
             .then(None)
             .when("is15")
             .then(pl.concat_str(f17, pl.col("check")))
             .otherwise(c),
-            status=pl.col("status"),
+            status=pl.lit(_STATUSES).gather(pl.col("code")),
             birth_date=pl.when(~lost).then(pl.col("birth")),
             sex=pl.when(lost)
             .then(None)
@@ -168,6 +171,10 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     ).to_series()
 
 
+_STATUSES = pl.Series(
+    ["blank", "placeholder", "precision_lost", "malformed", "invalid_date", "wrong_check_digit", "converted_15", "valid"],
+    dtype=pl.String,
+)
 _SCI_RE = r"^[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}$"
 _X_LOOKALIKES = r"[\u00d7\u2715\u2716\u0425\u0445\u03a7\u03c7]$"  # × ✕ ✖ Х х Χ χ as the last character
 # What clerks type in the ID box when there is no number (compared after NFKC and upper-casing); text made
