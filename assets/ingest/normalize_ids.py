@@ -106,7 +106,7 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
         is18=c.str.contains(r"^[0-9]{17}[0-9X]$"),
         is15=c.str.contains(r"^[0-9]{15}$"),
         # Text that can only come from a float: 3.10115E+17, or a numeric cell written out as 310101…1234.0.
-        via_float=c.str.contains(_SCI_RE) | c.str.contains(r"^[0-9]{15,18}\.[0-9]*$"),
+        via_float=c.str.contains(_VIA_FLOAT_RE),
     ).with_columns(
         first17=pl.when("is18")
         .then(c.str.head(17))
@@ -116,7 +116,7 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
     frame = frame.with_columns(
         n=f17.cast(pl.Int64, strict=False),
         birth=f17.str.slice(6, 8).str.to_date("%Y%m%d", strict=False),
-        sex_digit=f17.str.slice(16, 1).cast(pl.Int8, strict=False),
+        sex_digit=(f17.cast(pl.Int64, strict=False) % 10).cast(pl.Int8),  # (17 ASCII digits when not null)
     )
     frame = frame.with_columns(
         check=_check_chars(frame["n"]),
@@ -176,6 +176,8 @@ _STATUSES = pl.Series(
     dtype=pl.String,
 )
 _SCI_RE = r"^[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}$"
+# (one regex pass instead of two)
+_VIA_FLOAT_RE = r"^(?:[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}|[0-9]{15,18}\.[0-9]*)$"
 _X_LOOKALIKES = r"[\u00d7\u2715\u2716\u0425\u0445\u03a7\u03c7]$"  # × ✕ ✖ Х х Χ χ as the last character
 # What clerks type in the ID box when there is no number (compared after NFKC and upper-casing); text made
 # of punctuation only (/, ?, *) and one character repeated (000000000000000000, 111111111111111111) too.
