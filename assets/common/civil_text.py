@@ -97,17 +97,27 @@ def _nfkc_unstable(chars: list[str]) -> list[str]:
 def nfkc(values: pl.Series) -> pl.Series:
     """`str.normalize("NFKC")`, run only on the values holding a character it may change (NFKC costs
     ~250 ns a value; most addresses are already in NFKC form)."""
-    unstable = _nfkc_unstable(_distinct_chars(values))
-    if not unstable:
-        return values
-    hit = values.str.contains_any(unstable).fill_null(False)
-    return values.scatter(np.flatnonzero(hit.to_numpy()), values.filter(hit).str.normalize("NFKC"))
+    return _nfkc_and_chars(values)[0]
 
 
-def to_simplified(values: pl.Series) -> pl.Series:
-    """Traditional → simplified, character by character (張偉 → 张伟, 歐陽 → 欧阳): one OpenCC call on the
-    distinct characters, then one Aho-Corasick pass over the column."""
+def _nfkc_and_chars(values: pl.Series) -> tuple[pl.Series, list[str]]:
+    """`nfkc(values)` and a superset of its distinct non-ASCII characters (for to_simplified: a character
+    listed but absent changes nothing there), from one scan of the text instead of two."""
     chars = _distinct_chars(values)
+    unstable = _nfkc_unstable(chars)
+    if not unstable:
+        return values, chars
+    hit = values.str.contains_any(unstable).fill_null(False)
+    normalized = values.filter(hit).str.normalize("NFKC")
+    chars = sorted(set(chars) | set(_distinct_chars(normalized)))
+    return values.scatter(np.flatnonzero(hit.to_numpy()), normalized), chars
+
+
+def to_simplified(values: pl.Series, chars: list[str] | None = None) -> pl.Series:
+    """Traditional → simplified, character by character (張偉 → 张伟, 歐陽 → 欧阳): one OpenCC call on the
+    distinct characters, then one Aho-Corasick pass over the column. `chars`, when the caller knows them: a
+    sorted superset of the distinct non-ASCII characters of `values`."""
+    chars = _distinct_chars(values) if chars is None else chars
     if not chars:
         return values
     converted = _t2s().convert("\n".join(chars)).split("\n")
@@ -136,8 +146,9 @@ def address(values: pl.Series, strip_prefixes: tuple[str, ...] = ()) -> pl.Serie
     4号-501, 弄4-501 → 4号501; 5幢 → 5号), a trailing 室 dropped, the given prefixes and then any
     province/city (上海 without 市 too)/district/township prefix stripped."""
     # NFKC and zero-width characters as ingestion's normalize_text; its other steps are subsumed by _DROPPED
-    text = nfkc(values.cast(pl.String)).str.replace_all(_ZERO_WIDTH, "")
-    text = to_simplified(text).str.replace_many(list(_ADDRESS_VARIANTS), list(_ADDRESS_VARIANTS.values()))
+    text, chars = _nfkc_and_chars(values.cast(pl.String))
+    text = to_simplified(text.str.replace_all(_ZERO_WIDTH, ""), chars)
+    text = text.str.replace_many(list(_ADDRESS_VARIANTS), list(_ADDRESS_VARIANTS.values()))
     text = text.str.replace_all(_DROPPED, "")
     for prefix in sorted(strip_prefixes, key=len, reverse=True):
         text = text.str.strip_prefix(prefix)
