@@ -175,8 +175,7 @@ _STATUSES = pl.Series(
     ["blank", "placeholder", "precision_lost", "malformed", "invalid_date", "wrong_check_digit", "converted_15", "valid"],
     dtype=pl.String,
 )
-_SCI_RE = r"^[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}$"
-# (one regex pass instead of two)
+# Text only a float gives, in one regex pass: scientific notation (3.10115E+17) or a written-out float (….0).
 _VIA_FLOAT_RE = r"^(?:[0-9]+(?:\.[0-9]+)?E\+?[0-9]{1,2}|[0-9]{15,18}\.[0-9]*)$"
 _X_LOOKALIKES = r"[\u00d7\u2715\u2716\u0425\u0445\u03a7\u03c7]$"  # × ✕ ✖ Х х Χ χ as the last character
 # What clerks type in the ID box when there is no number (compared after NFKC and upper-casing); text made
