@@ -3,13 +3,25 @@
 Why: ingestion runs every normalizer over the long table of delivered values (~10M values for a full load); this
 shows which one dominates. Run: `.venv/bin/python benchmarks/bench_normalize.py [--n 5000000] [--eager]`.
 Values are random-ish mixes of clean, messy and broken spellings; the figures are wall-clock, single run.
+
+`--residents 1000000` instead measures the two normalizers the matching engine shares with ingestion, the way
+`record_features` calls them: on the distinct ID numbers and the distinct (household + residence)
+addresses of the generator's residents (synth.persons.generate_rows, as bench_matching.py), in CPU
+seconds (process_time: all polars threads; 2 cores are shared, so CPU, not wall, is the figure). With
+`--compare-with /work/main`, the same measurement runs alternately in a child process importing that
+checkout's code (A) and this one's (B), and the outputs of both are checked equal.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -134,14 +146,104 @@ NORMALIZERS: list[tuple[str, str, Callable[[pl.Expr], pl.Expr]]] = [
 ]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def residents_values(n: int, seed: int, cache: Path) -> Path:
+    """Distinct raw ID numbers and addresses of n generated residents, written once to `cache`."""
+    if not cache.exists():
+        sys.path.insert(0, str(ROOT))
+        from synth.persons import generate_rows
+
+        rows = generate_rows(n, seed=seed)
+        ids = rows["id_number"].cast(pl.String).unique().sort()
+        addresses = pl.concat([rows["household_address"], rows["residence_address"]]).cast(pl.String)
+        pl.DataFrame({"id_number": ids}).write_parquet(cache.with_suffix(".ids.parquet"))
+        pl.DataFrame({"address": addresses.unique().sort()}).write_parquet(cache)
+    return cache
+
+
+def _measure_child(values: Path, repeat: int, out_prefix: str) -> None:
+    """Runs in the child (imports whatever `assets` is first on sys.path): CPU seconds per normalizer."""
+    from assets.common.civil_text import address
+    from assets.matching.transforms import id_number_frame
+
+    ids = pl.read_parquet(values.with_suffix(".ids.parquet")).rename({"id_number": "__src"})
+    addresses = pl.read_parquet(values)["address"]
+    for _ in range(repeat):
+        t0 = time.process_time()
+        id_out = id_number_frame(ids, "__src", "id")
+        t1 = time.process_time()
+        addr_out = address(addresses)
+        t2 = time.process_time()
+        print(f"id_number {t1 - t0:.3f} {ids.height} address {t2 - t1:.3f} {addresses.len()}", flush=True)
+    id_out.write_parquet(out_prefix + ".ids.parquet")
+    addr_out.to_frame().write_parquet(out_prefix + ".addr.parquet")
+
+
+def residents_main(args: argparse.Namespace) -> None:
+    """A/B (or B alone) of the shared ID-number and address normalizers on the residents' distinct values."""
+    values = residents_values(
+        args.residents, args.seed, Path(args.cache or f"/tmp/bench_normalize_{args.residents}.parquet")
+    )
+    roots = {"B (this checkout)": ROOT}
+    if args.compare_with:
+        roots = {"A (" + args.compare_with + ")": Path(args.compare_with), **roots}
+    seconds: dict[str, dict[str, list[float]]] = {k: {"id_number": [], "address": []} for k in roots}
+    outs = {k: tempfile.mktemp(prefix="bench_normalize_") for k in roots}
+    for _ in range(args.rounds):  # alternate A, B, A, B: the machine's load moves under both alike
+        for label, root in roots.items():
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            code = (
+                f"import sys; sys.path.insert(0, {str(root)!r}); sys.path.insert(1, {str(ROOT / 'benchmarks')!r}); "
+                f"from bench_normalize import _measure_child; from pathlib import Path; "
+                f"_measure_child(Path({str(values)!r}), {args.repeat}, {outs[label]!r})"
+            )
+            lines = subprocess.run(
+                [sys.executable, "-c", code], env=env, cwd=root, check=True, capture_output=True, text=True
+            ).stdout.split("\n")
+            for line in filter(None, lines):
+                f = line.split()
+                seconds[label]["id_number"].append(float(f[1]))
+                seconds[label]["address"].append(float(f[4]))
+                sizes = (int(f[2]), int(f[5]))
+    load = os.getloadavg()[0]
+    print(f"{args.residents:,} residents: {sizes[0]:,} distinct ID numbers, {sizes[1]:,} distinct addresses; "
+          f"{args.rounds} rounds x {args.repeat} runs; load average {load:.1f} (2 cores)")  # fmt: skip
+    print(f"{'checkout':<40}{'id_number CPU-s':>18}{'address CPU-s':>16}   (min / median)")
+    for label, per in seconds.items():
+        cells = [f"{min(v):.3f} / {sorted(v)[len(v) // 2]:.3f}" for v in per.values()]
+        print(f"{label:<40}{cells[0]:>18}{cells[1]:>16}")
+    if args.compare_with:
+        a, b = outs.values()
+        same = all(
+            pl.read_parquet(a + suffix).equals(pl.read_parquet(b + suffix))
+            for suffix in (".ids.parquet", ".addr.parquet")
+        )
+        print(f"outputs identical: {same}")
+        if not same:
+            raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5_000_000)
+    parser.add_argument(
+        "--residents", type=int, help="measure id_number and address on this many residents instead"
+    )
+    parser.add_argument("--compare-with", help="with --residents: A/B against the checkout at this path")
+    parser.add_argument("--rounds", type=int, default=3, help="with --residents: A/B rounds")
+    parser.add_argument("--repeat", type=int, default=3, help="with --residents: runs per child process")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", help="with --residents: parquet of the distinct values (made once)")
     parser.add_argument(
         "--only-long", action="store_true", help="only the long-table normalize_frame_by_type run"
     )
     parser.add_argument("--eager", action="store_true", help="DataFrame.select instead of LazyFrame.collect")
     args = parser.parse_args()
+    if args.residents:
+        residents_main(args)
+        return
 
     t0 = time.perf_counter()
     inputs = build_inputs(args.n)
