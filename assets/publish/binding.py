@@ -167,21 +167,38 @@ def _stage(
         }
 
 
-def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset]) -> int:
+def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset], into: str = "memory") -> int:
     """Copy lazily bound datasets (and lineage) into memory, sorted by jurisdiction, so that each product's
     scoped reads skip row groups; returns how many tables were copied. Digests and measurements taken on
-    the lazy relations stay valid: the same rows, only stored."""
+    the lazy relations stay valid: the same rows, only stored. `into` another attached catalog (the stage
+    file of `pool.py`) copies there instead, moving the tables already in memory there too."""
     n = 0
+
+    def there(table: str) -> str:
+        return table if into == "memory" else into + table[len("memory") :]
+
     for b in bound:
         if b.staged_as:
             jcol = b.spec.jurisdiction
             order = f" ORDER BY {quote_ident(jcol)}" if jcol is not None else ""
-            con.execute(f"CREATE OR REPLACE TABLE {b.staged_as} AS SELECT * FROM {b.relation}{order}")
-            b.relation, b.staged_as = b.staged_as, ""
+            table = there(b.staged_as)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.relation}{order}")
+            b.relation, b.staged_as = table, ""
+            n += 1
+        elif into != "memory" and b.relation.startswith("memory.main."):
+            con.execute(f"CREATE OR REPLACE TABLE {there(b.relation)} AS SELECT * FROM {b.relation}")
+            con.execute(f"DROP TABLE {b.relation}")
+            b.relation = there(b.relation)
             n += 1
         if b.lineage_staged_as:
-            con.execute(f"CREATE OR REPLACE TABLE {b.lineage_staged_as} AS SELECT * FROM {b.lineage}")
-            b.lineage, b.lineage_staged_as = b.lineage_staged_as, ""
+            table = there(b.lineage_staged_as)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.lineage}")
+            b.lineage, b.lineage_staged_as = table, ""
+            n += 1
+        elif into != "memory" and b.lineage and b.lineage.startswith("memory.main."):
+            con.execute(f"CREATE OR REPLACE TABLE {there(b.lineage)} AS SELECT * FROM {b.lineage}")
+            con.execute(f"DROP TABLE {b.lineage}")
+            b.lineage = there(b.lineage)
             n += 1
     return n
 
