@@ -342,7 +342,7 @@ def publish(
         run_id=run_id, policy_version=policy.version, published_at=published_at,
         mask_key_fingerprint=mask_key.fingerprint, mask_key_source=mask_key.source, products=products,
         denials=denials, retired=retired, scan=report, swapped=swapped, seconds=total,
-        build_seconds=total - phases.get("scan", 0.0), scan_seconds=phases.get("scan", 0.0), bound=[b.name for b in bound],
+        build_seconds=max(0.0, total - phases.get("scan", 0.0)), scan_seconds=phases.get("scan", 0.0), bound=[b.name for b in bound],
         generation=gen_id if swapped else "", generation_path=gen_path, published_dir=published, carried=carried,
         removed_leftovers=len(removed), phases=dict(phases), pieced=pieced,
     )  # fmt: skip
