@@ -8,8 +8,8 @@ as in one process. A worker's failure fails the run (nothing becomes visible).
 
 Workers are started with `spawn` (never `fork`: the parent holds DuckDB's and polars' thread pools).
 `JIANFU_PUBLISH_WORKERS` sets how many (default: the cores; 1 = in process); each gets 1/n of
-`JIANFU_PUBLISH_MEMORY_LIMIT`. Each keeps DuckDB's threads at the cores: small products run one thread each
-anyway, and the last large one (the city's) may then use every core once the other workers are done.
+`JIANFU_PUBLISH_MEMORY_LIMIT` and of the cores as DuckDB threads (measured: two workers of two threads each on
+2 cores burnt ~25% more CPU for the same products than two of one thread).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def run_jobs(ctx: build.Context, jobs: Iterable[build.Job], workers: int, stage:
     """Every job's result, in `index` order. The largest products start first, so that no worker is left
     with the city product at the end. The first failure cancels what has not started and is raised."""
     todo = sorted(jobs, key=lambda j: (-j.weight, j.index))
-    threads = max(1, os.cpu_count() or 1)
+    threads = max(1, default_workers() // workers)
     level = logging.getLogger("assets").getEffectiveLevel()
     spawn = multiprocessing.get_context("spawn")
     results: list[build.Built] = []
