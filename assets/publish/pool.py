@@ -35,6 +35,7 @@ STAGE_ALIAS = "stage"
 # with the worker count left to its default, fewer jobs than this are written in this process: a spawned worker
 # pays ~1-2 s of imports and attaching, which a handful of products (~0.3 s each) do not repay
 MIN_JOBS_FOR_POOL = 12
+MAX_STAGED_SHARE = 0.5
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
 
@@ -55,11 +56,14 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def workers_for(jobs: int, workers: int | None = None) -> int:
-    """How many processes write `jobs` products: 1 (this process) unless the pool repays its start."""
+def workers_for(jobs: int, staged_share: float = 0.0, workers: int | None = None) -> int:
+    """How many processes write `jobs` products: 1 (this process) unless the pool repays its start. With the
+    count left to its default, the pool is used only for enough jobs that read at most MAX_STAGED_SHARE of the
+    source rows (`staged_share`): staging every row into the stage file cost ~5x copying it into memory on the
+    bench warehouse (and the city product reads every row), more than two workers saved."""
     explicit = os.environ.get("JIANFU_PUBLISH_WORKERS", "").strip() or workers
     n = workers or default_workers()
-    if not explicit and jobs < MIN_JOBS_FOR_POOL:
+    if not explicit and (jobs < MIN_JOBS_FOR_POOL or staged_share > MAX_STAGED_SHARE):
         return 1
     return max(1, min(n, jobs))
 
@@ -78,17 +82,27 @@ def stage_file(building: Path) -> Path:
     return building.parent / f"{building.name}.stage.duckdb"
 
 
+def covering(prefixes: Iterable[str]) -> list[str]:
+    """The fewest prefixes covering these jurisdictions (a district's prefix covers its committees)."""
+    out: list[str] = []
+    for p in sorted(set(prefixes), key=lambda x: (len(x), x)):
+        if not any(p.startswith(q) for q in out):
+            out.append(p)
+    return out
+
+
 def write_stage(con: duckdb.DuckDBPyConnection, policy: Policy, bound: list[binding.BoundDataset],
-                path: Path) -> dict[str, int]:  # fmt: skip
-    """Stage every bound dataset (and lineage) into `path` instead of memory, with the leak-scan tokens and the
+                path: Path, prefixes: list[str] | None = None) -> dict[str, int]:  # fmt: skip
+    """Stage the bound datasets (and lineage) into `path` instead of memory — only the rows under `prefixes`,
+    what the jobs read — with the leak-scan tokens (of every source row: a leak may be anyone's value) and the
     form classes; detach it so that workers can attach it read-only. Returns the token counts per kind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, Path(str(path) + ".wal")):
         stale.unlink(missing_ok=True)
+    tokens = leakscan.build_tokens(con, policy, bound)
     con.execute(f"ATTACH {quote_literal(str(path))} AS {STAGE_ALIAS}")
     try:
-        binding.materialize(con, bound, into=STAGE_ALIAS)
-        tokens = leakscan.build_tokens(con, policy, bound)
+        binding.materialize(con, bound, into=STAGE_ALIAS, prefixes=prefixes)
         for table in (leakscan.TOKENS_TABLE, binding.FORM_CLASS_TABLE):
             name = table.rsplit(".", 1)[1]
             con.execute(f"CREATE TABLE {STAGE_ALIAS}.main.{name} AS SELECT * FROM {table}")

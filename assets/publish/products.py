@@ -268,7 +268,11 @@ def publish(
         if jobs:
             ctx = build.Context(policy, bound, forms, stats, [ds or [] for _, ds in resolved], run_id, published_at,
                                 gen_id, mask_key.fingerprint, published)  # fmt: skip
-            workers = pool.workers_for(len(jobs))
+            prefixes = pool.covering(j.principal.jurisdiction for j in jobs)
+            total = sum(b.rows for b in bound) or 1
+            share = sum(by.get(p, (0, 0))[0] for p in prefixes for name, by in digests.datasets.items()
+                        if not name.startswith("lineage:")) / total  # fmt: skip
+            workers = pool.workers_for(len(jobs), share)
 
             def done(b: build.Built) -> None:
                 tick()
@@ -277,7 +281,7 @@ def publish(
             if workers > 1:
                 stage = pool.stage_file(building)
                 try:
-                    report.tokens = pool.write_stage(con, policy, bound, stage)
+                    report.tokens = pool.write_stage(con, policy, bound, stage, prefixes)
                     lap("stage")
                     limit = os.environ.get("JIANFU_PUBLISH_MEMORY_LIMIT", binding.PUBLISH_MEMORY_LIMIT)
                     pool.run_jobs(ctx, jobs, workers, stage, mask_key.key, limit, unsafe_test_crypto, done)

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from assets.publish import checks, pool
-from assets.publish.policy import Policy
+from assets.publish.policy import Policy, Tier
 from assets.publish.products import product_files, publish
 from tests.publish.conftest import TEST_KEY, Published, build_warehouse
 
@@ -39,6 +39,27 @@ def test_split_limit_gives_each_worker_its_share() -> None:
     assert pool.split_limit("4GiB", 4) == "1073MB"
     assert pool.split_limit("3GB", 1) == "3GB"
     assert pool.split_limit("80%", 2) == "80%"  # not a size: DuckDB's own reading of it is kept
+
+
+def test_covering_keeps_the_fewest_prefixes() -> None:
+    assert pool.covering(["310104003001", "310104", "310104003", "310101001001"]) == [
+        "310104",
+        "310101001001",
+    ]
+
+
+def test_a_pool_staging_only_its_jobs_rows_writes_the_same_products(
+    tmp_path: Path, policy: Policy, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only committee products are jobs: the stage file holds the committees' rows, not every row of the city
+    monkeypatch.setenv("JIANFU_PUBLISH_WORKERS", "2")
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    out = tmp_path / "out"
+    result = publish(wh, out, policy, TEST_KEY, tiers=[Tier.COMMITTEE])
+    assert result.swapped and result.counts_by_tier() == {"committee": result.product_count}
+    theirs = _by_relpath(published.published)
+    for rel, path in _by_relpath(out).items():
+        assert _contents(path) == _contents(theirs[rel]), rel
 
 
 def test_pool_writes_the_same_products_as_one_process(
