@@ -226,7 +226,7 @@ def complementary_suppression(
                     shown=(~pl.col("_s")).sum(),
                     pick=pl.col("_i")
                     .filter(~pl.col("_s"))
-                    .sort_by(pl.col("n").filter(~pl.col("_s")))
+                    .sort_by([pl.col("n").filter(~pl.col("_s")), pl.col("_i").filter(~pl.col("_s"))])
                     .first(),
                 )
                 .filter(
