@@ -272,7 +272,7 @@ def publish(
             total = sum(b.rows for b in bound) or 1
             share = sum(by.get(p, (0, 0))[0] for p in prefixes for name, by in digests.datasets.items()
                         if not name.startswith("lineage:")) / total  # fmt: skip
-            workers = pool.workers_for(len(jobs), share)
+            workers = pool.workers_for(len(jobs), share, staged_rows=int(share * total))
 
             def done(b: build.Built) -> None:
                 tick()
