@@ -16,6 +16,7 @@ os.environ.setdefault("JIANFU_ENV", "dev")  # the synthetic test data may use th
 # (the pools have their own tests, which ask for workers explicitly)
 os.environ.setdefault("JIANFU_INGEST_WORKERS", "1")
 os.environ.setdefault("JIANFU_REFLOW_WORKERS", "1")
+os.environ.setdefault("JIANFU_PUBLISH_WORKERS", "1")
 
 
 @pytest.fixture(scope="session")

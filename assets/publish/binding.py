@@ -167,21 +167,48 @@ def _stage(
         }
 
 
-def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset]) -> int:
+def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset], into: str = "memory",
+                prefixes: list[str] | None = None) -> int:  # fmt: skip
     """Copy lazily bound datasets (and lineage) into memory, sorted by jurisdiction, so that each product's
     scoped reads skip row groups; returns how many tables were copied. Digests and measurements taken on
-    the lazy relations stay valid: the same rows, only stored."""
+    the lazy relations stay valid: the same rows, only stored. `into` another attached catalog (the stage
+    file of `pool.py`) copies there instead, moving the tables already in memory there too; `prefixes` then
+    keeps only the rows (and lineage) under those jurisdiction prefixes (what the pool's jobs read)."""
     n = 0
+
+    def under(column: str | None) -> str:
+        if not prefixes or column is None:
+            return ""
+        c = f"CAST({quote_ident(column)} AS VARCHAR)"
+        return " WHERE " + " OR ".join(f"starts_with({c}, {quote_literal(p)})" for p in prefixes)
+
+    def there(table: str) -> str:
+        return table if into == "memory" else into + table[len("memory") :]
+
     for b in bound:
         if b.staged_as:
             jcol = b.spec.jurisdiction
             order = f" ORDER BY {quote_ident(jcol)}" if jcol is not None else ""
-            con.execute(f"CREATE OR REPLACE TABLE {b.staged_as} AS SELECT * FROM {b.relation}{order}")
-            b.relation, b.staged_as = b.staged_as, ""
+            table = there(b.staged_as)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.relation}{under(jcol)}{order}")
+            b.relation, b.staged_as = table, ""
+            n += 1
+        elif into != "memory" and b.relation.startswith("memory.main."):
+            con.execute(f"CREATE OR REPLACE TABLE {there(b.relation)} AS SELECT * FROM {b.relation}"
+                        f"{under(b.spec.jurisdiction)}")  # fmt: skip
+            con.execute(f"DROP TABLE {b.relation}")
+            b.relation = there(b.relation)
             n += 1
         if b.lineage_staged_as:
-            con.execute(f"CREATE OR REPLACE TABLE {b.lineage_staged_as} AS SELECT * FROM {b.lineage}")
-            b.lineage, b.lineage_staged_as = b.lineage_staged_as, ""
+            table = there(b.lineage_staged_as)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.lineage}{under('committee_code')}")
+            b.lineage, b.lineage_staged_as = table, ""
+            n += 1
+        elif into != "memory" and b.lineage and b.lineage.startswith("memory.main."):
+            con.execute(f"CREATE OR REPLACE TABLE {there(b.lineage)} AS SELECT * FROM {b.lineage}"
+                        f"{under('committee_code')}")  # fmt: skip
+            con.execute(f"DROP TABLE {b.lineage}")
+            b.lineage = there(b.lineage)
             n += 1
     return n
 

@@ -408,8 +408,9 @@ class Compiler:
                 " AND " if where else " WHERE "
             ) + f"({quote_ident(m)} IS NULL OR NOT {_in_list(m, d.hidden_forms)})"
         dim_sql = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in dims)
+        # ordered: which of two equal cells complementary suppression picks must not depend on thread timing
         full = self.con.sql(f"SELECT left({quote_ident(jcol)}, {g}) AS jurisdiction_code{dim_sql}, count(*) AS n "
-                            f"FROM {b.relation}{where} GROUP BY ALL").pl()  # fmt: skip
+                            f"FROM {b.relation}{where} GROUP BY ALL ORDER BY ALL").pl()  # fmt: skip
         mask = privacy.complementary_suppression(full, [n for n, _ in dims], k, fixed=["jurisdiction_code"])
         kept = full.filter(~mask) if full.height else full  # noqa: F841 (scanned by name below)
         dropped = (

@@ -148,7 +148,8 @@ def generalize(
     steps: list[str] = []
 
     def violations() -> int:
-        total = 0
+        # one query per step over every subject table (a query's fixed cost, not its rows, dominates small products)
+        parts = []
         for t in tables:
             exprs = [sql_of(t.dataset, c, current[cls]) for c, cls in t.qi_columns.items()
                      if current[cls].action in QI_ACTIONS]  # fmt: skip
@@ -158,13 +159,14 @@ def generalize(
             some = " OR ".join(f"q{i} IS NOT NULL" for i in range(len(exprs)))
             subj = f"coalesce(CAST({quote_ident(t.subject)} AS VARCHAR), 'row:' || CAST(rowid AS VARCHAR))"
             groups = ", ".join(["j", *(f"q{i}" for i in range(len(exprs)))])
-            sql = (
-                f"SELECT coalesce(sum(n), 0) FROM (SELECT count(DISTINCT s) AS n, bool_or(any_qi) AS any_qi FROM "
+            parts.append(
+                f"SELECT coalesce(sum(n), 0) AS v FROM (SELECT count(DISTINCT s) AS n, bool_or(any_qi) AS any_qi FROM "
                 f"(SELECT {quote_ident(t.jurisdiction)} AS j, {cols}, {subj} AS s, ({some}) AS any_qi "
                 f"FROM {t.relation}{t.where}) GROUP BY {groups}) WHERE n < {k} AND any_qi"
             )
-            total += int(con.execute(sql).fetchall()[0][0])
-        return total
+        if not parts:
+            return 0
+        return int(con.execute(f"SELECT sum(v) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0])
 
     seen: dict[tuple[str, str, int], int] = {}  # only the class generalized last changes between steps
 
@@ -175,20 +177,11 @@ def generalize(
         return seen[key]
 
     def _distinct(cls: str) -> int:
-        n = 0
-        for t in tables:
-            for c, c_cls in t.qi_columns.items():
-                if c_cls == cls:
-                    e = sql_of(t.dataset, c, current[cls])
-                    n = max(
-                        n,
-                        int(
-                            con.execute(f"SELECT count(DISTINCT {e}) FROM {t.relation}{t.where}").fetchall()[
-                                0
-                            ][0]
-                        ),
-                    )
-        return n
+        parts = [f"SELECT count(DISTINCT {sql_of(t.dataset, c, current[cls])}) AS n FROM {t.relation}{t.where}"
+                 for t in tables for c, c_cls in t.qi_columns.items() if c_cls == cls]  # fmt: skip
+        if not parts:
+            return 0
+        return int(con.execute(f"SELECT max(n) FROM ({' UNION ALL '.join(parts)})").fetchall()[0][0])
 
     bad = violations()
     while bad:
@@ -233,7 +226,7 @@ def complementary_suppression(
                     shown=(~pl.col("_s")).sum(),
                     pick=pl.col("_i")
                     .filter(~pl.col("_s"))
-                    .sort_by(pl.col("n").filter(~pl.col("_s")))
+                    .sort_by([pl.col("n").filter(~pl.col("_s")), pl.col("_i").filter(~pl.col("_s"))])
                     .first(),
                 )
                 .filter(

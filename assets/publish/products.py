@@ -6,8 +6,9 @@
 2. Derive the principals; per profile (tier, department, purpose) compile and stage the treated tables once
    (`plan`: decisions checked as a set, k-anonymity, complementary suppression).
 3. Per principal: fingerprint the inputs; if the current generation holds a product with the same fingerprint,
-   hard-link it (unchanged bytes and mtime, its recorded scan reused); else write it into `.building/<run>`
-   and leak-scan it right away (each product is scanned once, as it is written).
+   hard-link it (unchanged bytes and mtime, its recorded scan reused); else it is a job (`build.py`): written
+   into `.building/<run>` and leak-scanned right away (each product is scanned once, as it is written), in this
+   process or, when there are enough jobs, in a pool of processes (`pool.py`, `JIANFU_PUBLISH_WORKERS`).
 4. Only if every product is clean: record the generation, seal it into `generations/`, and — after the audit
    manifest has recorded it (`run.py`) — switch `current` to it. Otherwise nothing visible changes.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -25,10 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from assets.common import progress
-from assets.publish import binding, generation, inputs, leakscan, pieces, plan, scope, writer
+from assets.publish import binding, build, generation, inputs, leakscan, pieces, plan, pool, scope
 from assets.publish.binding import (
     BoundDataset,
     bind_datasets,
@@ -45,7 +45,6 @@ from assets.publish.types import (
     Principal,
     ProductRecord,
     PublishError,
-    TablePlan,
     TableRecord,
     Tier,  # fmt: skip
 )
@@ -113,13 +112,6 @@ def _record_entry(rec: ProductRecord) -> dict[str, object]:
                     "suppressed_cells": t.suppressed_cells, "columns": [c.__dict__ for c in t.columns]}
                    for t in rec.tables],
     }  # fmt: skip
-
-
-def _drop(con: duckdb.DuckDBPyConnection, plans: Iterable[TablePlan]) -> None:
-    for p in plans:
-        for table in (p.staged, p.suppressed_in):
-            if table and not table.startswith("("):  # a SELECT written straight into the product
-                con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _generalizations(policy: Policy, group: list[Principal], steps: Counter[str]) -> list[Denial]:
@@ -216,11 +208,11 @@ def publish(
         digests = inputs.compute(con, bound, forms, scope.dimension_safety(con, policy, stats), used)
         lap("inputs")
         report = leakscan.LeakReport()
-        tokens_built = False  # the table of clear source values is built when the first product is scanned
-        scan_seconds = 0.0
-        uid = 0
         tick = progress.counter(log, "products written or carried", len(principals), "products")
-        for group, decisions in resolved:
+        slots: list[ProductRecord | build.Job] = []  # every product of the run, in order
+        jobs: list[build.Job] = []
+        steps_seen: dict[int, Counter[str]] = defaultdict(Counter)
+        for gi, (group, decisions) in enumerate(resolved):
             # a tier outside `tiers` is carried over; a current generation without a record (written by an older
             # version) cannot be carried from, so every tier is rebuilt then
             legacy = previous is not None and not prev_products
@@ -228,10 +220,8 @@ def publish(
             if decisions is None:
                 continue
             profile_digest = inputs.decisions_digest(decisions)
-            steps_seen: Counter[str] = Counter()
             for principal in group:
-                tick()
-                ts = mark = time.perf_counter()
+                ts = time.perf_counter()
                 rel = principal.product_relpath
                 target = building / rel
                 key = encryption_keys.get(principal.tier) if principal.encrypt else None
@@ -246,26 +236,19 @@ def publish(
                                                     mask_key.fingerprint, key is not None)  # fmt: skip
                 if old is not None and old_path is not None and old_path.exists() and old.get("fingerprint") == fp \
                         and (old.get("scan") or {}).get("findings") == 0:  # fmt: skip
+                    tick()
                     generation.carry(old_path, target)
-                    lap("carry")
                     carried += 1
-                    for fig in (
-                        "tables",
-                        "rows",
-                        "cells",
-                    ):  # the file's recorded scan counts in this run's figures
+                    for fig in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
                         setattr(report, fig, getattr(report, fig) + int(old["scan"].get(fig, 0)))
                     steps = [str(x) for x in old.get("k_steps", [])]
-                    steps_seen.update(steps)
-                    products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
-                                                  str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),
-                                                  _table_records(old), time.perf_counter() - ts, fp, True,
-                                                  dict(old["scan"]), steps, generation.stat_of(target),
-                                                  {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
+                    steps_seen[gi].update(steps)
+                    slots.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
+                                               str(old["sha256"]), int(old["bytes"]), bool(old.get("encrypted")),
+                                               _table_records(old), time.perf_counter() - ts, fp, True,
+                                               dict(old["scan"]), steps, generation.stat_of(target),
+                                               {k: old[k] for k in ("base", "parts") if k in old}))  # fmt: skip
                     continue
-                if uid == 0 and binding.materialize(con, bound):
-                    lap("stage")
-                uid += 1
                 base = inputs.base_digest(digests, profile_digest, principal.model_dump(), policy.version,
                                           mask_key.fingerprint, key is not None)  # fmt: skip
                 parts = digests.parts(principal.jurisdiction) if principal.tier in PIECE_TIERS else {}
@@ -275,83 +258,71 @@ def publish(
                     changed = pieces.changed_codes(old.get("parts", {}), parts)
                     if pieces.worth_it(changed, parts):
                         reuse = {"changed": changed, "steps": list(old.get("k_steps", []))}
+                weight = sum(n for by in digests.datasets.values() for n, _ in [by.get(principal.jurisdiction, (0, 0))])
+                job = build.Job(len(slots), gi, principal, rel, target, names.get(principal.jurisdiction), fp, base,
+                                parts, key, old_path if reuse else None, reuse, weight)  # fmt: skip
+                slots.append(job)
+                jobs.append(job)
+        lap("carry")
+        built: dict[int, build.Built] = {}
+        if jobs:
+            ctx = build.Context(policy, bound, forms, stats, [ds or [] for _, ds in resolved], run_id, published_at,
+                                gen_id, mask_key.fingerprint, published)  # fmt: skip
+            prefixes = pool.covering(j.principal.jurisdiction for j in jobs)
+            total = sum(b.rows for b in bound) or 1
+            share = sum(by.get(p, (0, 0))[0] for p in prefixes for name, by in digests.datasets.items()
+                        if not name.startswith("lineage:")) / total  # fmt: skip
+            workers = pool.workers_for(len(jobs), share, staged_rows=int(share * total))
 
-                def rows_from(steps: list[str], reuse: dict[str, Any] = reuse, prefix: str = principal.jurisdiction,
-                              ) -> list[BoundDataset]:  # fmt: skip
-                    # the previous product's rows are reusable only if its k-anonymity steps are today's too
-                    if reuse and steps == reuse["steps"]:
-                        reuse["used"] = True
-                        return pieces.delta_bound(bound, prefix, reuse["changed"])
-                    return []
+            def done(b: build.Built) -> None:
+                tick()
+                built[b.index] = b
 
-                comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms, stats,
-                                     prefix=principal.jurisdiction)  # fmt: skip
-                plans, steps = plan.plan_principal(
-                    comp, principal, decisions, uid, rows_from if reuse else None
-                )
-                lap("plan")
-                if not plans:
-                    denials.append(Denial("principal", None, "principal_without_rule",
-                                          f"{plan.profile_label(principal)}: no dataset has a visible column; "
-                                          "no product written", tier=principal.tier.value,
-                                          department=principal.department, purpose=principal.purpose,
-                                          principals=len(group)))  # fmt: skip
-                    break
-                steps_seen.update(steps)
-                meta = writer.product_meta(principal, names.get(principal.jurisdiction), run_id, published_at,
-                                           policy, mask_key.fingerprint, gen_id)  # fmt: skip
-                written = target.parent / (target.name + ".delta") if reuse.get("used") else target
+            if workers > 1:
+                stage = pool.stage_file(building)
                 try:
-                    records = writer.write_product(con, principal, plans, written, meta, key)
-                    lap("write")
+                    report.tokens = pool.write_stage(con, policy, bound, stage, prefixes)
+                    lap("stage")
+                    limit = os.environ.get("JIANFU_PUBLISH_MEMORY_LIMIT", binding.PUBLISH_MEMORY_LIMIT)
+                    pool.run_jobs(ctx, jobs, workers, stage, mask_key.key, limit, unsafe_test_crypto, done)
                 finally:
-                    _drop(con, plans)
-                t_scan = time.perf_counter()
-                before = (len(report.findings), report.tables, report.rows, report.cells)
-                if not tokens_built:
-                    report.tokens, tokens_built = leakscan.build_tokens(con, policy, bound), True
-                    t_scan = time.perf_counter()
-                    lap("tokens")
-                leakscan.scan_product(con, policy, principal, written, report, key, rel)
-                scan_seconds += time.perf_counter() - t_scan
-                lap("scan")
-                scan = {"findings": len(report.findings) - before[0], "tables": report.tables - before[1],
-                        "rows": report.rows - before[2], "cells": report.cells - before[3]}  # fmt: skip
-                if written != target:
-                    assert old_path is not None
-                    got = None
-                    if scan["findings"] == 0:
-                        got = pieces.assemble(con, old_path, written, target, plans, {b.name: b for b in bound},
-                                              reuse["changed"], records)  # fmt: skip
-                    if got is None:  # a delta with findings fails the run anyway; the old product did not fit
-                        target.unlink(missing_ok=True)
-                        written.rename(target)
-                        if scan["findings"] == 0:  # (rare) rebuild in full from every row
-                            comp = plan.Compiler(con, policy, scope.scoped(bound, principal.jurisdiction), forms,
-                                                 stats, prefix=principal.jurisdiction)  # fmt: skip
-                            plans, _ = plan.plan_principal(comp, principal, decisions, uid)
-                            try:
-                                records = writer.write_product(con, principal, plans, target, meta, key)
-                            finally:
-                                _drop(con, plans)
-                            before = (len(report.findings), report.tables, report.rows, report.cells)
-                            leakscan.scan_product(con, policy, principal, target, report, key, rel)
-                            scan = {"findings": len(report.findings) - before[0], "tables": report.tables - before[1],
-                                    "rows": report.rows - before[2], "cells": report.cells - before[3]}  # fmt: skip
-                    else:
-                        records, reused = got
-                        written.unlink(missing_ok=True)
-                        scan = {**scan, "rows": sum(r.rows for r in records), "reused_rows": reused,
-                                "pieces_changed": sum(len(v) for v in reuse["changed"].values())}  # fmt: skip
-                        report.rows += reused
-                        pieced += 1
-                    lap("assemble")
-                products.append(ProductRecord(principal, published / rel, rel, names.get(principal.jurisdiction),
-                                              writer.sha256_file(target), target.stat().st_size, key is not None,
-                                              records, time.perf_counter() - ts, fp, False, scan, steps,
-                                              generation.stat_of(target), pieces.record_fields(base, parts)))  # fmt: skip
-                lap("checksum")
-            denials.extend(_generalizations(policy, group, steps_seen))
+                    for f in (stage, Path(str(stage) + ".wal")):
+                        f.unlink(missing_ok=True)
+            else:
+                binding.materialize(con, bound)
+                lap("stage")
+                report.tokens = leakscan.build_tokens(con, policy, bound)
+                lap("tokens")
+                for uid, job in enumerate(jobs, 1):
+                    done(build.build(con, ctx, job, uid))
+            lap("build")
+        without_rule: set[int] = set()
+        for slot in slots:
+            if isinstance(slot, ProductRecord):
+                products.append(slot)
+                continue
+            b = built[slot.index]
+            for name, sec in b.phases.items():
+                phases[name] += sec
+            report.findings.extend(b.findings)
+            report.tables, report.rows, report.cells = (report.tables + b.tables, report.rows + b.rows,
+                                                        report.cells + b.cells)  # fmt: skip
+            if b.record is None:
+                without_rule.add(b.group)
+                continue
+            pieced += int(b.pieced)
+            steps_seen[b.group].update(b.steps)
+            products.append(b.record)
+        for gi, (group, decisions) in enumerate(resolved):
+            if decisions is None:
+                continue
+            if gi in without_rule:
+                p = group[0]
+                denials.append(Denial("principal", None, "principal_without_rule",
+                                      f"{plan.profile_label(p)}: no dataset has a visible column; "
+                                      "no product written", tier=p.tier.value, department=p.department,
+                                      purpose=p.purpose, principals=len(group)))  # fmt: skip
+            denials.extend(_generalizations(policy, group, steps_seen[gi]))
         report.products = len(products)
     finally:
         con.close()
@@ -375,7 +346,7 @@ def publish(
         run_id=run_id, policy_version=policy.version, published_at=published_at,
         mask_key_fingerprint=mask_key.fingerprint, mask_key_source=mask_key.source, products=products,
         denials=denials, retired=retired, scan=report, swapped=swapped, seconds=total,
-        build_seconds=total - scan_seconds, scan_seconds=scan_seconds, bound=[b.name for b in bound],
+        build_seconds=max(0.0, total - phases.get("scan", 0.0)), scan_seconds=phases.get("scan", 0.0), bound=[b.name for b in bound],
         generation=gen_id if swapped else "", generation_path=gen_path, published_dir=published, carried=carried,
         removed_leftovers=len(removed), phases=dict(phases), pieced=pieced,
     )  # fmt: skip

@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from assets.publish.masking import quote_ident, quote_literal
 from assets.publish.policy import Policy
@@ -20,6 +21,8 @@ from assets.publish.types import TIER_CODES, Principal, PublishError, TablePlan,
 PRODUCT_ALIAS = "product"
 META_PRODUCT = "_product"
 META_COLUMNS = "_columns"
+_COLUMNS_SCHEMA = {"table_name": pl.String, "column_name": pl.String, "treatment": pl.String,
+                   "classification": pl.String, "reason": pl.String, "row_count": pl.Int64}  # fmt: skip
 
 
 def prefix_filter(column: str, prefix: str) -> str:
@@ -45,10 +48,6 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _sql_row(texts: Iterable[str | None], count: int) -> str:
-    return "(" + ", ".join("NULL" if v is None else quote_literal(v) for v in texts) + f", {int(count)})"
-
-
 def write_product(
     con: duckdb.DuckDBPyConnection,
     principal: Principal,
@@ -64,6 +63,9 @@ def write_product(
     opts = f" (ENCRYPTION_KEY {quote_literal(encryption_key)})" if encryption_key else ""
     con.execute(f"ATTACH {quote_literal(str(tmp))} AS {PRODUCT_ALIAS}{opts}")
     records: list[TableRecord] = []
+    # one transaction per product: one commit (one WAL flush) instead of one per table
+    con.execute("BEGIN TRANSACTION")
+    committed = False
     try:
         prefix = principal.jurisdiction
         for plan in tables:
@@ -82,20 +84,21 @@ def write_product(
             f"{quote_literal(str(v) if v is not None else '')} AS {quote_ident(k)}" for k, v in meta.items()
         )
         con.execute(f"CREATE TABLE {PRODUCT_ALIAS}.main.{META_PRODUCT} AS SELECT {cols}")
-        con.execute(
-            f"CREATE TABLE {PRODUCT_ALIAS}.main.{META_COLUMNS} (table_name VARCHAR, column_name VARCHAR, "
-            "treatment VARCHAR, classification VARCHAR, reason VARCHAR, row_count BIGINT)"
-        )
-        # one INSERT of literal rows: executemany costs ~2 ms per row in DuckDB's Python client
-        values = ", ".join(
-            _sql_row((r.table, c.name, c.treatment, c.classification, c.reason), r.rows)
-            for r in records
-            for c in r.columns
-        )
-        if values:
-            con.execute(f"INSERT INTO {PRODUCT_ALIAS}.main.{META_COLUMNS} VALUES {values}")
+        # the column descriptions as one registered frame: a literal VALUES list of ~200 rows cost ~9 ms to parse
+        described = [(r.table, c.name, c.treatment, c.classification, c.reason, r.rows)
+                     for r in records for c in r.columns]  # fmt: skip
+        frame = pl.DataFrame(described, schema=_COLUMNS_SCHEMA, orient="row")
+        con.register("_described_columns", frame)
+        try:
+            con.execute(f"CREATE TABLE {PRODUCT_ALIAS}.main.{META_COLUMNS} AS SELECT * FROM _described_columns")
+        finally:
+            con.unregister("_described_columns")
+        con.execute("COMMIT")
+        committed = True
         con.execute(f"CHECKPOINT {PRODUCT_ALIAS}")
     finally:
+        if not committed:
+            con.execute("ROLLBACK")
         con.execute(f"DETACH {PRODUCT_ALIAS}")
     wal = Path(str(tmp) + ".wal")
     if wal.exists():

@@ -320,3 +320,4 @@ def _no_mask_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in list(os.environ):
         if var.startswith("JIANFU_"):
             monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("JIANFU_PUBLISH_WORKERS", "1")  # in process; test_pool.py asks for workers explicitly
