@@ -157,5 +157,7 @@ def address(values: pl.Series, strip_prefixes: tuple[str, ...] = ()) -> pl.Serie
         text = _rewrite_where(text, needles, pattern, replacement)
     room = text.str.ends_with("室").fill_null(False)  # (\d+)室$ needs a last 室
     if room.any():
-        text = text.scatter(np.flatnonzero(room.to_numpy()), text.filter(room).str.replace(r"(\d+)室$", "${1}"))
+        text = text.scatter(
+            np.flatnonzero(room.to_numpy()), text.filter(room).str.replace(r"(\d+)室$", "${1}")
+        )
     return text.replace("", None).alias(values.name)

@@ -172,7 +172,16 @@ def _id_batch(series: pl.Series, min_birth: dt.date, max_birth: dt.date) -> pl.S
 
 
 _STATUSES = pl.Series(
-    ["blank", "placeholder", "precision_lost", "malformed", "invalid_date", "wrong_check_digit", "converted_15", "valid"],
+    [
+        "blank",
+        "placeholder",
+        "precision_lost",
+        "malformed",
+        "invalid_date",
+        "wrong_check_digit",
+        "converted_15",
+        "valid",
+    ],
     dtype=pl.String,
 )
 # Text only a float gives, in one regex pass: scientific notation (3.10115E+17) or a written-out float (….0).

@@ -250,8 +250,10 @@ def cluster(inp: ClusterInput) -> np.ndarray:
                 profile = round(profile_weight(inp.prior_log2, np.vstack(rows)), 9) if rows else None
                 if profile is not None and profile < w_threshold:
                     continue
-                if seen and total / seen < inp.min_average_link and not (
-                    profile is not None and profile >= w_strong
+                if (
+                    seen
+                    and total / seen < inp.min_average_link
+                    and not (profile is not None and profile >= w_strong)
                 ):
                     continue
             groups.union(rx, ry)

@@ -195,7 +195,9 @@ def _id_order(ids: pl.Series) -> np.ndarray:
     keys = ids.to_frame("k").with_row_index("__i").to_arrow()  # noqa: F841
     con = duckdb.connect()
     try:
-        return np.asarray(con.execute("SELECT __i FROM keys ORDER BY k, __i").fetchnumpy()["__i"], dtype=np.int64)
+        return np.asarray(
+            con.execute("SELECT __i FROM keys ORDER BY k, __i").fetchnumpy()["__i"], dtype=np.int64
+        )
     finally:
         con.close()
 

@@ -77,7 +77,10 @@ def required_pinyin(spec: MatchSpec) -> set[str]:
 
 
 def _unparsed(
-    frame: pl.DataFrame, features: dict, feats: pl.DataFrame, unread: dict[str, tuple[int, int, tuple[str, ...]]]
+    frame: pl.DataFrame,
+    features: dict,
+    feats: pl.DataFrame,
+    unread: dict[str, tuple[int, int, tuple[str, ...]]],
 ) -> list[Unparsed]:
     """parse_report.unparsed_counts, with the counts that record_features made on distinct values taken
     as they are (the rest, e.g. a date column already typed, counted row by row)."""

@@ -282,7 +282,9 @@ class MatchSpec(_Model):
         for comp in self.comparisons:
             for comp_name, levels in comp.implied_by.items():
                 if comp_name not in comps or comp_name == comp.name:
-                    raise ValueError(f"comparison `{comp.name}` implied_by: no other comparison `{comp_name}`")
+                    raise ValueError(
+                        f"comparison `{comp.name}` implied_by: no other comparison `{comp_name}`"
+                    )
                 unknown = [lv for lv in levels if lv not in comps[comp_name]]
                 if unknown:
                     raise ValueError(

@@ -201,7 +201,9 @@ def materialize(con: duckdb.DuckDBPyConnection, bound: Iterable[BoundDataset], i
             n += 1
         if b.lineage_staged_as:
             table = there(b.lineage_staged_as)
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.lineage}{under('committee_code')}")
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {b.lineage}{under('committee_code')}"
+            )
             b.lineage, b.lineage_staged_as = table, ""
             n += 1
         elif into != "memory" and b.lineage and b.lineage.startswith("memory.main."):

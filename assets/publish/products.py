@@ -239,7 +239,11 @@ def publish(
                     tick()
                     generation.carry(old_path, target)
                     carried += 1
-                    for fig in ("tables", "rows", "cells"):  # the file's recorded scan counts in this run's figures
+                    for fig in (
+                        "tables",
+                        "rows",
+                        "cells",
+                    ):  # the file's recorded scan counts in this run's figures
                         setattr(report, fig, getattr(report, fig) + int(old["scan"].get(fig, 0)))
                     steps = [str(x) for x in old.get("k_steps", [])]
                     steps_seen[gi].update(steps)
@@ -258,7 +262,9 @@ def publish(
                     changed = pieces.changed_codes(old.get("parts", {}), parts)
                     if pieces.worth_it(changed, parts):
                         reuse = {"changed": changed, "steps": list(old.get("k_steps", []))}
-                weight = sum(n for by in digests.datasets.values() for n, _ in [by.get(principal.jurisdiction, (0, 0))])
+                weight = sum(
+                    n for by in digests.datasets.values() for n, _ in [by.get(principal.jurisdiction, (0, 0))]
+                )
                 job = build.Job(len(slots), gi, principal, rel, target, names.get(principal.jurisdiction), fp, base,
                                 parts, key, old_path if reuse else None, reuse, weight)  # fmt: skip
                 slots.append(job)

@@ -90,7 +90,9 @@ def write_product(
         frame = pl.DataFrame(described, schema=_COLUMNS_SCHEMA, orient="row")
         con.register("_described_columns", frame)
         try:
-            con.execute(f"CREATE TABLE {PRODUCT_ALIAS}.main.{META_COLUMNS} AS SELECT * FROM _described_columns")
+            con.execute(
+                f"CREATE TABLE {PRODUCT_ALIAS}.main.{META_COLUMNS} AS SELECT * FROM _described_columns"
+            )
         finally:
             con.unregister("_described_columns")
         con.execute("COMMIT")

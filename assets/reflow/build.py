@@ -127,8 +127,13 @@ def _build(
                 )  # fmt: skip
                 for k, v in part.items():
                     totals[k] += v
-                log.info("prefill %s: %s in %.1fs (%.1f CPU s in this process)", district, part,
-                         time.perf_counter() - t0, time.process_time() - c0)
+                log.info(
+                    "prefill %s: %s in %.1fs (%.1f CPU s in this process)",
+                    district,
+                    part,
+                    time.perf_counter() - t0,
+                    time.process_time() - c0,
+                )
             t0 = time.perf_counter()
             pool.wait()
             log.info("prefill: waited %.1fs for the last workbooks", time.perf_counter() - t0)
@@ -181,7 +186,9 @@ def _keep_history(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, cells: pl
         pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("built_at"), pl.lit(True).alias("current")
     )
     where = "prefill_id IN (SELECT prefill_id FROM _new_ids)"
-    if files.height:  # ids of a district share its prefix: the range lets DuckDB skip other districts' row groups
+    if (
+        files.height
+    ):  # ids of a district share its prefix: the range lets DuckDB skip other districts' row groups
         lo, hi = files["prefill_id"].min(), files["prefill_id"].max()
         where = f"prefill_id BETWEEN '{lo}' AND '{hi}' AND " + where
     if warehouse.table_exists(con, FILES):  # tables of a build before these columns existed

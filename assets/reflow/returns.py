@@ -104,7 +104,9 @@ def _reconcile_on_workers(
                 "JOIN _rf_places USING (committee_code, form_code, period) WHERE f.current").fetchall()}  # fmt: skip
         finally:
             con.unregister("_rf_places")
-    items = [(str(path), rel, c, f, p, expected.get((c, f, p), "")) for path, (rel, c, f, p) in places.items()]
+    items = [
+        (str(path), rel, c, f, p, expected.get((c, f, p), "")) for path, (rel, c, f, p) in places.items()
+    ]
     ids = sorted({i[5] for i in items if i[5]})
     prefilled = warehouse.read_frame(
         con,
@@ -244,8 +246,14 @@ def _reconcile_district(
     tx.replace_rows(con, EVIDENCE, evidence, f"left(district_code, 6) = '{district}'")
     # who last wrote the returns' tables: the nightly runner's reflow fingerprints are kept until this moves
     fp.record(con, {"written:reflow.returns": fp.digest(run_id, now)}, run_id=run_id)
-    log.info("returns of %s: %s files reconciled, %s unchanged and kept in %.1fs (%.1f CPU s in this process)",
-             district, len(files), len(kept), time.perf_counter() - t0, time.process_time() - c0)
+    log.info(
+        "returns of %s: %s files reconciled, %s unchanged and kept in %.1fs (%.1f CPU s in this process)",
+        district,
+        len(files),
+        len(kept),
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+    )
     return out_files
 
 

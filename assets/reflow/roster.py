@@ -130,15 +130,14 @@ def build_rosters(
     """
     # columns as lists, rows as tuples: named rows cost a dict per person and row (seconds per district)
     ids, homes = persons["person_id"].to_list(), persons["committee_code"].to_list()
+
     def column(name: str) -> list:
         return persons[name].to_list() if name in persons.columns else [None] * persons.height
 
     info = dict(zip(ids, zip(homes, column("birth_date"), column("sex"), strict=True), strict=True))
     targets = _RuleCache(targets)  # type: ignore[assignment]  # one rule lookup per form, not per row
     pair_period = {(r["committee_code"], r["form_code"]): r["period"] for r in pairs.iter_rows(named=True)}
-    sent = set(pair_period) | (
-        known_pairs(known) if isinstance(known, pl.DataFrame) else (known or set())
-    )
+    sent = set(pair_period) | (known_pairs(known) if isinstance(known, pl.DataFrame) else (known or set()))
     kept_exits = set(targets.drop_after_removal)
     gone_everywhere: dict[str, str] = {}
     gone_committee: dict[tuple[str, str], str] = {}
@@ -165,7 +164,8 @@ def build_rosters(
             have[pid] = (reason, lp, lc)
 
     last_rows = last.unique(["committee_code", "form_code", "person_id"]).select(
-        "committee_code", "form_code", "period", "person_id")
+        "committee_code", "form_code", "period", "person_id"
+    )
     for committee, form, period, pid in last_rows.iter_rows():
         key = (committee, form)
         if key not in sent or not targets.rule(form).carry_forward:
