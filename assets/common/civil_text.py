@@ -17,7 +17,10 @@ from assets.ingest.normalize import normalize_name
 from assets.ingest.normalize_base import _ZERO_WIDTH
 
 # Character variants OpenCC keeps (both are "simplified") that addresses spell either way.
-_ADDRESS_VARIANTS = {"衖": "弄", "號": "号", "：": ":"}
+# Every dash a keyboard or a word processor's autocorrect types between building and room (4—501, 4–501,
+# 4‐501, 4−501) reads as '-': removed as punctuation, 100—501 would become the different address 100501.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b"
+_ADDRESS_VARIANTS = {"衖": "弄", "號": "号", "：": ":", **dict.fromkeys(_DASHES, "-")}
 # Administrative prefixes a resident may or may not write: province, city, district/county, township.
 # A municipality is often written without 市 (上海徐汇区): stripped only where a district follows, so the
 # road 上海路 keeps its name.

@@ -183,7 +183,7 @@ ADDRESS_CASES = [
     ("上海市黄浦区外滩街道中山东一路1号", "中山东一路1号", "中山东一路1号"),
     ("黄浦区南京东路100号501室室", "南京东路100号501室室", "南京东路100号501室室"),
     ("黄浦区南京东路100号\u3000501室", "南京东路100号501", "南京东路100号501"),
-    ("黄浦区南京东路100—501", "南京东路100501", "南京东路100501"),
+    ("黄浦区南京东路100—501", "南京东路100号501", "南京东路100号501"),  # em dash: a dash, not nothing
     ("黄浦区南京东路100-501", "南京东路100号501", "南京东路100号501"),
 ]
 
@@ -191,7 +191,8 @@ ADDRESS_CASES = [
 # More (raw, address(), address() with strip_prefixes ("上海市", "黄浦区")), also from the implementation
 # before the rewrite, which then ran ingestion's whole normalize_text first: ="…" and ' Excel protection,
 # zero-width/BOM, tab, newline, no-break and Ogham spaces, U+2028, a lone = or ', bare a-b forms, a
-# Unicode hyphen (‐, dropped as punctuation) vs a full-width hyphen (－ → -), Arabic-Indic digits (\d is
+# Unicode hyphen, en/em dash or minus (read as '-' since the golden capture: they were dropped as punctuation,
+# which turned 4‐501 into another address, 4501) and a full-width hyphen (－ → -), Arabic-Indic digits (\d is
 # Unicode), 室 after a non-digit, a prefix written twice.
 ADDRESS_CASES_2 = [
     ('="上海市黄浦区南京东路100号"', "南京东路100号", "南京东路100号"),
@@ -216,7 +217,9 @@ ADDRESS_CASES_2 = [
     ("12弄4 - 501", "12弄4号501", "12弄4号501"),
     ("莘建路12弄 4-501 室", "莘建路12弄4号501", "莘建路12弄4号501"),
     ("莘建路12弄4－501", "莘建路12弄4号501", "莘建路12弄4号501"),
-    ("莘建路12弄4‐501", "莘建路12弄4501", "莘建路12弄4501"),
+    ("莘建路12弄4‐501", "莘建路12弄4号501", "莘建路12弄4号501"),  # Unicode hyphen: a dash
+    ("莘建路12弄4–501室", "莘建路12弄4号501", "莘建路12弄4号501"),  # en dash (autocorrect)
+    ("莘建路12弄4−501", "莘建路12弄4号501", "莘建路12弄4号501"),  # minus sign
     ("501室", "501", "501"),
     ("五〇一室", "五〇一室", "五〇一室"),
     ("A室", "A室", "A室"),
