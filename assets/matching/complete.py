@@ -67,13 +67,4 @@ def compare_pairs_by_index(
         f"SELECT c.rid_l, c.rid_r, ({coder.gamma_code()}) AS __code{tf_sel} FROM want_arrow c "
         f"JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
-    inverse, counts, gammas, masks, tf = decode_pairs(res, coder, tf_idx)
-    return Pairs(
-        a=np.asarray(res["rid_l"], dtype=np.int32),
-        b=np.asarray(res["rid_r"], dtype=np.int32),
-        pattern=inverse.astype(np.int32).reshape(-1),
-        gammas=gammas,
-        masks=masks,
-        counts=counts.astype(float),
-        tf=tf,
-    )
+    return decode_pairs(res, coder, tf_idx)

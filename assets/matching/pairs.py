@@ -111,11 +111,10 @@ def tf_select(spec: MatchSpec, columns: Collection[str] = ()) -> tuple[list[int]
     return tf_idx, codes.rewrite(tf_sel, *S.table_codes(columns)) if columns else tf_sel
 
 
-def decode_pairs(
-    res: dict[str, np.ndarray], coder: Coder, tf_idx: list[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-    """From fetched pair rows (`__code`, `__tf_<i>`): each pair's pattern index, the patterns' counts, gammas
-    and masks, and the term frequencies as floats (NaN where the pair does not agree)."""
+def decode_pairs(res: dict[str, np.ndarray], coder: Coder, tf_idx: list[int], **extra) -> Pairs:
+    """Pairs from fetched pair rows (`rid_l`, `rid_r`, `__code`, `__tf_<i>`): each pair's pattern index, the
+    patterns' counts, gammas and masks, and the term frequencies as floats (NaN where the pair does not
+    agree). `extra` sets the remaining fields (tf_total, by_rule, seconds)."""
     uniq, inverse, counts = _patterns(np.asarray(res["__code"], dtype=np.int64))
     gammas, masks = coder.decode(uniq)
     tf = {}
@@ -124,7 +123,16 @@ def decode_pairs(
         tf[ci] = np.asarray(
             np.ma.filled(col.astype(float), np.nan) if np.ma.isMaskedArray(col) else col, dtype=float
         )
-    return inverse, counts, gammas, masks, tf
+    return Pairs(
+        a=np.asarray(res["rid_l"], dtype=np.int32),
+        b=np.asarray(res["rid_r"], dtype=np.int32),
+        pattern=inverse.astype(np.int32).reshape(-1),
+        gammas=gammas,
+        masks=masks,
+        counts=counts.astype(float),
+        tf=tf,
+        **extra,
+    )
 
 
 def masked_value_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, i: int, table: str) -> pl.DataFrame:
@@ -185,22 +193,17 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, spec: MatchSpec, table: str,
         f"{tf_sel} FROM __cand c JOIN {table} l ON l.__rid = c.rid_l JOIN {table} r ON r.__rid = c.rid_r"
     ).fetchnumpy()
     con.execute("DROP TABLE __cand")
-    inverse, counts, gammas, masks, tf = decode_pairs(res, coder, tf_idx)
     totals = {
         ci: int(
             con.execute(f"SELECT count({S.q(spec.comparisons[ci].feature)}) FROM {table}").fetchall()[0][0]
         )
         for ci in tf_idx
     }
-    return Pairs(
+    return decode_pairs(
+        res,
+        coder,
+        tf_idx,
         tf_total=totals,
-        a=np.asarray(res["rid_l"], dtype=np.int32),
-        b=np.asarray(res["rid_r"], dtype=np.int32),
-        pattern=inverse.astype(np.int32).reshape(-1),
-        gammas=gammas,
-        masks=masks,
-        counts=counts.astype(float),
-        tf=tf,
         by_rule={r.name: int(per_rule.get(i, 0)) for i, r in enumerate(spec.blocking)},
         seconds=time.perf_counter() - t0,
     )
